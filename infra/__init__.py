@@ -1,0 +1,1 @@
+"""Infrastructure: the CDK app (``infra.app``), its constructs, and the embedded local stack (``infra.local``)."""

@@ -1,0 +1,160 @@
+"""The one resource definition that both the CDK stack and the embedded local stack read.
+
+CDK (``infra/constructs``) turns it into CloudFormation; ``infra/local/provision.py`` turns it into boto3 calls
+against moto's server. ``tests/infra/test_local_matches_cdk.py`` proves the two agree on names, keys, GSIs and
+queue attributes, so a change here reaches both or fails the build.
+
+Runtime code never imports this module: Lambda functions learn names from environment variables
+(``trackbridge.runtime.settings``), whose names are listed in :data:`ENV`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+APP = "trackbridge"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    ttl_attribute: str = "expires_at"
+    indexes: tuple[IndexSpec, ...] = ()
+
+    def name(self, stage: str) -> str:
+        return f"{APP}-{stage}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """A work queue and its dead-letter queue.
+
+    ``visibility_timeout_s`` must cover the consuming function's timeout (AWS recommends 6x for SQS
+    event sources, we keep at least timeout + batch window), ``max_receive_count`` is the redrive limit.
+    """
+
+    key: str
+    fifo: bool
+    visibility_timeout_s: int
+    max_receive_count: int
+    retention_s: int = 4 * 24 * 3600
+    dlq_retention_s: int = 14 * 24 * 3600
+    content_based_deduplication: bool = False
+    consumer: str = ""
+    batch_size: int = 10
+
+    def name(self, stage: str) -> str:
+        suffix = ".fifo" if self.fifo else ""
+        return f"{APP}-{stage}-{self.key.replace('_', '-')}{suffix}"
+
+    def dlq_name(self, stage: str) -> str:
+        suffix = ".fifo" if self.fifo else ""
+        return f"{APP}-{stage}-{self.key.replace('_', '-')}-dlq{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """One Lambda entry point in ``functions/``."""
+
+    key: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    reserved_concurrency: int | None = None
+    description: str = ""
+
+    def name(self, stage: str) -> str:
+        return f"{APP}-{stage}-{self.key.replace('_', '-')}"
+
+
+TABLE = TableSpec(
+    indexes=(
+        # Overloaded indexes; the access patterns they serve are listed in layers/trackbridge/storage/README.md.
+        IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
+        IndexSpec("gsi2", "gsi2pk", "gsi2sk"),
+        IndexSpec("gsi3", "gsi3pk", "gsi3sk"),
+    )
+)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("api", "functions.api.handler", 512, 29, description="REST API /v1"),
+    FunctionSpec("authorizer", "functions.authorizer.handler", 256, 10, description="tenant API key check"),
+    FunctionSpec("webhook", "functions.webhook.handler", 256, 10, description="verify, dedupe, enqueue"),
+    # Apply and sync talk to trackers: their concurrency is capped so a burst of work cannot turn into a
+    # burst of tracker requests that trips the providers' secondary limits.
+    FunctionSpec("apply", "functions.apply.handler", 512, 60, reserved_concurrency=10),
+    FunctionSpec("sync", "functions.sync.handler", 1024, 900, reserved_concurrency=10),
+    FunctionSpec("auto_issue", "functions.auto_issue.handler", 512, 60, reserved_concurrency=5),
+    FunctionSpec("scheduler_maintenance", "functions.scheduler_maintenance.handler", 256, 300,
+                 reserved_concurrency=1, description="stale locks, schedule reconciliation, webhook renewal"),
+)
+
+QUEUES: tuple[QueueSpec, ...] = (
+    # FIFO, grouped by issue, so changes to one issue apply in order while different issues run in parallel.
+    QueueSpec("inbound", fifo=True, visibility_timeout_s=360, max_receive_count=5, consumer="apply"),
+    # Sync continuations and parked slices. Visibility covers the 900 s sync timeout.
+    QueueSpec("sync", fifo=False, visibility_timeout_s=5400, max_receive_count=5, consumer="sync", batch_size=1),
+    QueueSpec("auto_issue", fifo=False, visibility_timeout_s=360, max_receive_count=5, consumer="auto_issue"),
+)
+
+SECRETS_PREFIX = f"{APP}/"
+ALERTS_TOPIC_KEY = "alerts"
+EVENT_BUS_KEY = "events"
+SCHEDULE_GROUP_KEY = "schedules"
+API_STAGE_NAME = "v1"
+API_THROTTLE_RATE = 50
+API_THROTTLE_BURST = 100
+
+
+def event_bus_name(stage: str) -> str:
+    return f"{APP}-{stage}-{EVENT_BUS_KEY}"
+
+
+def schedule_group_name(stage: str) -> str:
+    return f"{APP}-{stage}"
+
+
+def alerts_topic_name(stage: str) -> str:
+    return f"{APP}-{stage}-{ALERTS_TOPIC_KEY}"
+
+
+def scheduler_role_name(stage: str) -> str:
+    return f"{APP}-{stage}-scheduler"
+
+
+# The EventBridge pattern that turns CloudWatch alarm state changes into auto-issue jobs.
+ALARM_STATE_CHANGE_PATTERN: dict[str, list[str]] = {
+    "source": ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+}
+# Every event put on trackbridge's own bus is an application event for the auto-issue queue.
+APP_EVENT_PATTERN: dict[str, list[object]] = {"detail-type": [{"exists": True}]}
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """Names of the environment variables the functions read (see trackbridge.runtime.settings)."""
+
+    stage: str = "TB_STAGE"
+    table: str = "TB_TABLE_NAME"
+    inbound_queue_url: str = "TB_INBOUND_QUEUE_URL"
+    sync_queue_url: str = "TB_SYNC_QUEUE_URL"
+    auto_issue_queue_url: str = "TB_AUTO_ISSUE_QUEUE_URL"
+    event_bus: str = "TB_EVENT_BUS_NAME"
+    schedule_group: str = "TB_SCHEDULE_GROUP"
+    scheduler_role_arn: str = "TB_SCHEDULER_ROLE_ARN"
+    sync_queue_arn: str = "TB_SYNC_QUEUE_ARN"
+    alerts_topic_arn: str = "TB_ALERTS_TOPIC_ARN"
+    secrets_prefix: str = "TB_SECRETS_PREFIX"
+    extra: tuple[str, ...] = field(default=())
+
+
+ENV = Env()

@@ -1,0 +1,1 @@
+"""Sandbox trackers: faithful fake Jira Cloud, GitHub and GitLab servers on loopback."""

@@ -1,0 +1,51 @@
+"""Settings read from the environment once per process, validated by pydantic.
+
+The CDK stack and the embedded local stack set the same variables (names in ``infra/definition.py``'s
+``ENV``). ``AWS_ENDPOINT_URL`` is read by boto3 itself, which is how the local stack points every client at
+moto's server without a code path of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    stage: str = Field("local", alias="TB_STAGE")
+    region: str = Field("us-east-1", alias="AWS_REGION")
+    table_name: str = Field("trackbridge-local", alias="TB_TABLE_NAME")
+    inbound_queue_url: str = Field("", alias="TB_INBOUND_QUEUE_URL")
+    sync_queue_url: str = Field("", alias="TB_SYNC_QUEUE_URL")
+    sync_queue_arn: str = Field("", alias="TB_SYNC_QUEUE_ARN")
+    auto_issue_queue_url: str = Field("", alias="TB_AUTO_ISSUE_QUEUE_URL")
+    event_bus_name: str = Field("", alias="TB_EVENT_BUS_NAME")
+    schedule_group: str = Field("", alias="TB_SCHEDULE_GROUP")
+    scheduler_role_arn: str = Field("", alias="TB_SCHEDULER_ROLE_ARN")
+    alerts_topic_arn: str = Field("", alias="TB_ALERTS_TOPIC_ARN")
+    secrets_prefix: str = Field("trackbridge/", alias="TB_SECRETS_PREFIX")
+    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+    # Requests bigger than this are refused with 413 before any parsing (API Gateway's own cap is 10 MB).
+    max_body_bytes: int = Field(1_048_576, alias="TB_MAX_BODY_BYTES")
+    # How long secrets stay cached in memory (Powertools parameters max_age).
+    secrets_ttl_s: int = Field(300, alias="TB_SECRETS_TTL_S")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        if "AWS_REGION" not in env and "AWS_DEFAULT_REGION" in env:
+            env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
+        return cls.model_validate(env)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+__all__ = ["Settings", "get_settings"]
