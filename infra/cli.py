@@ -1,0 +1,76 @@
+"""The ``trackbridge`` command (DESIGN section 9).
+
+Each subcommand lives in its own module and is imported only when it runs, so ``trackbridge --help`` stays
+fast and a command never pays for another's imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand path -> "module:function"; the function takes the parsed argparse.Namespace and returns an exit code.
+_COMMANDS: dict[tuple[str, ...], str] = {
+    ("local", "up"): "infra.local.up:main",
+    ("sandbox", "serve"): "infra.local.trackers.serve:main",
+    ("keys", "create"): "infra.commands.keys:create",
+}
+
+
+def _int_port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("port must be between 0 and 65535")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trackbridge", description="trackbridge: issue trackers <-> your systems"
+    )
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+    local = groups.add_parser("local", help="the embedded stack (moto + sandbox trackers), no AWS account")
+    local_cmds = local.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    up = local_cmds.add_parser("up", help="start the embedded stack in the foreground (Ctrl-C stops it)")
+    up.add_argument(
+        "--port", type=_int_port, default=8000, help="API port; 0 picks free ports (default 8000)"
+    )
+    up.add_argument("--seed", default="demo", help="seed data set for the sandbox trackers (default: demo)")
+    up.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox trackers")
+    up.add_argument("--state-dir", default=".trackbridge", help="where local.json is written")
+
+    sandbox = groups.add_parser("sandbox", help="only the sandbox trackers")
+    sandbox_cmds = sandbox.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    serve = sandbox_cmds.add_parser("serve", help="run the sandbox trackers in the foreground")
+    serve.add_argument("--port", type=_int_port, default=0, help="first port; 0 picks free ports (default)")
+    serve.add_argument("--issues", type=int, default=50, help="issues seeded per tracker")
+    serve.add_argument("--comments-per-issue", type=int, default=3)
+    serve.add_argument("--seed", default="demo")
+    serve.add_argument("--state-file", default=".trackbridge/sandbox.json")
+
+    keys = groups.add_parser("keys", help="tenant API keys")
+    keys_cmds = keys.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    create = keys_cmds.add_parser("create", help="create an API key for a tenant and print it once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--scopes", default="*", help="comma-separated scopes (default: all)")
+    create.add_argument(
+        "--local-state",
+        default=".trackbridge/local.json",
+        help="use the embedded stack described by this file when it exists (else the AWS environment)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    target = _COMMANDS[(args.group, args.command)]
+    module_name, func_name = target.split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

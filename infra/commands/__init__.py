@@ -1,0 +1,1 @@
+"""CLI subcommands that talk to trackbridge storage or its REST API."""

@@ -1,0 +1,196 @@
+"""Every route the GitHub sandbox serves answers in the shape GitHub's OpenAPI description documents.
+
+The description is GitHub's own (``shared/specs/github.rest.octokit-openapi-23.0.2.json``); each route is
+called once with realistic input and its body validated against the documented schema for the status it
+returned. A route added to the sandbox without a case here fails ``test_every_route_is_covered``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.local.trackers.github import GitHubSandbox
+
+from .conftest import HookReceiver
+from .openapi import OpenApi
+
+pytestmark = pytest.mark.integration
+
+SPEC = "specs/github.rest.octokit-openapi-23.0.2.json"
+
+
+@pytest.fixture(scope="session")
+def github_openapi(shared_dir: Path) -> OpenApi:
+    return OpenApi(shared_dir / SPEC)
+
+
+@dataclass
+class Case:
+    method: str
+    template: str
+    status: int
+    json: Any = None
+    params: dict[str, str] = field(default_factory=dict)
+    # prepares state and returns path values that differ from the defaults
+    setup: Callable[[GitHubSandbox, httpx.Client, HookReceiver], dict[str, Any]] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+def _with_hook(github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver) -> dict[str, Any]:
+    created = http.post(
+        "/repos/acme/widgets/hooks",
+        json={"config": {"url": receiver.url, "content_type": "json", "secret": "s3"}, "events": ["issues"]},
+    )
+    assert created.status_code == 201, created.text
+    assert github.wait_for_deliveries()
+    return {"hook_id": created.json()["id"]}
+
+
+def _labelled(github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver) -> dict[str, Any]:
+    assert http.post("/repos/acme/widgets/issues/2/labels", json={"labels": ["bug"]}).status_code == 200
+    return {"issue_number": 2, "name": "bug"}
+
+
+def _a_comment(github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver) -> dict[str, Any]:
+    return {"comment_id": github.state.comment_ids[0]}
+
+
+REPO = "/repos/{owner}/{repo}"
+ISSUE = REPO + "/issues/{issue_number}"
+CASES = [
+    Case("GET", "/rate_limit", 200),
+    Case("GET", "/user", 200),
+    Case("GET", "/users/{username}", 200),
+    Case("GET", REPO, 200),
+    Case("GET", REPO + "/languages", 200),
+    Case("GET", REPO + "/commits", 200, params={"per_page": "5"}),
+    Case("GET", REPO + "/releases", 200),
+    Case("GET", REPO + "/security-advisories", 200),
+    Case("GET", REPO + "/issues", 200, params={"state": "all", "per_page": "100"}),
+    Case(
+        "POST",
+        REPO + "/issues",
+        201,
+        json={"title": "t", "body": "b", "labels": ["bug"], "assignees": ["ada-stone"]},
+    ),
+    Case("GET", ISSUE, 200),
+    Case("PATCH", ISSUE, 200, json={"state": "closed", "state_reason": "not_planned"}),
+    Case("GET", REPO + "/issues/comments", 200, params={"sort": "updated", "since": "2020-01-01T00:00:00Z"}),
+    Case("GET", REPO + "/issues/comments/{comment_id}", 200, setup=_a_comment),
+    Case("PATCH", REPO + "/issues/comments/{comment_id}", 200, json={"body": "edited"}, setup=_a_comment),
+    Case("DELETE", REPO + "/issues/comments/{comment_id}", 204, setup=_a_comment),
+    Case("GET", ISSUE + "/comments", 200),
+    Case("POST", ISSUE + "/comments", 201, json={"body": "hello"}),
+    Case("GET", REPO + "/labels", 200),
+    Case(
+        "POST", REPO + "/labels", 201, json={"name": "tb-1a2b3c", "color": "ff0000", "description": "marker"}
+    ),
+    Case("GET", REPO + "/labels/{name}", 200),
+    Case("GET", ISSUE + "/labels", 200, setup=_labelled),
+    Case("POST", ISSUE + "/labels", 200, json={"labels": ["question"]}),
+    Case("PUT", ISSUE + "/labels", 200, json={"labels": ["enhancement"]}),
+    Case("DELETE", ISSUE + "/labels", 204),
+    Case("DELETE", ISSUE + "/labels/{name}", 200, setup=_labelled),
+    Case("GET", REPO + "/assignees", 200),
+    Case("POST", ISSUE + "/assignees", 201, json={"assignees": ["ada-stone"]}),
+    Case("DELETE", ISSUE + "/assignees", 200, json={"assignees": ["ada-stone"]}),
+    Case("GET", REPO + "/pulls", 200, params={"state": "all"}),
+    Case("GET", REPO + "/pulls/{pull_number}", 200),
+    Case("GET", REPO + "/hooks", 200, setup=_with_hook),
+    Case(
+        "POST", REPO + "/hooks", 201, json={"config": {"url": "http://127.0.0.1:9/x", "content_type": "json"}}
+    ),
+    Case("GET", REPO + "/hooks/{hook_id}", 200, setup=_with_hook),
+    Case("PATCH", REPO + "/hooks/{hook_id}", 200, json={"add_events": ["issue_comment"]}, setup=_with_hook),
+    Case("DELETE", REPO + "/hooks/{hook_id}", 204, setup=_with_hook),
+    Case("POST", REPO + "/hooks/{hook_id}/pings", 204, setup=_with_hook),
+]
+
+# Error answers are documented too; their bodies must match GitHub's basic-error / validation-error shapes.
+ERROR_CASES = [
+    Case("GET", REPO + "/issues", 404, params={}, setup=lambda g, h, r: {"repo": "missing"}),
+    Case("GET", REPO + "/issues", 422, params={"per_page": "abc"}),
+    Case("POST", REPO + "/issues", 422, json={"body": "no title"}),
+    Case("POST", REPO + "/issues", 400, json=None, setup=lambda g, h, r: {"raw": b"{not json"}),
+    Case("GET", ISSUE, 404, setup=lambda g, h, r: {"issue_number": 99_999}),
+    Case("PATCH", ISSUE, 422, json={"state": "resolved"}),
+    Case("POST", ISSUE + "/comments", 422, json={"body": ""}),
+    Case("POST", REPO + "/hooks", 422, json={"config": {"content_type": "json"}}),
+    Case("GET", REPO + "/hooks/{hook_id}", 404, setup=lambda g, h, r: {"hook_id": 1}),
+    Case("GET", "/users/{username}", 404, setup=lambda g, h, r: {"username": "nobody-here"}),
+]
+
+DEFAULTS = {
+    "owner": "acme",
+    "repo": "widgets",
+    "issue_number": 1,
+    "pull_number": 7,
+    "username": "ada-stone",
+    "name": "bug",
+}
+
+
+def _call(case: Case, github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver) -> httpx.Response:
+    values = dict(DEFAULTS)
+    if case.setup is not None:
+        values.update(case.setup(github, http, receiver))
+    raw = values.pop("raw", None)
+    path = case.template.format(**values)
+    if raw is not None:
+        return http.request(case.method, path, content=raw, params=case.params)
+    return http.request(case.method, path, json=case.json, params=case.params)
+
+
+def _check(case: Case, response: httpx.Response, api: OpenApi) -> None:
+    assert response.status_code == case.status, response.text
+    assert case.status in api.documented_statuses(case.method, case.template) or case.status in (
+        400,
+        404,
+        422,
+    )
+    body = response.json() if response.content else None
+    if case.status in api.documented_statuses(case.method, case.template):
+        problems = api.errors(case.method, case.template, case.status, body)
+        assert not problems, "\n".join(problems[:10])
+    else:
+        # Not declared for this route, but GitHub answers it with its generic error shape.
+        assert set(body) >= {"message", "documentation_url"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.key)
+def test_route_matches_github_schema(
+    case: Case,
+    github: GitHubSandbox,
+    github_http: httpx.Client,
+    hook_receiver: HookReceiver,
+    github_openapi: OpenApi,
+) -> None:
+    _check(case, _call(case, github, github_http, hook_receiver), github_openapi)
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=lambda c: f"{c.key} -> {c.status}")
+def test_error_matches_github_schema(
+    case: Case,
+    github: GitHubSandbox,
+    github_http: httpx.Client,
+    hook_receiver: HookReceiver,
+    github_openapi: OpenApi,
+) -> None:
+    _check(case, _call(case, github, github_http, hook_receiver), github_openapi)
+
+
+def test_every_route_is_covered_and_documented(github_openapi: OpenApi) -> None:
+    served = {spec.key for spec in GitHubSandbox.routes}
+    covered = {case.key for case in CASES}
+
+    assert served == covered
+    assert all(github_openapi.has(*key.split(" ", 1)) for key in served)
