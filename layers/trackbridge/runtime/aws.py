@@ -6,7 +6,7 @@ Tests that need fresh clients call :func:`reset_clients`.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -17,13 +17,13 @@ from trackbridge.runtime.settings import get_settings
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     settings = get_settings()
     return boto3.session.Session().client(service, region_name=settings.region, config=_CONFIG)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource(service: str) -> Any:
     settings = get_settings()
     return boto3.session.Session().resource(service, region_name=settings.region, config=_CONFIG)

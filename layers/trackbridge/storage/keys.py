@@ -130,3 +130,61 @@ def issues_of_connection_by_updated_gsi3pk(tenant: str, connection_id: str) -> s
 
 def updated_sort_key(updated_at_iso: str, ref: str) -> str:
     return f"{updated_at_iso}#{ref}"
+
+
+# --- Added with the repositories (issue 3): attribute names and the keys the first list did not cover. ---
+
+# Attribute names of the table and its overloaded indexes (infra/definition.py's TABLE; storage cannot import
+# infra, and tests/unit/storage checks that the two agree).
+PK = "pk"
+SK = "sk"
+TTL_ATTRIBUTE = "expires_at"
+GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
+GSI2, GSI2_PK, GSI2_SK = "gsi2", "gsi2pk", "gsi2sk"
+GSI3, GSI3_PK, GSI3_SK = "gsi3", "gsi3pk", "gsi3sk"
+INDEX_KEYS: dict[str, tuple[str, str]] = {
+    GSI1: (GSI1_PK, GSI1_SK),
+    GSI2: (GSI2_PK, GSI2_SK),
+    GSI3: (GSI3_PK, GSI3_SK),
+}
+
+CONNECTION_PREFIX = "CONN#"
+ISSUE_PREFIX = "ISSUE#"
+COMMENT_PREFIX = "COMMENT#"
+WORKLOG_PREFIX = "WORKLOG#"
+USER_PREFIX = "USER#"
+SPRINT_PREFIX = "SPRINT#"
+STATE_PREFIX = "STATE#"
+OPERATION_PREFIX = "OP#"
+LINK_PREFIX = "LINK#"
+RULE_PREFIX = "RULE#"
+TEMPLATE_PREFIX = "TEMPLATE#"
+API_KEY_PREFIX = "APIKEY#"
+LOG_PREFIX = "LOG#"
+EVENT_PREFIX = "EVENT#"
+
+
+def audit_sk(at_iso: str, entry_id: str) -> str:
+    """Time first, so a descending query of the audit partition lists the newest entries first."""
+    return f"{at_iso}#{entry_id}"
+
+
+def operation_gsi1sk(created_at_iso: str, operation_id: str) -> str:
+    return f"{created_at_iso}#{operation_id}"
+
+
+def sync_log_sk(at_iso: str, seq: int) -> str:
+    return f"LOG#{at_iso}#{seq:08d}"
+
+
+def sync_log_gsi1sk(at_iso: str, operation_id: str, seq: int) -> str:
+    return f"{at_iso}#{operation_id}#{seq:08d}"
+
+
+def event_pk(tenant: str) -> str:
+    """Received events live in their own partition (with a TTL), apart from the tenant's settings."""
+    return f"T#{tenant}#EVENTS"
+
+
+def event_sk(event_id: str) -> str:
+    return f"EVENT#{event_id}"

@@ -1,0 +1,360 @@
+"""A connection: one tracker project (a GitHub repo, a GitLab project, a Jira project or JQL) of one tenant.
+
+The request models validate what the provider needs (DESIGN section 9): GitHub a ``repo`` "owner/name",
+GitLab a ``project`` (numeric id or path), Jira a ``project`` key or a ``jql`` query; credentials of the
+provider's shape. Credentials and webhook secrets are ``SecretStr`` from the moment they are parsed, so
+they print as ``**********`` in any log or repr; :func:`secret_payload` is the one place they are unwrapped,
+for writing to Secrets Manager. :class:`Connection` itself holds no secret, only ``has_credentials``.
+
+Field validators read ``info.data["provider"]`` (fields validate in declaration order) so that a wrong
+scope or credential field is reported at its own path (``body.scope``), not at the whole body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal, cast, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
+
+from trackbridge.domain.errors import ValidationFailed
+from trackbridge.domain.ids import external_id, issue_ref
+from trackbridge.domain.schedules import AtExpression, parse_schedule_expression, resolve_timezone
+from trackbridge.domain.times import UtcDatetime
+
+Provider = Literal["github", "gitlab", "jira"]
+SUPPORTED_PROVIDERS: Final[tuple[str, ...]] = get_args(Provider)
+
+Entity = Literal["issues", "comments", "worklogs", "sprints", "users"]
+# What each tracker can sync. Worklogs and sprints are Jira concepts (GitLab's time logs are GraphQL-only).
+SUPPORTED_ENTITIES: Final[Mapping[str, tuple[str, ...]]] = {
+    "github": ("issues", "comments", "users"),
+    "gitlab": ("issues", "comments", "users"),
+    "jira": ("issues", "comments", "worklogs", "sprints", "users"),
+}
+DEFAULT_ENTITIES: Final[tuple[str, ...]] = ("issues", "comments")
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+SecretText = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+_GITHUB_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
+_GITLAB_PROJECT = r"^(\d{1,20}|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,20})$"
+_JIRA_PROJECT = r"^[A-Z][A-Z0-9_]{0,9}$"
+_EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
+
+
+class Scope(BaseModel):
+    """Which part of the tracker a connection covers: exactly what its provider expects."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repo: Annotated[str, Field(pattern=_GITHUB_REPO)] | None = None
+    project: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    jql: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: Any) -> dict[str, Any]:
+        # {"repo": "o/r"}, not {"repo": "o/r", "project": null, "jql": null}.
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+    def check_for(self, provider: str) -> None:
+        """Raise ValueError naming what ``provider`` needs when this scope does not fit it."""
+        given = {name for name in ("repo", "project", "jql") if getattr(self, name) is not None}
+        if provider == "github":
+            if given != {"repo"}:
+                raise ValueError('github needs {"repo": "owner/name"} and nothing else')
+        elif provider == "gitlab":
+            if given != {"project"}:
+                raise ValueError('gitlab needs {"project": "<numeric id or group/path>"} and nothing else')
+            if not _matches(_GITLAB_PROJECT, self.project):
+                raise ValueError("gitlab project must be a numeric id or a path such as group/project")
+        elif provider == "jira":
+            if len(given) != 1 or given == {"repo"}:
+                raise ValueError('jira needs either {"project": "KEY"} or {"jql": "..."}')
+            if self.project is not None and not _matches(_JIRA_PROJECT, self.project):
+                raise ValueError("jira project must be a project key such as OPS")
+
+
+def _matches(pattern: str, value: str | None) -> bool:
+    return value is not None and re.fullmatch(pattern, value) is not None
+
+
+class Schedule(BaseModel):
+    """An EventBridge Scheduler expression and its time zone; stored now, turned into a schedule later."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expression: Annotated[str, Field(examples=["rate(15 minutes)", "cron(0 8 ? * MON-FRI *)"])]
+    timezone: str = "UTC"
+
+    @field_validator("expression")
+    @classmethod
+    def _valid_expression(cls, value: str) -> str:
+        if isinstance(parse_schedule_expression(value), AtExpression):
+            raise ValueError("a connection schedule repeats: use rate(...) or cron(...)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        resolve_timezone(value)
+        return value
+
+
+class TokenCredentials(BaseModel):
+    """GitHub and GitLab: a personal, project or app token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretText
+
+
+class JiraCredentials(BaseModel):
+    """Jira Cloud basic auth: the account's e-mail and an API token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: Annotated[str, Field(pattern=_EMAIL)]
+    api_token: SecretText
+
+
+Credentials = TokenCredentials | JiraCredentials
+CREDENTIAL_MODELS: Final[Mapping[str, type[TokenCredentials] | type[JiraCredentials]]] = {
+    "github": TokenCredentials,
+    "gitlab": TokenCredentials,
+    "jira": JiraCredentials,
+}
+
+
+def parse_credentials(provider: str, raw: Any) -> Credentials:
+    """Credentials of ``provider``'s shape; ValueError lists what is wrong without echoing any value."""
+    model = CREDENTIAL_MODELS[provider]
+    if isinstance(raw, model):
+        return raw
+    if isinstance(raw, Mapping):
+        # Values may arrive already wrapped (a PATCH body parses them as SecretStr).
+        raw = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in raw.items()}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        fields = sorted(model.model_fields)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or 'credentials'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"{provider} credentials are {{{', '.join(fields)}}} ({problems})") from None
+
+
+def secret_payload(credentials: Credentials) -> dict[str, str]:
+    """The plain JSON written to Secrets Manager: the only place a credential is unwrapped."""
+    payload: dict[str, str] = {}
+    for name, value in credentials:
+        payload[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return payload
+
+
+def _check_entities(provider: str, entities: Sequence[str] | None) -> list[Entity]:
+    if entities is None:
+        return _default_entities()
+    supported = SUPPORTED_ENTITIES[provider]
+    unsupported = [e for e in entities if e not in supported]
+    if unsupported:
+        raise ValueError(
+            f"{provider} cannot sync {', '.join(unsupported)}; it supports {', '.join(supported)}"
+        )
+    return cast(list[Entity], list(dict.fromkeys(entities)))
+
+
+def _default_entities() -> list[Entity]:
+    return cast(list[Entity], list(DEFAULT_ENTITIES))
+
+
+def _clean_base_url(url: HttpUrl) -> str:
+    if url.query or url.fragment or url.username or url.password:
+        raise ValueError("base_url must be a plain http(s) URL without credentials, query or fragment")
+    return str(url).rstrip("/")
+
+
+class ConnectionCreate(BaseModel):
+    """Body of ``POST /v1/connections``."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: Name
+    provider: Provider
+    base_url: Annotated[HttpUrl, Field(examples=["https://api.github.com"])]
+    scope: Scope
+    credentials: Credentials = Field(description="write-only: kept in Secrets Manager, never returned")
+    webhook_secret: SecretText | None = Field(None, description="write-only: kept in Secrets Manager")
+    schedule: Schedule | None = None
+    entities: list[Entity] | None = Field(None, max_length=5)
+    include_closed: bool = True
+
+    @field_validator("base_url", mode="after")
+    @classmethod
+    def _plain_url(cls, value: HttpUrl) -> HttpUrl:
+        _clean_base_url(value)
+        return value
+
+    @field_validator("scope", mode="after")
+    @classmethod
+    def _scope_fits_provider(cls, value: Scope, info: ValidationInfo) -> Scope:
+        if (provider := info.data.get("provider")) is not None:
+            value.check_for(provider)
+        return value
+
+    @field_validator("credentials", mode="before")
+    @classmethod
+    def _credentials_fit_provider(cls, value: Any, info: ValidationInfo) -> Any:
+        if (provider := info.data.get("provider")) is not None:
+            return parse_credentials(provider, value)
+        return value
+
+    @field_validator("entities", mode="after")
+    @classmethod
+    def _entities_fit_provider(cls, value: list[str] | None, info: ValidationInfo) -> list[Entity] | None:
+        if (provider := info.data.get("provider")) is not None and value is not None:
+            return _check_entities(provider, value)
+        return cast(list[Entity] | None, value)
+
+
+class ConnectionPatch(BaseModel):
+    """Body of ``PATCH /v1/connections/{id}``: provider, base_url and scope are fixed once created.
+
+    ``schedule: null`` removes the schedule; an absent field leaves it as it is (``model_fields_set``).
+    """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: Name | None = None
+    credentials: dict[str, SecretText] | None = Field(
+        None, description="write-only: replaces the stored credentials (same shape as on create)"
+    )
+    webhook_secret: SecretText | None = Field(
+        None, description="write-only: becomes the signing secret; the previous one stays valid for rotation"
+    )
+    schedule: Schedule | None = None
+    entities: list[Entity] | None = Field(None, max_length=5)
+    include_closed: bool | None = None
+
+
+class Connection(BaseModel):
+    """A stored connection, as the API returns it: no secret, only whether one is stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    provider: Provider
+    base_url: str
+    scope: Scope
+    schedule: Schedule | None = None
+    entities: list[Entity] = Field(default_factory=_default_entities)
+    include_closed: bool = True
+    has_credentials: bool = True
+    has_webhook_secret: bool = False
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    version: int = 1
+
+    @classmethod
+    def from_create(cls, body: ConnectionCreate, *, connection_id: str, now: datetime) -> Connection:
+        return cls(
+            id=connection_id,
+            name=body.name,
+            provider=body.provider,
+            base_url=_clean_base_url(body.base_url),
+            scope=body.scope,
+            schedule=body.schedule,
+            entities=_check_entities(body.provider, body.entities),
+            include_closed=body.include_closed,
+            has_credentials=True,
+            has_webhook_secret=body.webhook_secret is not None,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+
+    def apply(self, patch: ConnectionPatch, *, now: datetime) -> Connection:
+        """The connection after ``patch``; ValidationFailed (422) when a field does not fit the provider."""
+        changes: dict[str, Any] = {"updated_at": now, "version": self.version + 1}
+        fields = patch.model_fields_set
+        if "name" in fields and patch.name is not None:
+            changes["name"] = patch.name
+        if "schedule" in fields:
+            changes["schedule"] = patch.schedule
+        if "include_closed" in fields and patch.include_closed is not None:
+            changes["include_closed"] = patch.include_closed
+        if "entities" in fields and patch.entities is not None:
+            try:
+                changes["entities"] = _check_entities(self.provider, list(patch.entities))
+            except ValueError as exc:
+                raise _field_error("body.entities", str(exc)) from None
+        if patch.webhook_secret is not None:
+            changes["has_webhook_secret"] = True
+        return self.model_copy(update=changes)
+
+    def patch_credentials(self, patch: ConnectionPatch) -> Credentials | None:
+        """The new credentials in this provider's shape, if the patch rotates them."""
+        if patch.credentials is None:
+            return None
+        try:
+            return parse_credentials(self.provider, patch.credentials)
+        except ValueError as exc:
+            raise _field_error("body.credentials", str(exc)) from None
+
+    @property
+    def locator(self) -> str:
+        """The ``base_url_or_repo_url`` part of external ids: where the issues live."""
+        if self.provider == "github" and self.scope.repo:
+            return f"{self.base_url}/repos/{self.scope.repo}"
+        if self.provider == "gitlab" and self.scope.project:
+            return f"{self.base_url}/projects/{self.scope.project}"
+        return self.base_url
+
+    def external_id(self, native_id: str | int) -> str:
+        return external_id(self.provider, self.locator, native_id)
+
+    def issue_ref(self, native_id: str | int) -> str:
+        return issue_ref(self.id, native_id)
+
+    def public_fields(self) -> dict[str, Any]:
+        """What an audit diff compares: every field a person changes, none of the bookkeeping."""
+        return self.model_dump(mode="json", exclude={"created_at", "updated_at", "version"})
+
+
+def _field_error(path: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{path}: {message}", details={"errors": [{"path": path, "message": message, "type": "value_error"}]}
+    )
+
+
+__all__ = [
+    "CREDENTIAL_MODELS",
+    "DEFAULT_ENTITIES",
+    "SUPPORTED_ENTITIES",
+    "SUPPORTED_PROVIDERS",
+    "Connection",
+    "ConnectionCreate",
+    "ConnectionPatch",
+    "Credentials",
+    "Entity",
+    "JiraCredentials",
+    "Provider",
+    "Schedule",
+    "Scope",
+    "TokenCredentials",
+    "parse_credentials",
+    "secret_payload",
+]

@@ -1,0 +1,154 @@
+"""Synced tracker data, normalized across providers: issues, comments, worklogs, sprints, users.
+
+Status is normalized by category, never by name (a Jira workflow may call "done" anything): ``todo``,
+``in_progress`` or ``done``. ``content_hash`` covers the normalized fields a person can see, so a re-seen
+item whose hash is unchanged costs no write (DESIGN section 5). ``deleted_at`` marks a tombstone: it wins
+over older updates only (DESIGN section 10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trackbridge.domain.connections import Provider
+from trackbridge.domain.ids import parse_issue_ref
+from trackbridge.domain.times import UtcDatetime
+
+StatusCategory = Literal["todo", "in_progress", "done"]
+STATUS_CATEGORIES: Final[tuple[str, ...]] = ("todo", "in_progress", "done")
+
+# Jira's statusCategory.key values (new / indeterminate / done) and the open/closed states of GitHub/GitLab.
+_CATEGORY_BY_RAW: Final[Mapping[str, StatusCategory]] = {
+    "new": "todo",
+    "undefined": "todo",
+    "indeterminate": "in_progress",
+    "done": "done",
+    "open": "todo",
+    "opened": "todo",
+    "reopened": "todo",
+    "closed": "done",
+}
+
+
+def status_category_of(raw: str) -> StatusCategory:
+    """The category for a Jira ``statusCategory.key`` or a GitHub/GitLab ``state``; unknown means todo."""
+    return _CATEGORY_BY_RAW.get(raw.strip().lower(), "todo")
+
+
+def content_hash(fields: Mapping[str, Any]) -> str:
+    """sha256 over canonical JSON: key order and whitespace never change the hash."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _Synced(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # Fields left out of the content hash: identity and bookkeeping, not content.
+    unhashed_fields: ClassVar[frozenset[str]] = frozenset(
+        {"content_hash", "ref", "external_id", "connection_id", "provider"}
+    )
+
+    def compute_hash(self) -> str:
+        return content_hash(self.model_dump(mode="json", exclude=set(self.unhashed_fields)))
+
+    def with_hash(self) -> Self:
+        return self.model_copy(update={"content_hash": self.compute_hash()})
+
+
+class Issue(_Synced):
+    ref: str = Field(description="{connection_id}.{native_id}")
+    external_id: str = Field(description="{provider}:{base_url_or_repo_url}:{issue_id}")
+    connection_id: str
+    provider: Provider
+    key: str = Field(description="what people call it: #12 on GitHub/GitLab, OPS-12 on Jira")
+    title: str
+    body: str = ""
+    status: str
+    status_category: StatusCategory
+    assignees: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    priority: str | None = None
+    url: str | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    deleted_at: UtcDatetime | None = None
+    content_hash: str = ""
+
+    @property
+    def native_id(self) -> str:
+        parsed = parse_issue_ref(self.ref)
+        return parsed[1] if parsed else ""
+
+
+class Comment(_Synced):
+    id: str
+    issue_ref: str
+    connection_id: str
+    author: str | None = None
+    body: str = ""
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    deleted_at: UtcDatetime | None = None
+    content_hash: str = ""
+
+    unhashed_fields: ClassVar[frozenset[str]] = frozenset({"content_hash", "issue_ref", "connection_id"})
+
+
+class Worklog(_Synced):
+    id: str
+    issue_ref: str
+    connection_id: str
+    author: str | None = None
+    time_spent_s: int = Field(ge=0)
+    started_at: UtcDatetime
+    comment: str = ""
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    deleted_at: UtcDatetime | None = None
+    content_hash: str = ""
+
+    unhashed_fields: ClassVar[frozenset[str]] = frozenset({"content_hash", "issue_ref", "connection_id"})
+
+
+class Sprint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    connection_id: str
+    name: str
+    state: Literal["future", "active", "closed"]
+    board_id: str | None = None
+    goal: str | None = None
+    start_at: UtcDatetime | None = None
+    end_at: UtcDatetime | None = None
+    complete_at: UtcDatetime | None = None
+
+
+class User(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="the tracker's account id: GitHub/GitLab numeric id, Jira accountId")
+    connection_id: str
+    login: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    active: bool = True
+
+
+__all__ = [
+    "STATUS_CATEGORIES",
+    "Comment",
+    "Issue",
+    "Sprint",
+    "StatusCategory",
+    "User",
+    "Worklog",
+    "content_hash",
+    "status_category_of",
+]

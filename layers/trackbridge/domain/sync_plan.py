@@ -1,0 +1,380 @@
+"""The sync engine's decisions, as values: messages, cursor math, write decisions, phases, parking.
+
+Everything the engine decides lives here, free of I/O, so it is unit-tested on its own (STYLE habit 4);
+the engine in ``trackbridge.runtime.sync`` does the side effects. The rules are DESIGN section 10's:
+
+* **Cursors.** ``signpost`` is the time the operation started. After a pass the high-water mark becomes
+  ``min(largest updated seen, signpost)`` and never moves backwards; the next incremental asks for
+  ``updated >= high_water - overlap``, where the overlap covers clock skew and the provider's precision
+  (Jira JQL is minute-precise). Re-seen items cost nothing: the content hash says they are unchanged.
+* **Drift.** Full passes page in an order updates cannot change (the adapters ask for created/id order).
+  Update-ordered passes (incremental and the catch-up pass after a full one) do not follow page numbers:
+  each page is asked for again with ``since`` = the largest ``updated`` of the page before (keyset on the
+  update time). An item updated while we page moves behind the keyset position instead of shifting an
+  unseen item onto a page already read. Only when a whole page shares one timestamp (no progress) does
+  the pass follow the provider's own next-page cursor.
+* **Phases.** full mode: ``full`` (created order) -> ``catchup`` (update order from the pre-pass high
+  water) -> ``sweep`` (issues only: stored items the passes did not see are checked one by one with a
+  direct GET and tombstoned only on 404/410). incremental mode with a high-water mark: ``incremental``;
+  without one (first run) it is a full sync without the sweep, since nothing stored can be stale.
+* **Writes.** :func:`decide_write` compares the stored version with the incoming one; the conditional
+  ``PutItem`` in storage settles races with webhooks, so a lost race is "unchanged", never an error.
+* **Parking.** SQS delays are at most 900 s: a later reset is reached by chained delayed messages that
+  carry ``resume_at``; a message that arrives before ``resume_at`` only re-parks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from trackbridge.domain.connections import Entity
+from trackbridge.domain.sync import SyncMode
+from trackbridge.domain.times import UtcDatetime, from_iso, to_iso
+
+# ------------------------------------------------------------------------------------------ API request
+
+
+class SyncRequest(BaseModel):
+    """Body of ``POST /v1/connections/{id}/syncs``; omitted fields take the connection's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: SyncMode = "incremental"
+    entities: list[Entity] | None = Field(None, min_length=1, max_length=5)
+    include_closed: bool | None = None
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+MAX_SQS_DELAY_S: Final = 900
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant: Annotated[str, Field(min_length=1, max_length=63)]
+
+
+class StartMessage(_Message):
+    """Run the first slice of a freshly started operation."""
+
+    kind: Literal["start"] = "start"
+    operation_id: Annotated[str, Field(min_length=1, max_length=64)]
+    slice_no: int = Field(0, ge=0)
+    resume_at: UtcDatetime | None = None
+
+
+class ContinueMessage(_Message):
+    """Run slice ``slice_no`` of an operation; accepted once (``slice_no`` conditional claim)."""
+
+    kind: Literal["continue"] = "continue"
+    operation_id: Annotated[str, Field(min_length=1, max_length=64)]
+    slice_no: int = Field(ge=0)
+    # Set on parked slices: a message that arrives earlier (chained delays) only re-parks.
+    resume_at: UtcDatetime | None = None
+
+
+class ScheduledMessage(_Message):
+    """What a connection's EventBridge schedule puts on the sync queue."""
+
+    kind: Literal["scheduled"] = "scheduled"
+    connection_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+SyncMessage = Annotated[StartMessage | ContinueMessage | ScheduledMessage, Field(discriminator="kind")]
+_MESSAGE: TypeAdapter[StartMessage | ContinueMessage | ScheduledMessage] = TypeAdapter(SyncMessage)
+
+
+def parse_message(body: str | bytes | Mapping[str, Any]) -> StartMessage | ContinueMessage | ScheduledMessage:
+    """A queue body as a message; pydantic's ValidationError for anything else."""
+    if isinstance(body, Mapping):
+        return _MESSAGE.validate_python(dict(body))
+    return _MESSAGE.validate_json(body)
+
+
+def park_delay_s(now: datetime, resume_at: datetime) -> int:
+    """The SQS delay of the next link of a parking chain: at least 1 s, at most SQS's 900 s."""
+    wait = (resume_at - now).total_seconds()
+    return max(1, min(MAX_SQS_DELAY_S, int(wait) + (0 if float(wait).is_integer() else 1)))
+
+
+# -------------------------------------------------------------------------------------------- cursor math
+
+# Overlap per provider: clock skew plus the precision of the provider's "updated since" filter.
+OVERLAP: Final[Mapping[str, timedelta]] = {
+    "github": timedelta(seconds=5),
+    "gitlab": timedelta(seconds=5),
+    # JQL compares minutes in the account's time zone: one whole minute plus skew.
+    "jira": timedelta(minutes=2),
+}
+DEFAULT_OVERLAP: Final = timedelta(seconds=30)
+
+
+def overlap_for(provider: str) -> timedelta:
+    return OVERLAP.get(provider, DEFAULT_OVERLAP)
+
+
+def query_since(high_water: datetime | None, overlap: timedelta) -> datetime | None:
+    """Where an incremental pass starts: ``high_water - overlap`` (None: there is no high-water yet)."""
+    return None if high_water is None else high_water - overlap
+
+
+def next_high_water(
+    current: datetime | None, seen_max: datetime | None, signpost: datetime
+) -> datetime | None:
+    """The high-water mark after a pass: the largest ``updated`` seen, never past the signpost, never back."""
+    candidate = min(seen_max, signpost) if seen_max is not None else None
+    if candidate is None:
+        return current
+    if current is None:
+        return candidate
+    return max(current, candidate)
+
+
+def next_keyset_since(current: datetime | None, page_max_updated: datetime | None) -> datetime | None:
+    """The ``since`` of the next request of an update-ordered pass, or None when the page made no progress
+    (every item at ``current``): then the provider's own next-page cursor must be followed instead."""
+    if page_max_updated is None:
+        return None
+    if current is not None and page_max_updated <= current:
+        return None
+    return page_max_updated
+
+
+def latest(moments: Iterable[datetime | None]) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return max(present) if present else None
+
+
+# ------------------------------------------------------------------------------------------ write decision
+
+WriteDecision = Literal["create", "update", "skip"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """What the engine reads of a stored item before deciding: its update time, hash and tombstone."""
+
+    updated_at: str
+    content_hash: str
+    deleted: bool = False
+
+
+def decide_write(stored: StoredVersion | None, updated_at: datetime, content_hash: str) -> WriteDecision:
+    """Create what is new, update what is newer (or equally new with other content), skip the rest.
+
+    A tombstone wins over updates older than it only: its ``updated_at`` is the deletion time.
+    """
+    if stored is None:
+        return "create"
+    incoming = to_iso(updated_at)
+    if stored.updated_at > incoming:
+        return "skip"
+    if stored.updated_at == incoming and stored.content_hash == content_hash:
+        return "skip"
+    return "update"
+
+
+# ------------------------------------------------------------------------------------------------- phases
+
+Phase = Literal["full", "catchup", "incremental", "sweep", "done"]
+# The stage shown in progress when a slice is parked on a rate limit.
+STAGE_WAITING_RATE_LIMIT: Final = "waiting_rate_limit"
+STAGE_WAITING_RETRY: Final = "waiting_retry"
+
+
+def plan_phases(mode: SyncMode, entity: Entity, high_water: datetime | None) -> tuple[Phase, ...]:
+    """The passes one entity goes through in one operation."""
+    if mode == "incremental" and high_water is not None:
+        return ("incremental",)
+    if mode == "full" and entity == "issues":
+        return ("full", "catchup", "sweep")
+    return ("full", "catchup")
+
+
+def next_phase(phases: Sequence[Phase], current: Phase) -> Phase:
+    if current == "done" or current not in phases:
+        return "done"
+    index = phases.index(current)
+    return phases[index + 1] if index + 1 < len(phases) else "done"
+
+
+def stage_name(entity: str, phase: Phase) -> str:
+    """``issues:full``, ``comments:incremental``...: what ``progress.stage`` says while a pass runs."""
+    return f"{entity}:{phase}"
+
+
+# ------------------------------------------------------------------------------------ seen ids (compact)
+
+
+class IdRanges:
+    """A set of native ids met by a full pass, small enough to ride in every checkpoint.
+
+    Numeric ids (all three trackers today) are bits of a bitmap, stored zlib-compressed: 100,000 issue
+    numbers with gaps for pull requests take a few KB, where a list of runs would take a hundred. Ids that
+    are not numbers, or absurdly large, are kept as strings.
+    """
+
+    MAX_BIT: Final = 50_000_000
+
+    def __init__(self, bits: bytes | bytearray = b"", others: Iterable[str] = ()) -> None:
+        self._bits = bytearray(bits)
+        self._others: set[str] = set(others)
+
+    def add(self, native_id: str) -> None:
+        if not native_id.isdigit() or int(native_id) >= self.MAX_BIT:
+            self._others.add(native_id)
+            return
+        value = int(native_id)
+        byte = value >> 3
+        if byte >= len(self._bits):
+            self._bits.extend(b"\0" * (byte + 1 - len(self._bits)))
+        self._bits[byte] |= 1 << (value & 7)
+
+    def __contains__(self, native_id: object) -> bool:
+        if not isinstance(native_id, str):
+            return False
+        if not native_id.isdigit() or int(native_id) >= self.MAX_BIT:
+            return native_id in self._others
+        value = int(native_id)
+        byte = value >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
+
+    def __len__(self) -> int:
+        return sum(bin(b).count("1") for b in self._bits) + len(self._others)
+
+    def encode(self) -> str:
+        packed = base64.b64encode(zlib.compress(bytes(self._bits), 9)).decode("ascii")
+        return json.dumps({"b": packed, "o": sorted(self._others)}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str | None) -> IdRanges:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        bits = zlib.decompress(base64.b64decode(data.get("b") or "")) if data.get("b") else b""
+        return cls(bits, data.get("o") or ())
+
+
+# --------------------------------------------------------------------------------------------- checkpoint
+
+
+class Checkpoint(BaseModel):
+    """Where one entity of one operation stands; stored as JSON in ``SyncState.cursor``.
+
+    ``page`` is the provider's next-page cursor to resume with; ``since`` the keyset position of an
+    update-ordered pass; ``seen_max`` the largest ``updated`` met so far in this operation; ``seen`` the
+    native ids the full and catch-up passes met (for the sweep); ``sweep_cursor`` where the sweep over
+    stored items resumes; ``etags`` the conditional-request cache, kept across operations so an idle
+    incremental poll costs 304s; ``retries`` counts consecutive transient failures of this entity.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    operation_id: str
+    phase: Phase
+    phases: tuple[Phase, ...]
+    signpost: UtcDatetime
+    since: UtcDatetime | None = None
+    page: dict[str, Any] | None = None
+    seen_max: UtcDatetime | None = None
+    seen: str | None = None
+    sweep_cursor: str | None = None
+    swept_done: bool = False
+    etags: dict[str, Any] = Field(default_factory=dict)
+    retries: int = 0
+    processed: int = 0
+    last_total: int | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_defaults=False)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Checkpoint | None:
+        """The stored checkpoint, or None when there is none or it is unreadable (stored data may rot)."""
+        if not text:
+            return None
+        try:
+            return cls.model_validate_json(text)
+        except ValueError:
+            return None
+
+
+def start_checkpoint(
+    *,
+    operation_id: str,
+    mode: SyncMode,
+    entity: Entity,
+    high_water: datetime | None,
+    signpost: datetime,
+    overlap: timedelta,
+    previous: Checkpoint | None,
+) -> Checkpoint:
+    """The first checkpoint of an entity in an operation; ETags and the last total carry over."""
+    phases = plan_phases(mode, entity, high_water)
+    first = phases[0]
+    return Checkpoint(
+        operation_id=operation_id,
+        phase=first,
+        phases=phases,
+        signpost=signpost,
+        since=query_since(high_water, overlap) if first == "incremental" else None,
+        etags=dict(previous.etags) if previous else {},
+        last_total=previous.last_total if previous else None,
+    )
+
+
+def enter_phase(
+    checkpoint: Checkpoint, phase: Phase, *, high_water: datetime | None, overlap: timedelta
+) -> Checkpoint:
+    """The checkpoint at the start of ``phase``: a catch-up pass starts from the high-water minus overlap
+    (the whole window the full pass ran in, since the high-water never passes the signpost)."""
+    changes: dict[str, Any] = {"phase": phase, "page": None, "retries": 0}
+    if phase in ("catchup", "incremental"):
+        changes["since"] = query_since(high_water, overlap)
+    return checkpoint.model_copy(update=changes)
+
+
+def from_iso_or_none(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+__all__ = [
+    "DEFAULT_OVERLAP",
+    "MAX_SQS_DELAY_S",
+    "OVERLAP",
+    "STAGE_WAITING_RATE_LIMIT",
+    "STAGE_WAITING_RETRY",
+    "Checkpoint",
+    "ContinueMessage",
+    "IdRanges",
+    "Phase",
+    "ScheduledMessage",
+    "StartMessage",
+    "StoredVersion",
+    "SyncMessage",
+    "SyncRequest",
+    "WriteDecision",
+    "decide_write",
+    "enter_phase",
+    "from_iso_or_none",
+    "latest",
+    "next_high_water",
+    "next_keyset_since",
+    "next_phase",
+    "overlap_for",
+    "park_delay_s",
+    "parse_message",
+    "plan_phases",
+    "query_since",
+    "stage_name",
+    "start_checkpoint",
+]

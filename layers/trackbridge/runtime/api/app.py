@@ -1,0 +1,132 @@
+"""The REST resolver: routes of every area, OpenAPI, Swagger UI, error mapping, and the pre-parse checks.
+
+:func:`resolve` is what ``functions/api.py`` calls. Before Powertools parses anything it refuses a tenant
+route without an authorizer tenant (401, first, as API Gateway would), a base64 body that does not decode
+(400) and a body over ``max_body_bytes`` (413). Powertools' validation runs before any middleware, so these
+checks cannot live in one. The public paths match the routes that ``infra/definition.py`` leaves without
+the authorizer (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from trackbridge import __version__
+from trackbridge.domain.errors import InvalidInput, PayloadTooLarge, TrackbridgeError, Unauthorized
+from trackbridge.runtime.api import audit, connections, errors, health, sync
+from trackbridge.runtime.api.context import principal_from_event
+from trackbridge.runtime.observability import logger, metrics
+from trackbridge.runtime.settings import get_settings
+
+OPENAPI_PATH = "/v1/openapi.json"
+DOCS_PATH = "/v1/docs"
+HEALTH_PATH = "/v1/health"
+PUBLIC_PATHS = frozenset({HEALTH_PATH, OPENAPI_PATH, DOCS_PATH})
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # Powertools turns a JSONDecodeError into our 400; a body nested past the recursion limit is as bad.
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_parse_json)
+app.configure_openapi(
+    title="trackbridge",
+    version=__version__,
+    summary="One API over Jira Cloud, GitHub and GitLab, with sync, links and auto-issues",
+    security_schemes={
+        "bearer": HTTPBearer(description="a tenant API key, tb_<key_id>_<secret> (trackbridge keys create)")
+    },
+    security=[{"bearer": []}],
+)
+errors.register(app)
+for _router in (health.router, connections.router, audit.router, sync.router):
+    app.include_router(_router)
+app.enable_swagger(path=DOCS_PATH, persist_authorization=True)
+
+
+@lru_cache(maxsize=1)
+def _openapi_json() -> str:
+    # The schema only changes with the code, so it is generated once per process.
+    return app.get_openapi_json_schema()
+
+
+@app.get(OPENAPI_PATH, include_in_schema=False)
+def openapi_schema() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json())
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    """The body as bytes; ValueError when a base64 body is not base64."""
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise ValueError("body is not text")
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body, validate=True)
+    return body.encode("utf-8")
+
+
+def _is_json(event: dict[str, Any]) -> bool:
+    headers = event.get("headers") or {}
+    content_type = next((v for k, v in headers.items() if str(k).lower() == "content-type"), "") or ""
+    return not content_type or content_type.strip().lower().startswith("application/json")
+
+
+def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 401, 400 or 413 answer when the request must not reach the resolver, else None.
+
+    The order is API Gateway's: the authorizer answers before anything looks at the body.
+    """
+    exc: TrackbridgeError | None = None
+    limit = get_settings().max_body_bytes
+    if event.get("path") not in PUBLIC_PATHS and principal_from_event(event) is None:
+        exc = Unauthorized("missing or invalid API key")
+    else:
+        try:
+            raw = _raw_body(event)
+            if _is_json(event) and event.get("isBase64Encoded"):
+                raw.decode("utf-8")  # Powertools would fail on it with an unhandled UnicodeDecodeError
+        except (binascii.Error, ValueError):
+            exc = InvalidInput("the body is not valid base64 or not UTF-8 JSON", code="INVALID_BODY")
+        else:
+            if len(raw) > limit:
+                exc = PayloadTooLarge(
+                    f"the request body is larger than {limit} bytes", details={"limit": limit}
+                )
+    return None if exc is None else errors.proxy_response(exc.status, exc.to_body())
+
+
+def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        refusal = _refusal(event)
+        if refusal is not None:
+            return refusal
+        return app.resolve(event, context)
+    except Exception:
+        # Only reachable when the event itself is broken (the resolver's own handler catches the rest).
+        request_context = event.get("requestContext") if isinstance(event, dict) else None
+        correlation = (request_context or {}).get("requestId") or getattr(context, "aws_request_id", None)
+        logger.exception("api.unhandled_error", extra={"correlation_id": correlation})
+        return errors.proxy_response(500, errors.internal_error_body(correlation))
+
+
+def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = _answer(event, context)
+    # One count per status class (Api2xx ... Api5xx): what alarms on error rates watch.
+    metrics.add_metric(name=f"Api{int(response['statusCode']) // 100}xx", unit=MetricUnit.Count, value=1)
+    return response
+
+
+__all__ = ["DOCS_PATH", "OPENAPI_PATH", "PUBLIC_PATHS", "app", "resolve"]

@@ -1,0 +1,79 @@
+"""``/v1/connections``: create, list, read, update and delete a tenant's tracker connections.
+
+Scopes: reads need ``connections:read``, changes ``connections:write`` (``*`` allows both). Credentials are
+write-only: the bodies declare them as secrets and no response model has a field that could hold them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
+from trackbridge.runtime import container
+from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.connections import ConnectionService
+
+READ, WRITE = "connections:read", "connections:write"
+
+router = APIGatewayRouter()
+Caller = Annotated[Principal, Depends(require_principal)]
+Service = Annotated[ConnectionService, Depends(container.connection_service)]
+ConnectionId = Annotated[str, Path(description="a connection id, e.g. conn_abcdefghijklmnopqrst")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the last page")
+]
+
+
+@router.post("/v1/connections", status_code=201, summary="Create a connection", tags=["connections"])
+def create_connection(
+    body: Annotated[ConnectionCreate, Body()], caller: Caller, service: Service
+) -> Connection:
+    caller.require(WRITE)
+    return service.create(caller.tenant, body, caller.actor)
+
+
+@router.get("/v1/connections", summary="List connections", tags=["connections"])
+def list_connections(
+    caller: Caller, service: Service, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> Page[Connection]:
+    caller.require(READ)
+    return service.list(caller.tenant, limit=limit, cursor=cursor)
+
+
+@router.get("/v1/connections/<connection_id>", summary="Read a connection", tags=["connections"])
+def get_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> Connection:
+    caller.require(READ)
+    return service.get(caller.tenant, connection_id)
+
+
+@router.patch(
+    "/v1/connections/<connection_id>",
+    summary="Rename, reschedule or rotate the credentials of a connection",
+    tags=["connections"],
+)
+def update_connection(
+    connection_id: ConnectionId, body: Annotated[ConnectionPatch, Body()], caller: Caller, service: Service
+) -> Connection:
+    caller.require(WRITE)
+    return service.update(caller.tenant, connection_id, body, caller.actor)
+
+
+@router.delete(
+    "/v1/connections/<connection_id>",
+    summary="Delete a connection and its secrets",
+    tags=["connections"],
+    responses={204: {"description": "deleted"}},
+)
+def delete_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> Response[None]:
+    caller.require(WRITE)
+    service.delete(caller.tenant, connection_id, caller.actor)
+    return Response(status_code=204, body=None)
+
+
+__all__ = ["router"]

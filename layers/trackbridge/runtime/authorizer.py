@@ -1,0 +1,73 @@
+"""The tenant API-key authorizer (API Gateway TOKEN authorizer; REQUEST events are accepted too).
+
+A valid key yields an Allow policy on ``arn:...:{api}/{stage}/*``, not only on the method being called:
+API Gateway caches the decision per token (``AUTHORIZER_CACHE_TTL_S``), and a policy naming one route
+would deny every other route for the rest of the cache period. The tenant, key id and scopes travel in
+``context`` (strings, as API Gateway requires) to ``requestContext.authorizer`` of the API function.
+
+Anything else raises ``Unauthorized``; ``functions/authorizer.py`` turns it into API Gateway's convention.
+The token is never logged: only the key id, which is public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import parse_api_gateway_arn
+
+from trackbridge.domain.api_keys import bearer_token
+from trackbridge.domain.errors import Unauthorized
+from trackbridge.runtime import container
+from trackbridge.runtime.observability import logger, metrics
+
+
+def _authorization_header(event: Mapping[str, Any]) -> str | None:
+    if event.get("type") == "TOKEN":
+        token = event.get("authorizationToken")
+        return token if isinstance(token, str) else None
+    headers = event.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        return None
+    for name, value in headers.items():
+        if isinstance(name, str) and name.lower() == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+def _wildcard_resource(method_arn: Any) -> str:
+    try:
+        arn = parse_api_gateway_arn(str(method_arn))
+    except (IndexError, ValueError):
+        raise Unauthorized("malformed methodArn") from None
+    if not (arn.region and arn.aws_account_id and arn.api_id and arn.stage):
+        raise Unauthorized("malformed methodArn")
+    return f"arn:{arn.partition}:execute-api:{arn.region}:{arn.aws_account_id}:{arn.api_id}/{arn.stage}/*"
+
+
+def authorize(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The authorizer response for a valid key; Unauthorized for any other event."""
+    try:
+        resource = _wildcard_resource(event.get("methodArn"))
+        key = container.api_key_service().authenticate(bearer_token(_authorization_header(event)))
+    except Unauthorized as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        logger.info(
+            "authorizer.denied", extra={"reason": details.get("reason"), "key_id": details.get("key_id")}
+        )
+        metrics.add_metric(name="AuthorizerDenied", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info("authorizer.allowed", extra={"tenant": key.tenant, "key_id": key.key_id})
+    metrics.add_metric(name="AuthorizerAllowed", unit=MetricUnit.Count, value=1)
+    return {
+        "principalId": key.key_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}],
+        },
+        "context": {"tenant": key.tenant, "key_id": key.key_id, "scopes": ",".join(key.scopes)},
+    }
+
+
+__all__ = ["authorize"]

@@ -1,0 +1,157 @@
+"""Connection use cases: create, read, list, update, delete, with secrets and audit kept in step.
+
+Order of effects, chosen so no failure leaves a state worse than "retry":
+
+* create: credentials first (a connection never exists without them), then the connection item and its
+  audit entry in one conditional transaction; if that fails the fresh secrets are deleted again.
+* update: the version-conditioned write and its audit entry first (a lost race is a clean 409 with nothing
+  changed), then the secret rotation; if that fails the caller gets 503 and can repeat the PATCH.
+* delete: the version-conditioned delete and its audit entry first, then the secrets. A failure to delete
+  a secret is logged (``connections.secret_delete_failed`` with the secret's name, never its value) and
+  does not undo the delete: the connection is gone either way and the name says what to clean up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from trackbridge.domain.audit import Actor, diff, new_entry
+from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch
+from trackbridge.domain.errors import DependencyFailure, NotFound
+from trackbridge.domain.ids import IdPrefix, is_id, new_id
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.times import utcnow
+from trackbridge.runtime.observability import logger
+from trackbridge.runtime.secrets import ConnectionSecrets
+from trackbridge.storage.audit import AuditRepository
+from trackbridge.storage.connections import ConnectionRepository
+
+
+class ScheduleSync(Protocol):
+    def put(self, tenant: str, connection: Connection) -> None: ...
+
+    def delete(self, connection_id: str) -> None: ...
+
+
+class ConnectionService:
+    def __init__(
+        self,
+        connections: ConnectionRepository,
+        audit: AuditRepository,
+        secrets: ConnectionSecrets,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        schedules: ScheduleSync | None = None,
+    ) -> None:
+        self.connections = connections
+        self.audit = audit
+        self.secrets = secrets
+        self.clock = clock
+        # Keeps each connection's EventBridge schedule in step with its ``schedule`` field (sync issue).
+        self.schedules = schedules
+
+    def get(self, tenant: str, connection_id: str) -> Connection:
+        if not is_id(IdPrefix.CONNECTION, connection_id):
+            # A malformed id cannot exist: the same 404 as an absent one, without a query.
+            raise NotFound(f"no connection {connection_id!r}", details={"id": connection_id})
+        return self.connections.get(tenant, connection_id)
+
+    def list(
+        self, tenant: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Connection]:
+        return self.connections.list(tenant, limit=limit, cursor=cursor)
+
+    def create(self, tenant: str, body: ConnectionCreate, actor: Actor) -> Connection:
+        now = self.clock()
+        connection = Connection.from_create(body, connection_id=new_id(IdPrefix.CONNECTION), now=now)
+        secrets = ("credentials", "webhook_secret") if body.webhook_secret else ("credentials",)
+        entry = new_entry(
+            action="connection.create",
+            target=connection.id,
+            actor=actor,
+            at=now,
+            changes=diff(None, connection.public_fields(), secrets_changed=secrets),
+        )
+        self.secrets.put_credentials(tenant, connection.id, body.credentials, new=True)
+        try:
+            if body.webhook_secret is not None:
+                self.secrets.put_webhook_secret(tenant, connection.id, body.webhook_secret, new=True)
+            self.connections.create(tenant, connection, also=(self.audit.put_op(tenant, entry),))
+        except Exception:
+            self._delete_secrets(tenant, connection.id)
+            raise
+        if self.schedules is not None and connection.schedule is not None:
+            self.schedules.put(tenant, connection)
+        logger.info(
+            "connections.created",
+            extra={"tenant": tenant, "connection_id": connection.id, "provider": connection.provider},
+        )
+        return connection
+
+    def update(self, tenant: str, connection_id: str, patch: ConnectionPatch, actor: Actor) -> Connection:
+        current = self.get(tenant, connection_id)
+        now = self.clock()
+        updated = current.apply(patch, now=now)
+        credentials = current.patch_credentials(patch)
+        secrets = tuple(
+            name
+            for name, value in (("credentials", credentials), ("webhook_secret", patch.webhook_secret))
+            if value is not None
+        )
+        changes = diff(current.public_fields(), updated.public_fields(), secrets_changed=secrets)
+        if not changes:
+            return current  # nothing would change: no write, no version bump, no audit noise
+        entry = new_entry(
+            action="connection.update", target=connection_id, actor=actor, at=now, changes=changes
+        )
+        self.connections.replace(
+            tenant, updated, expected_version=current.version, also=(self.audit.put_op(tenant, entry),)
+        )
+        if credentials is not None:
+            self.secrets.put_credentials(tenant, connection_id, credentials, new=False)
+        if patch.webhook_secret is not None:
+            self.secrets.put_webhook_secret(tenant, connection_id, patch.webhook_secret, new=False)
+        if self.schedules is not None and updated.schedule != current.schedule:
+            self.schedules.put(tenant, updated)
+        logger.info(
+            "connections.updated",
+            extra={"tenant": tenant, "connection_id": connection_id, "fields": sorted(changes)},
+        )
+        return updated
+
+    def delete(self, tenant: str, connection_id: str, actor: Actor) -> None:
+        current = self.get(tenant, connection_id)
+        entry = new_entry(
+            action="connection.delete",
+            target=connection_id,
+            actor=actor,
+            at=self.clock(),
+            changes=diff(current.public_fields(), None),
+        )
+        self.connections.delete(
+            tenant, connection_id, expected_version=current.version, also=(self.audit.put_op(tenant, entry),)
+        )
+        self._delete_secrets(tenant, connection_id)
+        if self.schedules is not None:
+            self.schedules.delete(connection_id)
+        logger.info("connections.deleted", extra={"tenant": tenant, "connection_id": connection_id})
+
+    def _delete_secrets(self, tenant: str, connection_id: str) -> None:
+        try:
+            self.secrets.delete(tenant, connection_id)
+        except DependencyFailure as exc:
+            details: Any = exc.details
+            logger.error(
+                "connections.secret_delete_failed",
+                extra={
+                    "tenant": tenant,
+                    "connection_id": connection_id,
+                    "secret_name": self.secrets.credentials_name(tenant, connection_id),
+                    "aws_code": details.get("aws_code") if isinstance(details, dict) else None,
+                },
+            )
+
+
+__all__ = ["ConnectionService"]

@@ -1,0 +1,214 @@
+"""The composition root: every long-lived object of a process, built on first use and cached.
+
+Nothing is built at import time (a cold start pays only for what its function uses), and modules import
+their collaborators inside the factories for the same reason: the authorizer never loads the connection
+service. Handlers and routes ask for objects through these functions; API routes get them through
+Powertools ``Depends(...)``, so a test can swap one with ``app.dependency_overrides``.
+
+:func:`reset` forgets everything (tests and the embedded stack call it after changing the environment).
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
+
+from trackbridge.runtime import aws
+from trackbridge.runtime.settings import get_settings
+
+if TYPE_CHECKING:
+    from trackbridge.runtime.api_keys import ApiKeyService
+    from trackbridge.runtime.connections import ConnectionService
+    from trackbridge.runtime.health import HealthChecker
+    from trackbridge.runtime.secrets import ConnectionSecrets
+    from trackbridge.runtime.sync import SyncEngine, SyncService
+    from trackbridge.runtime.sync.queue import SqsSyncQueue
+    from trackbridge.runtime.sync.schedules import ConnectionSchedules
+    from trackbridge.storage.api_keys import ApiKeyRepository
+    from trackbridge.storage.audit import AuditRepository
+    from trackbridge.storage.connections import ConnectionRepository
+    from trackbridge.storage.table import Table
+
+
+@lru_cache(maxsize=1)
+def table() -> Table:
+    from trackbridge.storage.table import Table
+
+    return Table(aws.client("dynamodb"), get_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def connection_repository() -> ConnectionRepository:
+    from trackbridge.storage.connections import ConnectionRepository
+
+    return ConnectionRepository(table())
+
+
+@lru_cache(maxsize=1)
+def audit_repository() -> AuditRepository:
+    from trackbridge.storage.audit import AuditRepository
+
+    return AuditRepository(table())
+
+
+@lru_cache(maxsize=1)
+def api_key_repository() -> ApiKeyRepository:
+    from trackbridge.storage.api_keys import ApiKeyRepository
+
+    return ApiKeyRepository(table())
+
+
+@lru_cache(maxsize=1)
+def connection_secrets() -> ConnectionSecrets:
+    from trackbridge.runtime.secrets import ConnectionSecrets
+
+    settings = get_settings()
+    return ConnectionSecrets(
+        aws.client("secretsmanager"),
+        prefix=settings.secrets_prefix,
+        ttl_s=settings.secrets_ttl_s,
+        # An endpoint override means the embedded stack: nothing there is worth a recovery window.
+        force_delete=settings.aws_endpoint_url is not None,
+    )
+
+
+@lru_cache(maxsize=1)
+def connection_service() -> ConnectionService:
+    from trackbridge.runtime.connections import ConnectionService
+
+    return ConnectionService(
+        connection_repository(), audit_repository(), connection_secrets(), schedules=connection_schedules()
+    )
+
+
+@lru_cache(maxsize=1)
+def connection_schedules() -> ConnectionSchedules:
+    from trackbridge.runtime.sync.schedules import ConnectionSchedules
+
+    settings = get_settings()
+    return ConnectionSchedules(
+        aws.client("scheduler"),
+        group=settings.schedule_group,
+        queue_arn=settings.sync_queue_arn,
+        role_arn=settings.scheduler_role_arn,
+    )
+
+
+@lru_cache(maxsize=1)
+def api_key_service() -> ApiKeyService:
+    from trackbridge.runtime.api_keys import ApiKeyService
+
+    return ApiKeyService(api_key_repository(), audit_repository())
+
+
+@cache
+def health_client(service: str) -> Any:
+    """Clients for health checks only: one attempt and short timeouts, so a sick dependency answers fast."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2)
+    return boto3.session.Session().client(service, region_name=get_settings().region, config=config)
+
+
+@lru_cache(maxsize=1)
+def health_checker() -> HealthChecker:
+    from trackbridge import __version__
+    from trackbridge.runtime.health import HealthChecker
+
+    settings = get_settings()
+    queues = {
+        "inbound": settings.inbound_queue_url,
+        "sync": settings.sync_queue_url,
+        "auto_issue": settings.auto_issue_queue_url,
+    }
+    return HealthChecker(
+        dynamodb=health_client("dynamodb"),
+        sqs=health_client("sqs"),
+        secretsmanager=health_client("secretsmanager"),
+        table_name=settings.table_name,
+        queue_urls={name: url for name, url in queues.items() if url},
+        secrets_prefix=settings.secrets_prefix,
+        version=__version__,
+    )
+
+
+@lru_cache(maxsize=1)
+def sync_queue() -> SqsSyncQueue:
+    from trackbridge.runtime.sync.queue import SqsSyncQueue
+
+    return SqsSyncQueue(aws.client("sqs"), get_settings().sync_queue_url)
+
+
+def _sync_repositories() -> dict[str, Any]:
+    from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
+
+    return {
+        "operations": SyncOperationRepository(table()),
+        "states": SyncStateRepository(table()),
+        "logs": SyncLogRepository(table()),
+        "connections": connection_repository(),
+    }
+
+
+@lru_cache(maxsize=1)
+def sync_service() -> SyncService:
+    from trackbridge.runtime.sync import SyncService
+
+    return SyncService(queue=sync_queue(), **_sync_repositories())
+
+
+@lru_cache(maxsize=1)
+def sync_engine() -> SyncEngine:
+    from trackbridge.runtime.sync import SyncEngine
+    from trackbridge.runtime.sync.adapters import default_adapter_factory
+
+    return SyncEngine(
+        table=table(),
+        secrets=connection_secrets(),
+        queue=sync_queue(),
+        adapter_factory=default_adapter_factory,
+        **_sync_repositories(),
+    )
+
+
+_FACTORIES = (
+    connection_schedules,
+    sync_queue,
+    sync_service,
+    sync_engine,
+    table,
+    connection_repository,
+    audit_repository,
+    api_key_repository,
+    connection_secrets,
+    connection_service,
+    api_key_service,
+    health_client,
+    health_checker,
+)
+
+
+def reset() -> None:
+    """Forget every cached object, client and the settings."""
+    for factory in _FACTORIES:
+        factory.cache_clear()
+    aws.reset_clients()
+
+
+__all__ = [
+    "api_key_repository",
+    "api_key_service",
+    "audit_repository",
+    "connection_repository",
+    "connection_schedules",
+    "connection_secrets",
+    "connection_service",
+    "health_checker",
+    "health_client",
+    "reset",
+    "sync_engine",
+    "sync_queue",
+    "sync_service",
+    "table",
+]

@@ -1,0 +1,476 @@
+"""Synced tracker data: issues, their comments and worklogs, and a connection's users and sprints.
+
+Layout (access patterns in README.md):
+
+* issue ``T#{t}#CONN#{connection}`` / ``ISSUE#{external_id}``, indexed three ways by ``{updated_at}#{ref}``:
+  GSI1 ``T#{t}#ISSUES`` (all issues of the tenant), GSI2 ``T#{t}#STATUS#{category}`` (live issues only),
+  GSI3 ``T#{t}#CONN#{connection}#BYUPDATED``;
+* comment / worklog ``T#{t}#ISSUE#{ref}`` / ``COMMENT#{id}`` / ``WORKLOG#{id}``;
+* user / sprint ``T#{t}#CONN#{connection}`` / ``USER#{id}`` / ``SPRINT#{id}``.
+
+Issues, comments and worklogs are written by webhooks and syncs that can race, so every write is one
+conditional ``PutItem`` (DESIGN section 10): it lands only if nothing is stored, the stored ``updated_at`` is
+older, or the timestamps are equal and the content hash differs. An older event never overwrites a newer
+state and a replayed page costs no write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from trackbridge.domain.errors import NotFound
+from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.sync_plan import StoredVersion
+from trackbridge.domain.times import from_iso, to_iso
+from trackbridge.storage.keys import (
+    COMMENT_PREFIX,
+    GSI1,
+    GSI1_PK,
+    GSI1_SK,
+    GSI2,
+    GSI2_PK,
+    GSI2_SK,
+    GSI3,
+    GSI3_PK,
+    GSI3_SK,
+    ISSUE_PREFIX,
+    PK,
+    SK,
+    SPRINT_PREFIX,
+    USER_PREFIX,
+    WORKLOG_PREFIX,
+    comment_sk,
+    connection_pk,
+    issue_pk,
+    issue_sk,
+    issues_by_status_gsi2pk,
+    issues_by_updated_gsi1pk,
+    issues_of_connection_by_updated_gsi3pk,
+    sprint_sk,
+    tenant_pk,
+    updated_sort_key,
+    user_sk,
+    worklog_sk,
+)
+from trackbridge.storage.table import ConditionFailed, Item, Table
+
+WriteOutcome = Literal["created", "updated", "unchanged"]
+_NEWER_OR_DIFFERENT = "attribute_not_exists(#pk) OR #u < :u OR (#u = :u AND #h <> :h)"
+
+
+def _opt_iso(moment: datetime | None) -> str | None:
+    return to_iso(moment) if moment is not None else None
+
+
+def _opt_dt(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+def put_if_newer(table: Table, item: Item) -> WriteOutcome:
+    """The ordering rule of DESIGN section 10 for any item carrying ``updated_at`` and ``content_hash``."""
+    try:
+        old = table.put(
+            item,
+            condition=_NEWER_OR_DIFFERENT,
+            names={"#pk": PK, "#u": "updated_at", "#h": "content_hash"},
+            values={":u": item["updated_at"], ":h": item["content_hash"]},
+            return_old=True,
+        )
+    except ConditionFailed:
+        return "unchanged"
+    return "updated" if old else "created"
+
+
+def stored_versions(table: Table, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+    """Update time, hash and tombstone of stored items, one batch read per 100 keys (the sync engine
+    decides which items of a page need a write without a read per item)."""
+    found = table.batch_get(keys, attributes=("updated_at", "content_hash", "deleted_at"))
+    return {
+        key: StoredVersion(
+            updated_at=str(item.get("updated_at") or ""),
+            content_hash=str(item.get("content_hash") or ""),
+            deleted=bool(item.get("deleted_at")),
+        )
+        for key, item in found.items()
+    }
+
+
+class IssueRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def key(tenant: str, issue: Issue) -> tuple[str, str]:
+        return connection_pk(tenant, issue.connection_id), issue_sk(issue.external_id)
+
+    @staticmethod
+    def item(tenant: str, issue: Issue) -> Item:
+        updated = to_iso(issue.updated_at)
+        by_updated = updated_sort_key(updated, issue.ref)
+        item: Item = {
+            PK: connection_pk(tenant, issue.connection_id),
+            SK: issue_sk(issue.external_id),
+            GSI1_PK: issues_by_updated_gsi1pk(tenant),
+            GSI1_SK: by_updated,
+            GSI3_PK: issues_of_connection_by_updated_gsi3pk(tenant, issue.connection_id),
+            GSI3_SK: by_updated,
+            "entity": "issue",
+            "ref": issue.ref,
+            "external_id": issue.external_id,
+            "connection_id": issue.connection_id,
+            "provider": issue.provider,
+            "key": issue.key,
+            "title": issue.title,
+            "body": issue.body,
+            "status": issue.status,
+            "status_category": issue.status_category,
+            "assignees": list(issue.assignees),
+            "labels": list(issue.labels),
+            "priority": issue.priority,
+            "url": issue.url,
+            "created_at": to_iso(issue.created_at),
+            "updated_at": updated,
+            "deleted_at": _opt_iso(issue.deleted_at),
+            "content_hash": issue.content_hash or issue.compute_hash(),
+        }
+        if issue.deleted_at is None:
+            # Only live issues are listed by status; a tombstone stays findable by id and by update time.
+            item[GSI2_PK] = issues_by_status_gsi2pk(tenant, issue.status_category)
+            item[GSI2_SK] = by_updated
+        return item
+
+    @staticmethod
+    def model(item: Item) -> Issue:
+        return Issue(
+            ref=item["ref"],
+            external_id=item["external_id"],
+            connection_id=item["connection_id"],
+            provider=item["provider"],
+            key=item["key"],
+            title=item["title"],
+            body=item["body"],
+            status=item["status"],
+            status_category=item["status_category"],
+            assignees=item["assignees"],
+            labels=item["labels"],
+            priority=item.get("priority"),
+            url=item.get("url"),
+            created_at=from_iso(item["created_at"]),
+            updated_at=from_iso(item["updated_at"]),
+            deleted_at=_opt_dt(item.get("deleted_at")),
+            content_hash=item["content_hash"],
+        )
+
+    def put_if_newer(self, tenant: str, issue: Issue) -> WriteOutcome:
+        return put_if_newer(self.table, self.item(tenant, issue))
+
+    def get(self, tenant: str, connection_id: str, external_id: str) -> Issue:
+        item = self.table.get(connection_pk(tenant, connection_id), issue_sk(external_id))
+        if item is None:
+            raise NotFound(f"no issue {external_id!r}", details={"external_id": external_id})
+        return self.model(item)
+
+    def list_for_connection(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Issue]:
+        items, next_cursor = self.table.query(
+            partition=connection_pk(tenant, connection_id),
+            sk_prefix=ISSUE_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Issue](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+    def _by_updated(
+        self, tenant: str, index: str, partition: str, since: datetime | None, limit: int, cursor: str | None
+    ) -> Page[Issue]:
+        items, next_cursor = self.table.query(
+            partition=partition,
+            index=index,
+            sk_after=to_iso(since) if since else None,
+            forward=False,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Issue](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+    def list_updated(
+        self,
+        tenant: str,
+        *,
+        since: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Issue]:
+        """Every issue of the tenant, most recently updated first (GSI1)."""
+        return self._by_updated(tenant, GSI1, issues_by_updated_gsi1pk(tenant), since, limit, cursor)
+
+    def list_by_status(
+        self, tenant: str, category: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Issue]:
+        """Live issues of one status category, most recently updated first (GSI2)."""
+        return self._by_updated(tenant, GSI2, issues_by_status_gsi2pk(tenant, category), None, limit, cursor)
+
+    def list_connection_updated(
+        self,
+        tenant: str,
+        connection_id: str,
+        *,
+        since: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Issue]:
+        """Issues of one connection, most recently updated first (GSI3)."""
+        partition = issues_of_connection_by_updated_gsi3pk(tenant, connection_id)
+        return self._by_updated(tenant, GSI3, partition, since, limit, cursor)
+
+
+class CommentRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def key(tenant: str, comment: Comment) -> tuple[str, str]:
+        return issue_pk(tenant, comment.issue_ref), comment_sk(comment.id)
+
+    @staticmethod
+    def item(tenant: str, comment: Comment) -> Item:
+        return {
+            PK: issue_pk(tenant, comment.issue_ref),
+            SK: comment_sk(comment.id),
+            "entity": "comment",
+            "id": comment.id,
+            "issue_ref": comment.issue_ref,
+            "connection_id": comment.connection_id,
+            "author": comment.author,
+            "body": comment.body,
+            "created_at": to_iso(comment.created_at),
+            "updated_at": to_iso(comment.updated_at),
+            "deleted_at": _opt_iso(comment.deleted_at),
+            "content_hash": comment.content_hash or comment.compute_hash(),
+        }
+
+    @staticmethod
+    def model(item: Item) -> Comment:
+        return Comment(
+            id=item["id"],
+            issue_ref=item["issue_ref"],
+            connection_id=item["connection_id"],
+            author=item.get("author"),
+            body=item["body"],
+            created_at=from_iso(item["created_at"]),
+            updated_at=from_iso(item["updated_at"]),
+            deleted_at=_opt_dt(item.get("deleted_at")),
+            content_hash=item["content_hash"],
+        )
+
+    def put_if_newer(self, tenant: str, comment: Comment) -> WriteOutcome:
+        return put_if_newer(self.table, self.item(tenant, comment))
+
+    def get(self, tenant: str, issue_ref: str, comment_id: str) -> Comment:
+        item = self.table.get(issue_pk(tenant, issue_ref), comment_sk(comment_id))
+        if item is None:
+            raise NotFound(f"no comment {comment_id!r}", details={"id": comment_id})
+        return self.model(item)
+
+    def list_for_issue(
+        self, tenant: str, issue_ref: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Comment]:
+        items, next_cursor = self.table.query(
+            partition=issue_pk(tenant, issue_ref),
+            sk_prefix=COMMENT_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Comment](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+
+class WorklogRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def item(tenant: str, worklog: Worklog) -> Item:
+        return {
+            PK: issue_pk(tenant, worklog.issue_ref),
+            SK: worklog_sk(worklog.id),
+            "entity": "worklog",
+            "id": worklog.id,
+            "issue_ref": worklog.issue_ref,
+            "connection_id": worklog.connection_id,
+            "author": worklog.author,
+            "time_spent_s": worklog.time_spent_s,
+            "started_at": to_iso(worklog.started_at),
+            "comment": worklog.comment,
+            "created_at": to_iso(worklog.created_at),
+            "updated_at": to_iso(worklog.updated_at),
+            "deleted_at": _opt_iso(worklog.deleted_at),
+            "content_hash": worklog.content_hash or worklog.compute_hash(),
+        }
+
+    @staticmethod
+    def model(item: Item) -> Worklog:
+        return Worklog(
+            id=item["id"],
+            issue_ref=item["issue_ref"],
+            connection_id=item["connection_id"],
+            author=item.get("author"),
+            time_spent_s=item["time_spent_s"],
+            started_at=from_iso(item["started_at"]),
+            comment=item["comment"],
+            created_at=from_iso(item["created_at"]),
+            updated_at=from_iso(item["updated_at"]),
+            deleted_at=_opt_dt(item.get("deleted_at")),
+            content_hash=item["content_hash"],
+        )
+
+    def put_if_newer(self, tenant: str, worklog: Worklog) -> WriteOutcome:
+        return put_if_newer(self.table, self.item(tenant, worklog))
+
+    def get(self, tenant: str, issue_ref: str, worklog_id: str) -> Worklog:
+        item = self.table.get(issue_pk(tenant, issue_ref), worklog_sk(worklog_id))
+        if item is None:
+            raise NotFound(f"no worklog {worklog_id!r}", details={"id": worklog_id})
+        return self.model(item)
+
+    def list_for_issue(
+        self, tenant: str, issue_ref: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Worklog]:
+        items, next_cursor = self.table.query(
+            partition=issue_pk(tenant, issue_ref),
+            sk_prefix=WORKLOG_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Worklog](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+
+class UserRepository:
+    """Tracker accounts seen by a connection; upserted as syncs meet them (no ordering to keep)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def item(tenant: str, user: User) -> Item:
+        return {
+            PK: connection_pk(tenant, user.connection_id),
+            SK: user_sk(user.id),
+            "entity": "user",
+            "id": user.id,
+            "connection_id": user.connection_id,
+            "login": user.login,
+            "display_name": user.display_name,
+            "email": user.email,
+            "active": user.active,
+        }
+
+    @staticmethod
+    def model(item: Item) -> User:
+        return User(
+            id=item["id"],
+            connection_id=item["connection_id"],
+            login=item.get("login"),
+            display_name=item.get("display_name"),
+            email=item.get("email"),
+            active=item["active"],
+        )
+
+    def put(self, tenant: str, user: User) -> None:
+        self.table.put(self.item(tenant, user))
+
+    def get(self, tenant: str, connection_id: str, user_id: str) -> User:
+        item = self.table.get(connection_pk(tenant, connection_id), user_sk(user_id))
+        if item is None:
+            raise NotFound(f"no user {user_id!r}", details={"id": user_id})
+        return self.model(item)
+
+    def list(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[User]:
+        items, next_cursor = self.table.query(
+            partition=connection_pk(tenant, connection_id),
+            sk_prefix=USER_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[User](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+
+class SprintRepository:
+    """Jira sprints of a connection's boards; upserted by the sync."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def item(tenant: str, sprint: Sprint) -> Item:
+        return {
+            PK: connection_pk(tenant, sprint.connection_id),
+            SK: sprint_sk(sprint.id),
+            "entity": "sprint",
+            "id": sprint.id,
+            "connection_id": sprint.connection_id,
+            "name": sprint.name,
+            "state": sprint.state,
+            "board_id": sprint.board_id,
+            "goal": sprint.goal,
+            "start_at": _opt_iso(sprint.start_at),
+            "end_at": _opt_iso(sprint.end_at),
+            "complete_at": _opt_iso(sprint.complete_at),
+        }
+
+    @staticmethod
+    def model(item: Item) -> Sprint:
+        return Sprint(
+            id=item["id"],
+            connection_id=item["connection_id"],
+            name=item["name"],
+            state=item["state"],
+            board_id=item.get("board_id"),
+            goal=item.get("goal"),
+            start_at=_opt_dt(item.get("start_at")),
+            end_at=_opt_dt(item.get("end_at")),
+            complete_at=_opt_dt(item.get("complete_at")),
+        )
+
+    def put(self, tenant: str, sprint: Sprint) -> None:
+        self.table.put(self.item(tenant, sprint))
+
+    def get(self, tenant: str, connection_id: str, sprint_id: str) -> Sprint:
+        item = self.table.get(connection_pk(tenant, connection_id), sprint_sk(sprint_id))
+        if item is None:
+            raise NotFound(f"no sprint {sprint_id!r}", details={"id": sprint_id})
+        return self.model(item)
+
+    def list(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Sprint]:
+        items, next_cursor = self.table.query(
+            partition=connection_pk(tenant, connection_id),
+            sk_prefix=SPRINT_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Sprint](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+
+__all__ = [
+    "CommentRepository",
+    "IssueRepository",
+    "SprintRepository",
+    "UserRepository",
+    "WorklogRepository",
+    "WriteOutcome",
+    "put_if_newer",
+    "stored_versions",
+]

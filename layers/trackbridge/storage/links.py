@@ -1,0 +1,122 @@
+"""Links, three items per link written in one transaction, so each side is one query away:
+
+* by id:         ``T#{t}`` / ``LINKID#{id}``                 (``DELETE /v1/links/{id}``)
+* object side:   ``T#{t}#OBJ#{object_key}`` / ``LINK#{ref}``  (links of an object)
+* issue side:    ``T#{t}#ISSUE#{ref}`` / ``LINK#{object_key}`` (links of an issue, next to its comments)
+
+The object-side put carries ``attribute_not_exists``, so the same object-issue pair can be linked once;
+a delete checks all three items exist and fails as a whole if another delete won the race.
+"""
+
+from __future__ import annotations
+
+from trackbridge.domain.errors import Conflict, NotFound
+from trackbridge.domain.links import Link, ObjectRef
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.times import from_iso, to_iso
+from trackbridge.storage.keys import LINK_PREFIX, PK, SK, issue_pk, link_id_sk, link_sk, object_pk, tenant_pk
+from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
+
+
+class LinkRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def _attributes(link: Link) -> Item:
+        return {
+            "entity": "link",
+            "id": link.id,
+            "object": link.object.model_dump(by_alias=True),
+            "object_key": link.object.key,
+            "issue_ref": link.issue_ref,
+            "type": link.type,
+            "created_by": link.created_by,
+            "created_at": to_iso(link.created_at),
+        }
+
+    @staticmethod
+    def model(item: Item) -> Link:
+        return Link(
+            id=item["id"],
+            object=ObjectRef.model_validate(item["object"]),
+            issue_ref=item["issue_ref"],
+            type=item["type"],
+            created_by=item["created_by"],
+            created_at=from_iso(item["created_at"]),
+        )
+
+    @staticmethod
+    def _keys(tenant: str, link: Link) -> list[tuple[str, str]]:
+        return [
+            (tenant_pk(tenant), link_id_sk(link.id)),
+            (object_pk(tenant, link.object.key), link_sk(link.issue_ref)),
+            (issue_pk(tenant, link.issue_ref), link_sk(link.object.key)),
+        ]
+
+    def create(self, tenant: str, link: Link, *, also: tuple[TransactItem, ...] = ()) -> Link:
+        attributes = self._attributes(link)
+        guard, names = "attribute_not_exists(#pk)", {"#pk": PK}
+        ops = [
+            self.table.put_op({PK: pk, SK: sk, **attributes}, condition=guard, names=names)
+            for pk, sk in self._keys(tenant, link)
+        ]
+        try:
+            self.table.transact([*ops, *also])
+        except ConditionFailed as exc:
+            if exc.index is not None and exc.index < len(ops):
+                existing = exc.old_item.get("id") if exc.old_item else None
+                raise Conflict(
+                    f"{link.object.key} is already linked to {link.issue_ref}",
+                    code="ALREADY_EXISTS",
+                    details={"link_id": existing},
+                ) from exc
+            raise
+        return link
+
+    def get(self, tenant: str, link_id: str) -> Link:
+        item = self.table.get(tenant_pk(tenant), link_id_sk(link_id))
+        if item is None:
+            raise NotFound(f"no link {link_id!r}", details={"id": link_id})
+        return self.model(item)
+
+    def list_for_object(
+        self, tenant: str, obj: ObjectRef, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Link]:
+        items, next_cursor = self.table.query(
+            partition=object_pk(tenant, obj.key),
+            sk_prefix=LINK_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Link](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+    def list_for_issue(
+        self, tenant: str, issue_ref: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Link]:
+        items, next_cursor = self.table.query(
+            partition=issue_pk(tenant, issue_ref),
+            sk_prefix=LINK_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Link](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+    def delete(self, tenant: str, link_id: str, *, also: tuple[TransactItem, ...] = ()) -> Link:
+        link = self.get(tenant, link_id)
+        guard, names = "attribute_exists(#pk)", {"#pk": PK}
+        ops = [
+            self.table.delete_op(pk, sk, condition=guard, names=names) for pk, sk in self._keys(tenant, link)
+        ]
+        try:
+            self.table.transact([*ops, *also])
+        except ConditionFailed as exc:
+            if exc.index is not None and exc.index < len(ops):
+                raise NotFound(f"no link {link_id!r}", details={"id": link_id}) from exc
+            raise
+        return link
+
+
+__all__ = ["LinkRepository"]
