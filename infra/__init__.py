@@ -1,1 +1,4 @@
-"""Infrastructure: the CDK app (``infra.app``), its constructs, and the embedded local stack (``infra.local``)."""
+"""Infrastructure: the CDK app (``infra.app``), its constructs, and the embedded local stack.
+
+The local stack lives in ``infra.local``.
+"""

@@ -1,8 +1,8 @@
 """The one resource definition that both the CDK stack and the embedded local stack read.
 
-CDK (``infra/constructs``) turns it into CloudFormation; ``infra/local/provision.py`` turns it into boto3 calls
-against moto's server. ``tests/infra/test_local_matches_cdk.py`` proves the two agree on names, keys, GSIs and
-queue attributes, so a change here reaches both or fails the build.
+CDK (``infra/constructs``) turns it into CloudFormation; ``infra/local/provision.py`` turns it into
+boto3 calls against moto's server. ``tests/infra/test_local_matches_cdk.py`` proves the two agree on
+names, keys, GSIs and queue attributes, so a change here reaches both or fails the build.
 
 Runtime code never imports this module: Lambda functions learn names from environment variables
 (``trackbridge.runtime.settings``), whose names are listed in :data:`ENV`.
@@ -77,7 +77,7 @@ class FunctionSpec:
 
 TABLE = TableSpec(
     indexes=(
-        # Overloaded indexes; the access patterns they serve are listed in layers/trackbridge/storage/README.md.
+        # Overloaded indexes; their access patterns are listed in layers/trackbridge/storage/README.md.
         IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
         IndexSpec("gsi2", "gsi2pk", "gsi2sk"),
         IndexSpec("gsi3", "gsi3pk", "gsi3sk"),
@@ -93,19 +93,71 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("apply", "functions.apply.handler", 512, 60, reserved_concurrency=10),
     FunctionSpec("sync", "functions.sync.handler", 1024, 900, reserved_concurrency=10),
     FunctionSpec("auto_issue", "functions.auto_issue.handler", 512, 60, reserved_concurrency=5),
-    FunctionSpec("scheduler_maintenance", "functions.scheduler_maintenance.handler", 256, 300,
-                 reserved_concurrency=1, description="stale locks, schedule reconciliation, webhook renewal"),
+    FunctionSpec(
+        "scheduler_maintenance",
+        "functions.scheduler_maintenance.handler",
+        256,
+        300,
+        reserved_concurrency=1,
+        description="stale locks, schedule reconciliation, webhook renewal",
+    ),
 )
 
 QUEUES: tuple[QueueSpec, ...] = (
     # FIFO, grouped by issue, so changes to one issue apply in order while different issues run in parallel.
     QueueSpec("inbound", fifo=True, visibility_timeout_s=360, max_receive_count=5, consumer="apply"),
     # Sync continuations and parked slices. Visibility covers the 900 s sync timeout.
-    QueueSpec("sync", fifo=False, visibility_timeout_s=5400, max_receive_count=5, consumer="sync", batch_size=1),
+    QueueSpec(
+        "sync", fifo=False, visibility_timeout_s=5400, max_receive_count=5, consumer="sync", batch_size=1
+    ),
     QueueSpec("auto_issue", fifo=False, visibility_timeout_s=360, max_receive_count=5, consumer="auto_issue"),
 )
 
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """An API Gateway route: which function serves it and whether the tenant authorizer guards it.
+
+    API Gateway prefers the most specific resource, so the explicit public routes win over the proxy.
+    """
+
+    method: str
+    path: str
+    function: str
+    authorized: bool
+
+
+ROUTES: tuple[RouteSpec, ...] = (
+    RouteSpec("ANY", "/v1/{proxy+}", "api", authorized=True),
+    RouteSpec("GET", "/v1/health", "api", authorized=False),
+    RouteSpec("GET", "/v1/openapi.json", "api", authorized=False),
+    RouteSpec("GET", "/v1/docs", "api", authorized=False),
+    # The OAuth redirect lands here from the user's browser; the state parameter binds it to a tenant.
+    RouteSpec("GET", "/v1/oauth/jira/callback", "api", authorized=False),
+    # Webhooks authenticate by the provider's signature on the raw body, not by an API key.
+    RouteSpec("POST", "/v1/webhooks/{provider}/{connection_id}", "webhook", authorized=False),
+)
+# How long API Gateway caches an authorizer decision for one token.
+AUTHORIZER_CACHE_TTL_S = 60
+
+# Error bodies API Gateway itself returns (gateway responses), in the API's error shape.
+GATEWAY_RESPONSES: dict[str, tuple[int, str, str]] = {
+    # type: (status, code, message)
+    "UNAUTHORIZED": (401, "UNAUTHORIZED", "missing or invalid API key"),
+    "ACCESS_DENIED": (403, "FORBIDDEN", "this API key may not do that"),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "NOT_FOUND", "no such route"),
+    "REQUEST_TOO_LARGE": (413, "PAYLOAD_TOO_LARGE", "request body too large"),
+    "THROTTLED": (429, "RATE_LIMITED", "too many requests"),
+    "DEFAULT_5XX": (502, "GATEWAY_ERROR", "the API is unavailable, try again"),
+}
+
 SECRETS_PREFIX = f"{APP}/"
+
+
+def secrets_prefix(stage: str) -> str:
+    return f"{APP}/{stage}/"
+
+
 ALERTS_TOPIC_KEY = "alerts"
 EVENT_BUS_KEY = "events"
 SCHEDULE_GROUP_KEY = "schedules"
@@ -158,3 +210,17 @@ class Env:
 
 
 ENV = Env()
+
+
+# EventBridge rules that feed the auto-issue queue: CloudWatch alarm state changes on the account's default
+# bus, and every event on trackbridge's own bus.
+def alarm_rule_name(stage: str) -> str:
+    return f"{APP}-{stage}-alarm-state-change"
+
+
+def app_events_rule_name(stage: str) -> str:
+    return f"{APP}-{stage}-app-events"
+
+
+# How often the scheduler-maintenance function runs (stale locks, schedule reconciliation, webhook renewal).
+MAINTENANCE_INTERVAL_MINUTES = 15
