@@ -1,0 +1,70 @@
+"""Fixtures shared by every test layer.
+
+``moto_endpoint`` runs moto's real HTTP server on loopback for the whole session (as the embedded stack does),
+so integration tests exercise boto3's wire path, not in-process mocks. Fake credentials are forced so no test
+can ever reach a real AWS account.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from infra.local.provision import LocalResources
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+# Never let a test talk to a real account, whatever the developer's shell holds.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_REGION"] = "us-east-1"
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "trackbridge")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "trackbridge")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    assert SHARED.is_dir(), f"shared/ must sit beside the repository: {SHARED}"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on a free loopback port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_resources(moto_endpoint: str) -> LocalResources:
+    """The local stage's resources on the session's moto, provisioned once; the process env points at them.
+
+    Tests isolate themselves with unique tenant ids rather than fresh tables.
+    """
+    from infra.local.provision import provision
+    from trackbridge.runtime import container
+
+    resources = provision(endpoint_url=moto_endpoint)
+    os.environ.update(resources.environment())
+    # container.reset() also runs trackbridge.runtime.aws.reset_clients(), and forgets cached services.
+    container.reset()
+    return resources
