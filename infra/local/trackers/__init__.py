@@ -20,11 +20,15 @@ from typing import Any
 
 from .core import SandboxCluster, SandboxTracker
 from .github import GitHubSandbox
+from .gitlab import GitLabSandbox
+from .jira import JiraSandbox
 
 __all__ = ["PROVIDERS", "SandboxCluster", "SandboxTracker", "start_sandboxes"]
 
 PROVIDERS: dict[str, type[SandboxTracker[Any]]] = {
     "github": GitHubSandbox,
+    "gitlab": GitLabSandbox,
+    "jira": JiraSandbox,
 }
 
 

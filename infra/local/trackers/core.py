@@ -344,6 +344,9 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
     webhook_retry_delays_s: ClassVar[tuple[float, ...]] = ()
     unknown_method_status: ClassVar[int] = 405
     bad_json_message: ClassVar[str] = "Problems parsing JSON"
+    # GitHub documents an authenticated 304 as free against the primary limit; GitLab's Rack::Attack counts
+    # every request, 304s included, so its sandbox sets this to False.
+    not_modified_is_free: ClassVar[bool] = True
 
     # ---- collected from decorators by __init_subclass__
     routes: ClassVar[tuple[RouteSpec, ...]] = ()
@@ -705,7 +708,7 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         if spec.rate_limited and caller is not None:
             limit = caller.rate_limit or self.rate_limit
             # A 304 is free only when the request was authenticated (GitHub's documented rule).
-            free = not_modified and caller.authenticated
+            free = not_modified and caller.authenticated and self.not_modified_is_free
             bucket = (
                 self._limiter.peek(caller.key, limit) if free else self._limiter.charge(caller.key, limit)
             )

@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from infra.local.trackers.github import GitHubSandbox
+from infra.local.trackers.gitlab import GitLabSandbox
+from infra.local.trackers.jira import JiraSandbox
 
 # 120 issues: three pages of 50, so multi-page walks are exercised with small data.
 SEED_ISSUES = 120
@@ -48,6 +50,56 @@ def github_http(github: GitHubSandbox) -> Iterator[httpx.Client]:
         "X-GitHub-Api-Version": "2022-11-28",
     }
     with httpx.Client(base_url=github.url, headers=headers, timeout=10, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def gitlab_sandbox() -> Iterator[GitLabSandbox]:
+    tracker = GitLabSandbox(seed="tests", issues=SEED_ISSUES, comments_per_issue=3).start()
+    try:
+        yield tracker
+    finally:
+        tracker.stop()
+
+
+@pytest.fixture
+def gitlab(gitlab_sandbox: GitLabSandbox) -> GitLabSandbox:
+    """The session's GitLab sandbox, freshly reset (data, hooks, faults, counters, real clock)."""
+    gitlab_sandbox.clock.unfreeze()
+    gitlab_sandbox.reset()
+    return gitlab_sandbox
+
+
+@pytest.fixture
+def gitlab_http(gitlab: GitLabSandbox) -> Iterator[httpx.Client]:
+    api, headers = f"{gitlab.url}/api/v4", {"PRIVATE-TOKEN": gitlab.token}
+    with httpx.Client(base_url=api, headers=headers, timeout=10, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def jira_sandbox() -> Iterator[JiraSandbox]:
+    tracker = JiraSandbox(seed="tests", issues=SEED_ISSUES, comments_per_issue=3, worklogs_per_issue=2)
+    tracker.start()
+    try:
+        yield tracker
+    finally:
+        tracker.stop()
+
+
+@pytest.fixture
+def jira(jira_sandbox: JiraSandbox) -> JiraSandbox:
+    """The session's Jira sandbox, freshly reset (data, hooks, OAuth grants, faults, counters, real clock)."""
+    jira_sandbox.clock.unfreeze()
+    jira_sandbox.reset()
+    return jira_sandbox
+
+
+@pytest.fixture
+def jira_http(jira: JiraSandbox) -> Iterator[httpx.Client]:
+    """Basic auth with the API user's e-mail and token, as a personal script calls Jira Cloud."""
+    auth = (jira.email, jira.token)
+    with httpx.Client(base_url=jira.url, auth=auth, timeout=10, trust_env=False) as client:
         yield client
 
 

@@ -37,7 +37,7 @@ class OpenApi:
         with path.open(encoding="utf-8") as handle:
             document = json.load(handle)
         self.paths: dict[str, Any] = document["paths"]
-        self.responses: dict[str, Any] = document["components"]["responses"]
+        self.responses: dict[str, Any] = document["components"].get("responses", {})
         self.components = to_json_schema(document["components"])
 
     def has(self, method: str, template: str) -> bool:
