@@ -1,0 +1,554 @@
+"""The adapter protocol: a base class that owns the algorithms, and per-tracker variation as attributes.
+
+A tracker adapter is mostly declarations (STYLE habit 3)::
+
+    class GitHubAdapter(TrackerAdapter):
+        name = "github"
+        capabilities = Capabilities(transitions=True, repo_wide_comments=True, conditional_requests=True, ...)
+        auth_scheme = BearerScheme()
+        paginator = LinkHeaderPaginator()
+        rate_limits = GitHubRateLimits()
+        error_rules = GITHUB_ERROR_RULES
+        signature_schemes = (HubSignature("X-Hub-Signature-256"),)
+
+plus the operations, each a few lines that build a request and normalize the answer. Everything that must
+behave the same for every tracker lives here, once:
+
+- **one request algorithm** (:meth:`TrackerAdapter.request`): send; read the rate-limit headers into
+  ``last_rate_limit``; classify any failure into the :mod:`~trackbridge.providers.errors` family; retry
+  5xx, timeouts and resets with jittered backoff (idempotent requests only, or any request the server
+  never received); wait out a rate limit in-process only when the wait is short (``RetryPolicy.max_wait_s``),
+  else raise :class:`RateLimitedError` with ``reset_at`` so the sync engine parks the slice; never retry
+  other 4xx. Requests, 304s, retries and waits are counted in ``stats``.
+- **one page loop** (:meth:`TrackerAdapter.iter_pages`) over the declared paginator, with conditional
+  requests (``If-None-Match``) against an :class:`~trackbridge.providers.etags.ETagCache` the caller owns.
+- **test connection** as a template: the adapter lists its checks, the base runs them in order, turns
+  every error into a failed check with guidance, and skips the rest once authentication has failed.
+
+Operations a tracker does not have raise the domain's ``UnsupportedCapability`` (HTTP 422) naming the
+capability, so callers can also ask ``capabilities`` first. The clock, the sleep and the random source are
+injectable: tests never sleep and never depend on the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypeVar
+
+import httpx
+
+from trackbridge.domain.error_codes import ErrorCode
+from trackbridge.domain.errors import UnsupportedCapability, ValidationFailed
+from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
+from trackbridge.providers.auth import AuthScheme
+from trackbridge.providers.classify import (
+    ErrorRule,
+    classify_response,
+    classify_transport_error,
+    malformed,
+    parse_body,
+    request_never_sent,
+)
+from trackbridge.providers.errors import RateLimitedError, TrackerError, TransientError
+from trackbridge.providers.etags import CachedPage, ConditionalCache
+from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest, Paginator
+from trackbridge.providers.ratelimit import NoRateLimitHeaders, RateLimitInfo, RateLimitReader
+from trackbridge.providers.retry import IDEMPOTENT_METHODS, RetryPolicy
+from trackbridge.providers.signatures import SignatureScheme, verify_any
+from trackbridge.providers.types import (
+    Attachment,
+    Capabilities,
+    CommentPage,
+    ConnectionCheck,
+    ConnectionReport,
+    IssueChanges,
+    IssueDraft,
+    IssuePage,
+    RequestStats,
+    TrackerConfig,
+    Transition,
+    WebhookRegistration,
+)
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0, pool=10.0)
+USER_AGENT = "trackbridge/0.1 (+https://github.com/trackbridge)"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """One raw page: the request that fetched it, its decoded body (``None`` on a 304) and what follows."""
+
+    request: PageRequest
+    body: Any
+    next_cursor: PageCursor | None
+    not_modified: bool = False
+
+
+def _origin_of(url: httpx.URL) -> tuple[str, str, int]:
+    """(scheme, host, port) with the default port filled in: ``https://h`` and ``https://h:443`` agree."""
+    return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
+# One connection check: a name and a callable that returns the check (or raises a TrackerError).
+CheckStep = tuple[str, Callable[[], ConnectionCheck]]
+
+
+class TrackerAdapter(ABC):
+    # ---- declared per tracker --------------------------------------------------------------------
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    auth_scheme: ClassVar[AuthScheme]
+    # Which key of the connection's scope this tracker reads ("repo", "project", "jql"...).
+    scope_keys: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str | None] = None
+    page_size: ClassVar[int] = 100
+    paginator: ClassVar[Paginator] = LinkHeaderPaginator()
+    rate_limits: ClassVar[RateLimitReader] = NoRateLimitHeaders()
+    error_rules: ClassVar[tuple[ErrorRule, ...]] = ()
+    signature_schemes: ClassVar[tuple[SignatureScheme, ...]] = ()
+    default_headers: ClassVar[Mapping[str, str]] = {}
+    # How far back an incremental pass should reach before the stored high-water mark (DESIGN section 10):
+    # covers the tracker's timestamp precision and lazy updated_at bumps. The sync engine reads it.
+    incremental_overlap: ClassVar[timedelta] = timedelta(minutes=1)
+    # Upper bound on pages in one listing: every loop stops by itself, even against a broken tracker.
+    max_pages: ClassVar[int] = 10_000
+
+    def __init__(
+        self,
+        config: TrackerConfig,
+        auth: httpx.Auth,
+        *,
+        client: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        etag_cache: ConditionalCache | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> None:
+        self.config = config
+        api = httpx.URL(self.api_base)
+        if api.scheme not in ("http", "https") or not api.host:
+            raise ValidationFailed(
+                f"{self.name}: base_url must be an absolute http(s) URL",
+                details={"base_url": config.base_url},
+            )
+        self._origin = _origin_of(api)
+        self._auth = auth
+        self._owns_client = client is None
+        self.client = client or httpx.Client(
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            follow_redirects=True,  # GitHub answers 301 for transferred issues and renamed repositories
+        )
+        self.retry = retry or RetryPolicy()
+        self.etag_cache = etag_cache
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._sleep = sleep or time.sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.stats = RequestStats()
+        self.last_rate_limit: RateLimitInfo | None = None
+        # Who the credentials belong to, once a connection check has asked the tracker.
+        self._identity: str | None = None
+
+    # ---- lifecycle and description ---------------------------------------------------------------
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r}, scope={dict(self.config.scope)!r})"
+
+    @property
+    def api_base(self) -> str:
+        """Root that relative API paths hang from; trackers whose API lives under a prefix override it."""
+        return self.config.base_url.rstrip("/")
+
+    @property
+    def connection_id(self) -> str:
+        return self.config.connection_id
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """What ``GET /v1/providers`` shows for this tracker."""
+        return {
+            "name": cls.name,
+            "display_name": cls.display_name,
+            "capabilities": cls.capabilities.as_dict(),
+            "scope_keys": list(cls.scope_keys),
+            "credential_keys": list(cls.auth_scheme.keys),
+            "default_base_url": cls.default_base_url,
+            "page_size": cls.page_size,
+            "incremental_overlap_s": cls.incremental_overlap.total_seconds(),
+            "webhook_signatures": [s.name for s in cls.signature_schemes],
+        }
+
+    @classmethod
+    def verify_webhook(
+        cls, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        """True when a delivery is signed by one of ``secrets`` under one of this tracker's schemes."""
+        return verify_any(cls.signature_schemes, body, headers, secrets, now=now)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # ---- the request algorithm -------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        """Absolute URL for ``path``. Absolute URLs (Link headers, stored cursors) must stay on the API's
+        origin: the credentials go wherever the request goes, so a foreign host is refused."""
+        if path.startswith(("http://", "https://")):
+            target = httpx.URL(path)
+            if _origin_of(target) != self._origin:
+                raise malformed(
+                    self.name, f"refusing to follow a URL off the tracker's origin: {target.host}"
+                )
+            return path
+        return f"{self.api_base}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        etag: str | None = None,
+    ) -> httpx.Response:
+        """Send one logical request; returns a 2xx response, or a 304 when ``etag`` was sent and matched.
+
+        ``idempotent`` overrides the method's default (GET/PUT/DELETE yes, POST/PATCH no) for writes that
+        are safe to repeat. Raises a :class:`TrackerError` subclass for every failure.
+        """
+        method = method.upper()
+        safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        url = self.url(path)
+        send_headers = {"User-Agent": USER_AGENT, **self.default_headers, **(headers or {})}
+        if etag:
+            send_headers["If-None-Match"] = etag
+        transient_failures = 0
+        rate_limit_waits = 0
+        for _ in range(self.retry.bound):
+            self.stats.requests += 1
+            try:
+                response = self.client.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    files=files,
+                    content=content,
+                    headers=send_headers,
+                    auth=self._auth,
+                )
+            except httpx.HTTPError as exc:
+                error = classify_transport_error(exc, provider=self.name)
+                if (
+                    isinstance(error, TransientError)
+                    and transient_failures + 1 < self.retry.max_attempts
+                    and (safe_to_repeat or request_never_sent(exc))
+                ):
+                    transient_failures += 1
+                    self._pause(self.retry.backoff_s(transient_failures, self._rng), method, path, error)
+                    continue
+                raise error from exc
+            now = self.now()
+            info = self.rate_limits.read(response.headers, now)
+            self.last_rate_limit = info
+            if response.status_code == 304 and etag:
+                self.stats.not_modified += 1
+                return response
+            if response.is_success:
+                return response
+            error = classify_response(
+                response, provider=self.name, rate_limit=info, rules=self.error_rules, now=now
+            )
+            if isinstance(error, RateLimitedError):
+                wait = error.retry_after_s
+                if wait is None:
+                    wait = self.retry.unhinted_rate_limit_wait_s
+                if wait <= self.retry.max_wait_s and rate_limit_waits < self.retry.max_rate_limit_waits:
+                    rate_limit_waits += 1
+                    self.stats.rate_limit_waits += 1
+                    self._pause(self.retry.rate_limit_sleep_s(wait, self._rng), method, path, error)
+                    continue
+                raise error
+            if (
+                isinstance(error, TransientError)
+                and safe_to_repeat
+                and transient_failures + 1 < self.retry.max_attempts
+                # A 503 may say how long the outage lasts; beyond the cap the caller reschedules instead.
+                and (error.retry_after_s or 0.0) <= self.retry.max_wait_s
+            ):
+                transient_failures += 1
+                delay = max(self.retry.backoff_s(transient_failures, self._rng), error.retry_after_s or 0.0)
+                self._pause(delay, method, path, error)
+                continue
+            raise error
+        # Unreachable by construction: every `continue` spends one of two bounded budgets whose sum is
+        # below `bound`. Kept so the function provably ends with an error, never with None.
+        raise TrackerError(
+            f"gave up after {self.retry.bound} attempts", code=ErrorCode.UNKNOWN, provider=self.name
+        )
+
+    def _pause(self, seconds: float, method: str, path: str, error: TrackerError) -> None:
+        self.stats.retries += 1
+        self.stats.waited_s += seconds
+        logger.info(
+            "tracker.retry",
+            extra={
+                "provider": self.name,
+                "method": method,
+                # The path only: query strings are not secret here, but they are noise in logs.
+                "path": httpx.URL(self.url(path)).path,
+                "code": str(error.code),
+                "status": error.status,
+                "wait_s": round(seconds, 3),
+            },
+        )
+        self._sleep(seconds)
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body of a successful response; anything else is ``MALFORMED_RESPONSE``."""
+        if response.status_code == 204 or not response.content:
+            return None
+        body = parse_body(response)
+        if body is None:
+            raise malformed(
+                self.name,
+                f"expected JSON from {response.request.method} {response.request.url.path}",
+                status=response.status_code,
+            )
+        return body
+
+    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        return self.decode(self.request("GET", path, params=params))
+
+    def send_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        return self.decode(self.request(method, path, json=json, params=params, idempotent=idempotent))
+
+    def expect_dict(self, body: Any, what: str) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise malformed(self.name, f"expected an object for {what}, got {type(body).__name__}")
+        return body
+
+    def expect_list(self, body: Any, what: str) -> list[Any]:
+        if not isinstance(body, list):
+            raise malformed(self.name, f"expected an array for {what}, got {type(body).__name__}")
+        return body
+
+    def normalize(self, what: str, build: Callable[[], _T]) -> _T:
+        """Run a normalizer; a missing or mistyped field in the tracker's answer is ``MALFORMED_RESPONSE``."""
+        try:
+            return build()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise malformed(self.name, f"unexpected {what} shape: {type(exc).__name__}: {exc}") from exc
+
+    # ---- the page loop ---------------------------------------------------------------------------
+    def iter_pages(
+        self,
+        request: PageRequest,
+        *,
+        cursor: PageCursor | None = None,
+        conditional: bool = False,
+        paginator: Paginator | None = None,
+    ) -> Iterator[FetchedPage]:
+        """Yield raw pages until the paginator finds no next one (bounded by ``max_pages``).
+
+        With ``conditional`` (and an ETag cache, and a tracker that supports it), each page is requested
+        with the ETag stored for its URL; a 304 yields ``not_modified`` and continues from the cursor that
+        was stored with the ETag.
+        """
+        pager = paginator or self.paginator
+        if cursor is not None:
+            request = pager.apply(request, cursor)
+        cache = self.etag_cache if conditional and self.capabilities.conditional_requests else None
+        seen: set[PageCursor] = set()
+        for _ in range(self.max_pages):
+            key = self._cache_key(request) if cache is not None else ""
+            cached = cache.get(key) if cache is not None else None
+            response = self.request(
+                request.method,
+                request.url,
+                params=request.params or None,
+                json=request.json,
+                etag=cached.etag if cached else None,
+                idempotent=True,  # a listing is a read, even when a tracker wants it as a POST
+            )
+            if response.status_code == 304 and cached is not None:
+                page = FetchedPage(request, None, cached.next_cursor, not_modified=True)
+            else:
+                body = self.decode(response)
+                next_cursor = pager.next_cursor(request, response, body)
+                etag_value = response.headers.get("etag")
+                if cache is not None and etag_value:
+                    cache.put(key, CachedPage(etag_value, next_cursor))
+                page = FetchedPage(request, body, next_cursor)
+            yield page
+            if page.next_cursor is None:
+                return
+            if page.next_cursor in seen:
+                raise malformed(self.name, "pagination did not advance: the tracker repeated a page cursor")
+            seen.add(page.next_cursor)
+            request = pager.apply(request, page.next_cursor)
+        raise malformed(self.name, f"listing did not end after {self.max_pages} pages")
+
+    def _cache_key(self, request: PageRequest) -> str:
+        # The full URL as sent: a Link URL already carries its query, a first page adds its params.
+        url = httpx.URL(self.url(request.url))
+        return str(url.copy_merge_params(dict(request.params)) if request.params else url)
+
+    def collect(self, request: PageRequest, *, paginator: Paginator | None = None) -> list[Any]:
+        """Every item of a listing whose pages are JSON arrays."""
+        items: list[Any] = []
+        for page in self.iter_pages(request, paginator=paginator):
+            items.extend(self.expect_list(page.body, request.url))
+        return items
+
+    # ---- connection test (template) --------------------------------------------------------------
+    def test_connection(self) -> ConnectionReport:
+        """Run :meth:`connection_checks` in order; a failure becomes a check with guidance, not an error.
+
+        The first step is authentication: when it fails, the others are reported as skipped rather than
+        run, since every one of them would fail the same way.
+        """
+        checks: list[ConnectionCheck] = []
+        auth_failed = False
+        for name, step in self.connection_checks():
+            if auth_failed:
+                checks.append(ConnectionCheck(name, False, "skipped: authentication failed"))
+                continue
+            try:
+                check = step()
+            except TrackerError as exc:
+                check = ConnectionCheck(name, False, exc.message, exc.guidance, exc.code)
+            checks.append(check)
+            if name == "auth" and not check.ok:
+                auth_failed = True
+        return ConnectionReport(self.name, tuple(checks), identity=self._identity)
+
+    @abstractmethod
+    def connection_checks(self) -> Sequence[CheckStep]:
+        """Ordered steps, the first named ``auth``; a step may set ``self._identity`` (the token's user)."""
+
+    # ---- operations every tracker has ------------------------------------------------------------
+    @abstractmethod
+    def normalize_issue(self, raw: Mapping[str, Any]) -> Issue:
+        """The tracker's issue JSON (REST shape) as a domain Issue with its content hash."""
+
+    @abstractmethod
+    def iter_issue_pages(
+        self, *, since: datetime | None = None, include_closed: bool = True, cursor: PageCursor | None = None
+    ) -> Iterator[IssuePage]:
+        """Issues page by page: with ``since``, those updated at or after it in update order; without, all
+        of them in an order updates cannot change. Pass the same ``since``/``include_closed`` with a
+        ``cursor`` taken from a previous page to resume."""
+
+    @abstractmethod
+    def get_issue(self, key: str) -> Issue:
+        """One issue by its key (``#12``, ``12``, ``OPS-12``); ``NotFoundError`` when gone."""
+
+    @abstractmethod
+    def list_issue_comments(self, key: str, *, since: datetime | None = None) -> list[Comment]:
+        """Every user comment of one issue (system notes excluded), oldest first."""
+
+    @abstractmethod
+    def list_users(self) -> list[User]:
+        """People who can be assigned in the connection's scope."""
+
+    @abstractmethod
+    def create_issue(self, draft: IssueDraft) -> Issue: ...
+
+    @abstractmethod
+    def update_issue(self, key: str, changes: IssueChanges) -> Issue: ...
+
+    @abstractmethod
+    def list_transitions(self, key: str) -> list[Transition]: ...
+
+    @abstractmethod
+    def transition_issue(self, key: str, target: str) -> Issue:
+        """Move an issue: ``target`` is a status category (``todo``, ``done``), a transition id from
+        :meth:`list_transitions`, or its name."""
+
+    @abstractmethod
+    def add_comment(self, key: str, body: str) -> Comment: ...
+
+    @abstractmethod
+    def search_issues(self, query: str, *, limit: int = 50) -> list[Issue]:
+        """Issues matching a tracker-native query (GitHub search syntax, GitLab ``search``, JQL)."""
+
+    @abstractmethod
+    def register_webhook(
+        self, url: str, secret: str, *, events: Sequence[str] | None = None
+    ) -> WebhookRegistration:
+        """Register a delivery URL signed with ``secret``; ``events`` default to issues and comments."""
+
+    @abstractmethod
+    def unregister_webhook(self, hook_id: str) -> None:
+        """Remove a webhook; removing one that is already gone is not an error."""
+
+    # ---- operations only some trackers have (check ``capabilities``) -----------------------------
+    def unsupported(self, capability: str) -> UnsupportedCapability:
+        """The error for an operation this adapter cannot do; raised by the defaults below."""
+        if getattr(self.capabilities, capability, False):
+            message = f"the {self.display_name} adapter declares {capability.replace('_', ' ')} but lacks it"
+        else:
+            message = f"{self.display_name} does not support {capability.replace('_', ' ')}"
+        return UnsupportedCapability(message, details={"provider": self.name, "capability": capability})
+
+    def require(self, capability: str) -> None:
+        if not getattr(self.capabilities, capability, False):
+            raise self.unsupported(capability)
+
+    def iter_comment_pages(
+        self, *, since: datetime | None = None, cursor: PageCursor | None = None
+    ) -> Iterator[CommentPage]:
+        """Comments of the whole scope in one listing, oldest update first (``repo_wide_comments``)."""
+        raise self.unsupported("repo_wide_comments")
+
+    def list_worklogs(self, key: str) -> list[Worklog]:
+        raise self.unsupported("worklogs")
+
+    def list_sprints(self) -> list[Sprint]:
+        raise self.unsupported("sprints")
+
+    def attach_file(self, key: str, filename: str, content: bytes, content_type: str) -> Attachment:
+        raise self.unsupported("attachments")
+
+    def list_security_advisories(self, *, state: str | None = None) -> list[dict[str, Any]]:
+        raise self.unsupported("security_advisories")
+
+
+__all__ = ["USER_AGENT", "CheckStep", "FetchedPage", "TrackerAdapter"]

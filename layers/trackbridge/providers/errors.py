@@ -1,0 +1,206 @@
+"""The one error family every tracker adapter raises.
+
+Adapters never let ``httpx`` exceptions or raw status codes escape: the base class classifies each failure
+into a canonical :class:`~trackbridge.domain.error_codes.ErrorCode` and raises the matching subclass below,
+always chained (``raise ... from exc``) so the original cause stays in tracebacks. Callers branch on the
+class where they act differently, and read ``code`` where they only record.
+
+::
+
+    TrackerError                    code, retryable, guidance, status, provider, retry_after_s, reset_at,
+    │                               field_errors; code UNKNOWN when nothing more precise fits
+    ├── TrackerAccessError          a person must fix credentials, permissions or billing; never retried
+    │   ├── AuthenticationError     AUTH_INVALID, AUTH_EXPIRED
+    │   ├── PermissionDeniedError   PERMISSION_DENIED
+    │   └── AccountSuspendedError   SUSPENDED_PAYMENT
+    ├── NotFoundError               NOT_FOUND (404, 410): the tombstone check relies on it
+    ├── RateLimitedError            RATE_LIMITED, QUOTA_EXHAUSTED; reset_at, retry_after_s, secondary, quota:
+    │                               the sync engine parks the slice until ``reset_at`` instead of failing
+    ├── InvalidRequestError         INVALID_REQUEST (field_errors), PAYLOAD_TOO_LARGE
+    ├── ConflictError               CONFLICT
+    ├── TransientError              NETWORK_GLITCH, TIMEOUT, PROVIDER_UNAVAILABLE: already retried in-request
+    └── MalformedResponseError      MALFORMED_RESPONSE: a 2xx whose body is not what the API documents
+
+Messages come from the tracker's own error text (``Bad credentials``, ``404 Project Not Found``), never from
+request headers, so a token cannot reach a message, a log line or an API response through this family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from trackbridge.domain.error_codes import ErrorCode, error_info
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One field the tracker refused, named as the tracker names it (``title``, ``customfield_10010``)."""
+
+    field: str
+    message: str
+    code: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"field": self.field, "message": self.message, "code": self.code}
+
+
+class TrackerError(Exception):
+    """A tracker call failed; ``code`` says how, ``guidance`` says what the person in charge should do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode = ErrorCode.UNKNOWN,
+        provider: str = "",
+        status: int | None = None,
+        retryable: bool | None = None,
+        guidance: str | None = None,
+        retry_after_s: float | None = None,
+        reset_at: datetime | None = None,
+        field_errors: Sequence[FieldError] = (),
+    ) -> None:
+        super().__init__(message)
+        info = error_info(code)
+        self.message = message
+        self.code = ErrorCode(code)
+        self.provider = provider
+        self.status = status
+        self.retryable = info.retryable if retryable is None else retryable
+        self.guidance = guidance or info.guidance
+        self.retry_after_s = retry_after_s
+        self.reset_at = reset_at
+        self.field_errors: tuple[FieldError, ...] = tuple(field_errors)
+
+    @property
+    def http_status(self) -> int:
+        """The status trackbridge's API answers with when a tracker action fails this way."""
+        return error_info(self.code).http_status
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for sync logs and API error details."""
+        return {
+            "code": str(self.code),
+            "message": self.message,
+            "provider": self.provider,
+            "status": self.status,
+            "retryable": self.retryable,
+            "guidance": self.guidance,
+            "retry_after_s": self.retry_after_s,
+            "reset_at": self.reset_at.isoformat() if self.reset_at else None,
+            "field_errors": [f.to_dict() for f in self.field_errors],
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!s}, provider={self.provider!r}, status={self.status})"
+
+
+class TrackerAccessError(TrackerError):
+    """The connection itself is unusable until a person acts (new token, more scopes, paid bill)."""
+
+
+class AuthenticationError(TrackerAccessError):
+    pass
+
+
+class PermissionDeniedError(TrackerAccessError):
+    pass
+
+
+class AccountSuspendedError(TrackerAccessError):
+    pass
+
+
+class NotFoundError(TrackerError):
+    pass
+
+
+class RateLimitedError(TrackerError):
+    """Throttled. ``reset_at`` is when to try again; ``secondary`` marks GitHub's abuse-style limits,
+    ``quota`` an hourly or points budget (code ``QUOTA_EXHAUSTED``) rather than a short burst limit."""
+
+    def __init__(self, message: str, *, secondary: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("code", ErrorCode.RATE_LIMITED)
+        super().__init__(message, **kwargs)
+        self.secondary = secondary
+
+    @property
+    def quota(self) -> bool:
+        return self.code is ErrorCode.QUOTA_EXHAUSTED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "secondary": self.secondary, "quota": self.quota}
+
+
+class InvalidRequestError(TrackerError):
+    pass
+
+
+class ConflictError(TrackerError):
+    pass
+
+
+class TransientError(TrackerError):
+    pass
+
+
+class MalformedResponseError(TrackerError):
+    pass
+
+
+_CLASS_BY_CODE: Mapping[ErrorCode, type[TrackerError]] = {
+    ErrorCode.AUTH_INVALID: AuthenticationError,
+    ErrorCode.AUTH_EXPIRED: AuthenticationError,
+    ErrorCode.PERMISSION_DENIED: PermissionDeniedError,
+    ErrorCode.SUSPENDED_PAYMENT: AccountSuspendedError,
+    ErrorCode.NOT_FOUND: NotFoundError,
+    ErrorCode.RATE_LIMITED: RateLimitedError,
+    ErrorCode.QUOTA_EXHAUSTED: RateLimitedError,
+    ErrorCode.INVALID_REQUEST: InvalidRequestError,
+    ErrorCode.PAYLOAD_TOO_LARGE: InvalidRequestError,
+    ErrorCode.CONFLICT: ConflictError,
+    ErrorCode.NETWORK_GLITCH: TransientError,
+    ErrorCode.TIMEOUT: TransientError,
+    ErrorCode.PROVIDER_UNAVAILABLE: TransientError,
+    ErrorCode.MALFORMED_RESPONSE: MalformedResponseError,
+    ErrorCode.UNKNOWN: TrackerError,
+}
+
+
+def error_class_for(code: ErrorCode) -> type[TrackerError]:
+    return _CLASS_BY_CODE[code]
+
+
+def make_error(
+    code: ErrorCode,
+    message: str,
+    *,
+    secondary: bool = False,
+    **kwargs: Any,
+) -> TrackerError:
+    """Build the subclass that matches ``code`` (the classifier's single way of making errors)."""
+    cls = error_class_for(code)
+    if issubclass(cls, RateLimitedError):
+        return cls(message, code=code, secondary=secondary, **kwargs)
+    return cls(message, code=code, **kwargs)
+
+
+__all__ = [
+    "AccountSuspendedError",
+    "AuthenticationError",
+    "ConflictError",
+    "FieldError",
+    "InvalidRequestError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "TrackerAccessError",
+    "TrackerError",
+    "TransientError",
+    "error_class_for",
+    "make_error",
+]

@@ -1,0 +1,74 @@
+"""Every tracker adapter, keyed by provider name: the one place the rest of trackbridge looks them up.
+
+Adding a tracker is one import and one entry below (no import-time discovery magic). The API's
+``GET /v1/providers`` serves :func:`describe_providers`; the composition root builds adapters with
+:func:`create_adapter`; the shared contract tests are parametrized over :data:`PROVIDERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from trackbridge.domain.errors import ValidationFailed
+from trackbridge.providers.base import TrackerAdapter
+from trackbridge.providers.github import GitHubAdapter
+from trackbridge.providers.gitlab import GitLabAdapter
+from trackbridge.providers.jira import JiraAdapter
+from trackbridge.providers.types import Capabilities, TrackerConfig
+
+PROVIDERS: dict[str, type[TrackerAdapter]] = {
+    GitHubAdapter.name: GitHubAdapter,
+    GitLabAdapter.name: GitLabAdapter,
+    JiraAdapter.name: JiraAdapter,
+}
+
+
+def supported_providers() -> tuple[str, ...]:
+    return tuple(sorted(PROVIDERS))
+
+
+def get_adapter_class(name: str) -> type[TrackerAdapter]:
+    try:
+        return PROVIDERS[name]
+    except (KeyError, TypeError):
+        raise ValidationFailed(
+            f"unknown provider {name!r}; supported: {', '.join(supported_providers())}",
+            details={"provider": name, "supported": list(supported_providers())},
+        ) from None
+
+
+def capabilities(name: str) -> Capabilities:
+    return get_adapter_class(name).capabilities
+
+
+def describe_providers() -> list[dict[str, Any]]:
+    """The body of ``GET /v1/providers``: name, capabilities, scope and credential keys, per tracker."""
+    return [PROVIDERS[name].describe() for name in supported_providers()]
+
+
+def auth_from_credentials(provider: str, credentials: Mapping[str, Any]) -> httpx.Auth:
+    """The ``httpx.Auth`` for a credentials dict of ``provider``'s shape (github/gitlab ``{"token"}``,
+    jira ``{"email", "api_token"}``); ``ValidationFailed`` names missing keys, never values."""
+    return get_adapter_class(provider).auth_scheme.build(credentials, provider=provider)
+
+
+def create_adapter(
+    provider: str, config: TrackerConfig, credentials: Mapping[str, Any], **options: Any
+) -> TrackerAdapter:
+    """An adapter ready to call; ``options`` are the adapter's keyword arguments (client, retry, ...)."""
+    cls = get_adapter_class(provider)
+    return cls(config, auth_from_credentials(provider, credentials), **options)
+
+
+__all__ = [
+    "PROVIDERS",
+    "auth_from_credentials",
+    "capabilities",
+    "create_adapter",
+    "describe_providers",
+    "get_adapter_class",
+    "supported_providers",
+]

@@ -1,0 +1,186 @@
+"""Webhook authenticity schemes: pure functions of (raw body bytes, headers, secrets) -> bool.
+
+Each adapter declares the schemes its tracker uses (``TrackerAdapter.signature_schemes``); the webhook
+Lambda verifies a delivery with :func:`verify_any` before it parses a single byte of the body. Verification
+is always over the raw bytes (re-serialized JSON would not match) and always constant-time
+(``hmac.compare_digest``). ``secrets`` is a list so a secret can be rotated: deliveries signed with the old
+or the new secret both pass while the tracker is being updated. No secret, no pass: an empty list refuses.
+
+Schemes (shared/research/tracker-apis.md, section 8.4):
+
+- :class:`HubSignature`: ``sha256=hex(HMAC-SHA256(secret, body))``. GitHub sends it as
+  ``X-Hub-Signature-256``; Jira admin webhooks use the same value under ``X-Hub-Signature``.
+- :class:`PlainToken`: the secret itself in a header (GitLab ``X-Gitlab-Token``); no HMAC exists.
+- :class:`StandardWebhooks`: ``webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`` with a
+  freshness window (GitLab's signing token, www.standardwebhooks.com).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def _usable(secrets: Sequence[str]) -> list[str]:
+    return [s for s in secrets if isinstance(s, str) and s]
+
+
+class SignatureScheme(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def header(self) -> str: ...
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool: ...
+
+    def sign(
+        self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = ""
+    ) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubSignature:
+    """``<header>: sha256=<hex HMAC-SHA256(secret, raw body)>``."""
+
+    header: str = "X-Hub-Signature-256"
+    name: str = "hub-signature-sha256"
+
+    @staticmethod
+    def digest(body: bytes, secret: str) -> str:
+        return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        provided = _lower(headers).get(self.header.lower(), "").strip()
+        if not provided.startswith("sha256="):
+            return False
+        try:
+            provided_bytes = provided.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        matched = False
+        for secret in _usable(secrets):
+            # Evaluate every secret (no early return) so timing does not reveal which one matched.
+            matched |= hmac.compare_digest(self.digest(body, secret).encode("ascii"), provided_bytes)
+        return matched
+
+    def sign(self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = "") -> dict[str, str]:
+        return {self.header: self.digest(body, secret)}
+
+
+@dataclass(frozen=True, slots=True)
+class PlainToken:
+    """The shared secret itself, compared in constant time (GitLab ``X-Gitlab-Token``)."""
+
+    header: str = "X-Gitlab-Token"
+    name: str = "plain-token"
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        provided = _lower(headers).get(self.header.lower())
+        if not provided:
+            return False
+        provided_bytes = provided.encode()
+        matched = False
+        for secret in _usable(secrets):
+            matched |= hmac.compare_digest(secret.encode(), provided_bytes)
+        return matched
+
+    def sign(self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = "") -> dict[str, str]:
+        return {self.header: secret}
+
+
+@dataclass(frozen=True, slots=True)
+class StandardWebhooks:
+    """``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<b64>[ v1,<b64>...]``.
+
+    The signed content is ``{id}.{timestamp}.{body}``; the key is the base64 part of a ``whsec_`` secret
+    (a secret without the prefix is used as raw UTF-8 bytes). Deliveries older or newer than
+    ``tolerance_s`` are refused, which bounds replays.
+    """
+
+    header: str = "webhook-signature"
+    id_header: str = "webhook-id"
+    timestamp_header: str = "webhook-timestamp"
+    tolerance_s: int = 300
+    name: str = "standard-webhooks"
+
+    @staticmethod
+    def _key(secret: str) -> bytes | None:
+        if secret.startswith("whsec_"):
+            try:
+                return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except (binascii.Error, ValueError):
+                return None
+        return secret.encode()
+
+    @classmethod
+    def signature(cls, body: bytes, secret: str, msg_id: str, timestamp: str) -> str | None:
+        key = cls._key(secret)
+        if key is None:
+            return None
+        signed = msg_id.encode() + b"." + timestamp.encode() + b"." + body
+        return base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        h = _lower(headers)
+        msg_id = h.get(self.id_header.lower(), "")
+        timestamp = h.get(self.timestamp_header.lower(), "")
+        provided = h.get(self.header.lower(), "")
+        if not (msg_id and timestamp.isdigit() and provided):
+            return False
+        current = time.time() if now is None else now
+        if abs(current - int(timestamp)) > self.tolerance_s:
+            return False
+        candidates = [
+            part.split(",", 1)[1].encode()
+            for part in provided.split()
+            if part.startswith("v1,") and "," in part
+        ]
+        matched = False
+        for secret in _usable(secrets):
+            expected = self.signature(body, secret, msg_id, timestamp)
+            if expected is None:
+                continue
+            for candidate in candidates:
+                matched |= hmac.compare_digest(expected.encode(), candidate)
+        return matched
+
+    def sign(self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = "") -> dict[str, str]:
+        timestamp = str(int(time.time() if now is None else now))
+        value = self.signature(body, secret, msg_id, timestamp)
+        if value is None:
+            raise ValueError("a whsec_ secret must be base64 after its prefix")
+        return {self.id_header: msg_id, self.timestamp_header: timestamp, self.header: f"v1,{value}"}
+
+
+def verify_any(
+    schemes: Sequence[SignatureScheme],
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[str],
+    *,
+    now: float | None = None,
+) -> bool:
+    """True when any of the provider's schemes accepts the delivery (GitLab may send either scheme)."""
+    return any(s.verify(body, headers, secrets, now=now) for s in schemes)
+
+
+__all__ = ["HubSignature", "PlainToken", "SignatureScheme", "StandardWebhooks", "verify_any"]

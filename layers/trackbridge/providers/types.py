@@ -1,0 +1,252 @@
+"""Plain value objects that cross the adapter boundary: configuration in, pages and reports out.
+
+Synced data itself is the domain's (:mod:`trackbridge.domain.issues`: Issue, Comment, Worklog, Sprint,
+User); what lives here is adapter vocabulary: what a tracker can do (:class:`Capabilities`), where it is
+(:class:`TrackerConfig`), what one page of a listing returned (:class:`Page`), how a connection test went
+(:class:`ConnectionReport`), and the inputs of write operations (:class:`IssueDraft`, :class:`IssueChanges`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Generic, TypeVar
+
+from trackbridge.domain.connections import Connection
+from trackbridge.domain.error_codes import ErrorCode
+from trackbridge.domain.errors import ValidationFailed
+from trackbridge.domain.ids import IdPrefix, is_id
+from trackbridge.domain.issues import Comment, Issue
+from trackbridge.providers.pagination import PageCursor
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a tracker supports; served at ``GET /v1/providers`` and checked before an operation runs."""
+
+    attachments: bool = False
+    worklogs: bool = False
+    sprints: bool = False
+    transitions: bool = False
+    repo_wide_comments: bool = False
+    conditional_requests: bool = False
+    webhook_registration: bool = False
+    security_advisories: bool = False
+
+    def as_dict(self) -> dict[str, bool]:
+        return asdict(self)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Where an adapter works: a projection of the domain ``Connection`` without anything secret.
+
+    ``scope`` is the connection's scope (``{"repo": "o/r"}``, ``{"project": "group/p"}``, ``{"jql": ...}``);
+    ``options`` holds provider-specific settings that are not part of the public connection shape.
+    """
+
+    base_url: str
+    scope: Mapping[str, str]
+    connection_id: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Every normalized item carries a ref built from this id; a bad one would fail every item later.
+        if not is_id(IdPrefix.CONNECTION, self.connection_id):
+            raise ValidationFailed(
+                "connection_id must be a connection id (conn_...)",
+                details={"connection_id": self.connection_id},
+            )
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
+            raise ValidationFailed("base_url must be an http(s) URL", details={"base_url": self.base_url})
+
+    @classmethod
+    def from_connection(cls, connection: Connection, **options: Any) -> TrackerConfig:
+        return cls(
+            base_url=connection.base_url,
+            scope=connection.scope.model_dump(),
+            connection_id=connection.id,
+            options=options,
+        )
+
+    def scope_value(self, key: str) -> str:
+        value = self.scope.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationFailed(
+                f"this connection's scope needs {key!r}",
+                details={"scope": dict(self.scope), "required": key},
+            )
+        return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing, normalized.
+
+    ``raw_count`` is what the tracker returned and ``skipped`` what was dropped (GitHub pull requests in
+    issue lists, GitLab system notes), so ``len(items) + skipped == raw_count``. ``next_cursor`` is None on
+    the last page; store it to resume. ``not_modified`` means a 304: what the caller stored from this page is
+    still current, and ``items`` is empty for that reason, not because the page is.
+    """
+
+    items: tuple[T, ...]
+    raw_count: int
+    next_cursor: PageCursor | None
+    not_modified: bool = False
+    skipped: int = 0
+
+
+IssuePage = Page[Issue]
+CommentPage = Page[Comment]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """One line of a connection test: what was checked, whether it passed, and what to do if not."""
+
+    name: str
+    ok: bool
+    message: str
+    guidance: str | None = None
+    code: ErrorCode | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "message": self.message,
+            "guidance": self.guidance,
+            "code": str(self.code) if self.code else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    provider: str
+    checks: tuple[ConnectionCheck, ...]
+    identity: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def check(self, name: str) -> ConnectionCheck | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "ok": self.ok,
+            "identity": self.identity,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IssueDraft:
+    """A new issue. ``body`` is Markdown; ``assignees`` are logins/usernames (Jira: account ids);
+    ``fields`` are provider-native extras passed through unchanged (e.g. GitHub ``milestone``)."""
+
+    title: str
+    body: str = ""
+    labels: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    priority: str | None = None
+    issue_type: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IssueChanges:
+    """A partial update: ``None`` leaves a field alone; ``labels`` replaces the set, ``add_labels`` and
+    ``remove_labels`` edit it. Status changes go through ``transition_issue``, as Jira requires."""
+
+    title: str | None = None
+    body: str | None = None
+    labels: tuple[str, ...] | None = None
+    add_labels: tuple[str, ...] = ()
+    remove_labels: tuple[str, ...] = ()
+    assignees: tuple[str, ...] | None = None
+    priority: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.title is None
+            and self.body is None
+            and self.labels is None
+            and not self.add_labels
+            and not self.remove_labels
+            and self.assignees is None
+            and self.priority is None
+            and not self.fields
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A move an issue can make now. ``id`` is what ``transition_issue`` accepts (besides a category)."""
+
+    id: str
+    name: str
+    to_status: str
+    to_category: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    id: str
+    filename: str
+    url: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    id: str
+    url: str
+    events: tuple[str, ...] = ()
+    active: bool = True
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """Counters the sync engine reports per operation (``requests``) and that benchmarks compare."""
+
+    requests: int = 0
+    not_modified: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    waited_s: float = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def reset(self) -> None:
+        self.requests = self.not_modified = self.retries = self.rate_limit_waits = 0
+        self.waited_s = 0.0
+
+
+__all__ = [
+    "Attachment",
+    "Capabilities",
+    "CommentPage",
+    "ConnectionCheck",
+    "ConnectionReport",
+    "IssueChanges",
+    "IssueDraft",
+    "IssuePage",
+    "Page",
+    "RequestStats",
+    "TrackerConfig",
+    "Transition",
+    "WebhookRegistration",
+]

@@ -1,0 +1,106 @@
+"""Webhook authenticity: GitHub's published test vector, GitLab's token header, Standard Webhooks."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trackbridge.providers.github import GitHubAdapter
+from trackbridge.providers.gitlab import GitLabAdapter
+from trackbridge.providers.signatures import HubSignature, PlainToken, StandardWebhooks, verify_any
+
+
+@pytest.fixture(scope="module")
+def vector(shared_dir: Path) -> dict[str, Any]:
+    return json.loads((shared_dir / "fixtures" / "github" / "signature_test_vector.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def gitlab_headers(shared_dir: Path) -> dict[str, str]:
+    spec = json.loads((shared_dir / "fixtures" / "gitlab" / "webhook_headers.json").read_text())
+    headers = {h["name"]: h["example"] for h in spec["headers"]}
+    headers.update(
+        {
+            h["name"]: h["example"]
+            for h in spec["newer_headers_not_in_the_english_doc_version_above"]["headers"]
+        }
+    )
+    return headers
+
+
+def test_github_published_vector(vector: dict[str, Any]) -> None:
+    body = vector["payload"].encode()
+    headers = {vector["header"]: vector["signature"]}
+    assert HubSignature().verify(body, headers, [vector["secret"]])
+    assert GitHubAdapter.verify_webhook(body, headers, [vector["secret"]])
+    assert HubSignature.digest(body, vector["secret"]) == vector["signature"]
+
+
+def test_github_rejects_tampering_wrong_secret_and_missing_header(vector: dict[str, Any]) -> None:
+    body = vector["payload"].encode()
+    headers = {vector["header"]: vector["signature"]}
+    assert not HubSignature().verify(body + b" ", headers, [vector["secret"]])
+    assert not HubSignature().verify(body, headers, ["another secret"])
+    assert not HubSignature().verify(body, {}, [vector["secret"]])
+    assert not HubSignature().verify(body, {vector["header"]: vector["signature_hex"]}, [vector["secret"]])
+    assert not HubSignature().verify(body, {vector["header"]: "sha256=é"}, [vector["secret"]])
+    assert not HubSignature().verify(body, headers, [])  # no secret configured: refuse, never accept
+
+
+def test_github_rotation_accepts_old_and_new_secret_and_any_header_case(vector: dict[str, Any]) -> None:
+    body = vector["payload"].encode()
+    headers = {"x-hub-signature-256": vector["signature"]}
+    assert HubSignature().verify(body, headers, ["new secret", vector["secret"]])
+    assert HubSignature().verify(body, headers, [vector["secret"], "new secret"])
+
+
+def test_jira_admin_webhooks_use_the_same_value_under_another_header(vector: dict[str, Any]) -> None:
+    scheme = HubSignature(header="X-Hub-Signature", name="jira-hub-signature")
+    body = vector["payload"].encode()
+    assert scheme.verify(body, {"X-Hub-Signature": vector["signature"]}, [vector["secret"]])
+    assert not scheme.verify(body, {"X-Hub-Signature-256": vector["signature"]}, [vector["secret"]])
+
+
+def test_gitlab_plain_token(gitlab_headers: dict[str, str]) -> None:
+    secret = gitlab_headers["X-Gitlab-Token"]
+    body = b'{"object_kind":"issue"}'
+    assert PlainToken().verify(body, gitlab_headers, [secret])
+    assert GitLabAdapter.verify_webhook(body, gitlab_headers, ["old-secret", secret])
+    assert not PlainToken().verify(body, gitlab_headers, ["something else"])
+    assert not PlainToken().verify(
+        body, {k: v for k, v in gitlab_headers.items() if k != "X-Gitlab-Token"}, [secret]
+    )
+
+
+def test_standard_webhooks_round_trip_and_freshness(gitlab_headers: dict[str, str]) -> None:
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    body = b'{"object_kind":"issue","object_attributes":{"iid":1}}'
+    msg_id = gitlab_headers["Idempotency-Key"]
+    now = 1_744_578_123
+    signed = StandardWebhooks().sign(body, secret, now=now, msg_id=msg_id)
+    assert set(signed) == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert signed["webhook-signature"].startswith("v1,")
+    assert StandardWebhooks().verify(body, signed, [secret], now=now + 10)
+    # GitLab sends several signatures when a signing token rotates: any one may match
+    rotated = {**signed, "webhook-signature": f"v1,AAAA {signed['webhook-signature']}"}
+    assert StandardWebhooks().verify(body, rotated, [secret], now=now)
+    assert not StandardWebhooks().verify(body, signed, [secret], now=now + 301)  # stale: replay bound
+    assert not StandardWebhooks().verify(body + b"x", signed, [secret], now=now)
+    assert not StandardWebhooks().verify(body, {**signed, "webhook-id": "other"}, [secret], now=now)
+    assert not StandardWebhooks().verify(body, signed, ["whsec_not-base64!"], now=now)
+    assert not StandardWebhooks().verify(body, {**signed, "webhook-timestamp": "soon"}, [secret], now=now)
+    assert verify_any(GitLabAdapter.signature_schemes, body, signed, [secret], now=now)
+
+
+def test_standard_webhooks_refuses_to_sign_with_a_broken_secret() -> None:
+    with pytest.raises(ValueError, match="base64"):
+        StandardWebhooks().sign(b"{}", "whsec_***", now=1, msg_id="m")
+
+
+def test_plain_secret_without_prefix_is_raw_bytes() -> None:
+    signed = StandardWebhooks().sign(b"{}", "plain", now=100, msg_id="m")
+    assert StandardWebhooks().verify(b"{}", signed, ["plain"], now=100)
