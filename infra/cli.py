@@ -11,11 +11,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# subcommand path -> "module:function"; the function takes the parsed argparse.Namespace and returns an exit code.
+# subcommand path -> "module:function"; the function takes the parsed Namespace and returns an exit code.
 _COMMANDS: dict[tuple[str, ...], str] = {
     ("local", "up"): "infra.local.up:main",
     ("sandbox", "serve"): "infra.local.trackers.serve:main",
     ("keys", "create"): "infra.commands.keys:create",
+    ("sync", ""): "infra.commands.sync:sync",
+    ("status", ""): "infra.commands.sync:status",
+    ("verify", ""): "infra.commands.verify:verify",
 }
 
 
@@ -61,7 +64,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=".trackbridge/local.json",
         help="use the embedded stack described by this file when it exists (else the AWS environment)",
     )
+
+    _add_sync_commands(groups)
     return parser
+
+
+def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.sync import add_api_arguments
+
+    sync = groups.add_parser("sync", help="start a sync of a connection through the API")
+    sync.set_defaults(command="")
+    sync.add_argument("connection", help="a connection id (conn_...) or name")
+    sync.add_argument("--full", action="store_true", help="a full sync (default: incremental)")
+    sync.add_argument("--wait", action="store_true", help="follow it with a progress bar until it ends")
+    sync.add_argument("--timeout", type=float, default=3600.0, help="how long --wait waits (seconds)")
+    add_api_arguments(sync)
+
+    status = groups.add_parser("status", help="a sync operation, or the latest sync of every connection")
+    status.set_defaults(command="")
+    status.add_argument("operation", nargs="?", help="an operation id (op_...)")
+    add_api_arguments(status)
+
+    verify = groups.add_parser("verify", help="compare a connection's stored data with the live tracker")
+    verify.set_defaults(command="")
+    verify.add_argument("connection", help="a connection id (conn_...)")
+    verify.add_argument("--tenant", default="demo", help="the connection's tenant (default: demo)")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument(
+        "--local-state", default=".trackbridge/local.json", help="local.json of the embedded stack"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

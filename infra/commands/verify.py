@@ -1,0 +1,57 @@
+"""``trackbridge verify <connection> [--tenant T]``: the differential checker against the live tracker.
+
+Reads the connection and its credentials where the stack keeps them (DynamoDB and Secrets Manager: the
+embedded stack's when ``.trackbridge/local.json`` exists, else the ambient AWS environment), lists the
+tracker through the connection's adapter, and prints lost / duplicated / stale / wrongly-deleted counts
+(exit 1 if any, 2 for bad input). Credentials are used in memory only and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def verify(args: argparse.Namespace) -> int:
+    from infra.commands.keys import _use_local_state
+    from trackbridge.domain.errors import TrackbridgeError
+    from trackbridge.providers.errors import TrackerError
+    from trackbridge.runtime import container
+    from trackbridge.runtime.sync.adapters import default_adapter_factory
+    from trackbridge.runtime.verify import verify_connection
+
+    state_file = Path(args.local_state) if args.local_state else None
+    if state_file is not None and state_file.is_file():
+        _use_local_state(state_file)
+    container.reset()
+    try:
+        connection = container.connection_service().get(args.tenant, args.connection)
+        credentials = container.connection_secrets().credentials(args.tenant, connection.id)
+        if credentials is None:
+            sys.stderr.write("error: the connection has no stored credentials\n")
+            return 2
+        with default_adapter_factory(connection, credentials) as adapter:
+            report = verify_connection(
+                container.table(),
+                args.tenant,
+                connection.id,
+                adapter,
+                include_closed=connection.include_closed,
+                with_comments="comments" in connection.entities,
+            )
+    except (TrackbridgeError, TrackerError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        counts = report.counts()
+        sys.stdout.write(" ".join(f"{name}={value}" for name, value in counts.items()) + "\n")
+        for name, examples in report.to_dict()["examples"].items():
+            sys.stdout.write(f"  {name}: {', '.join(examples[:10])}\n")
+    return 0 if report.ok else 1
+
+
+__all__ = ["verify"]

@@ -1,0 +1,146 @@
+"""Sync routes: start a sync (202), read and cancel an operation, a connection's sync states and logs.
+
+Scopes: starting and cancelling need ``sync:write``, reads ``sync:read`` (``*`` allows both). A second
+start while one is Pending or InProgress is a 409 whose details name the running operation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel
+
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
+from trackbridge.domain.sync import SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync_plan import Checkpoint, SyncRequest
+from trackbridge.runtime import container
+from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.sync.service import SyncService
+
+READ, WRITE = "sync:read", "sync:write"
+
+router = APIGatewayRouter()
+Caller = Annotated[Principal, Depends(require_principal)]
+Service = Annotated[SyncService, Depends(container.sync_service)]
+ConnectionId = Annotated[str, Path(description="a connection id, e.g. conn_abcdefghijklmnopqrst")]
+OperationId = Annotated[str, Path(description="a sync operation id, e.g. op_abcdefghijklmnopqrst")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the last page")
+]
+
+
+class SyncStateView(BaseModel):
+    """A SyncState as the API shows it: the cursor's bookkeeping stays inside."""
+
+    entity: str
+    status: str
+    high_water: datetime | None
+    phase: str | None
+    last_operation_id: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, state: SyncState) -> SyncStateView:
+        checkpoint = Checkpoint.from_json(state.cursor)
+        return cls(
+            entity=state.entity,
+            status=state.status,
+            high_water=state.high_water,
+            phase=checkpoint.phase if checkpoint else None,
+            last_operation_id=state.last_operation_id,
+            last_success_at=state.last_success_at,
+            last_error=state.last_error,
+            updated_at=state.updated_at,
+        )
+
+
+class SyncStates(BaseModel):
+    items: list[SyncStateView]
+    next_cursor: str | None = None
+
+
+def _principal_label(caller: Principal) -> str:
+    return f"api_key:{caller.key_id}" if caller.key_id else "api"
+
+
+@router.post(
+    "/v1/connections/<connection_id>/syncs",
+    status_code=202,
+    summary="Start a sync (full or incremental); 409 while another runs",
+    tags=["sync"],
+)
+def start_sync(
+    connection_id: ConnectionId,
+    caller: Caller,
+    service: Service,
+    body: Annotated[SyncRequest | None, Body()] = None,
+) -> Response[SyncOperation]:
+    caller.require(WRITE)
+    op = service.start(
+        caller.tenant, connection_id, body or SyncRequest(), triggered_by=_principal_label(caller)
+    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=op)
+
+
+@router.get("/v1/sync-operations/<operation_id>", summary="Read a sync operation", tags=["sync"])
+def get_operation(operation_id: OperationId, caller: Caller, service: Service) -> SyncOperation:
+    caller.require(READ)
+    return service.get(caller.tenant, operation_id)
+
+
+@router.post(
+    "/v1/sync-operations/<operation_id>/cancel",
+    summary="Cancel a sync at its next page boundary (what was written stays)",
+    tags=["sync"],
+)
+def cancel_operation(operation_id: OperationId, caller: Caller, service: Service) -> SyncOperation:
+    caller.require(WRITE)
+    return service.cancel(caller.tenant, operation_id)
+
+
+@router.get(
+    "/v1/connections/<connection_id>/syncs",
+    summary="A connection's sync operations, newest first",
+    tags=["sync"],
+)
+def list_operations(
+    connection_id: ConnectionId,
+    caller: Caller,
+    service: Service,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[SyncOperation]:
+    caller.require(READ)
+    return service.operations_of(caller.tenant, connection_id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/v1/connections/<connection_id>/sync-states", summary="Cursor and status per entity", tags=["sync"]
+)
+def sync_states(connection_id: ConnectionId, caller: Caller, service: Service) -> SyncStates:
+    caller.require(READ)
+    return SyncStates(items=[SyncStateView.of(s) for s in service.states_of(caller.tenant, connection_id)])
+
+
+@router.get(
+    "/v1/connections/<connection_id>/sync-logs", summary="Sync log entries, newest first", tags=["sync"]
+)
+def sync_logs(
+    connection_id: ConnectionId,
+    caller: Caller,
+    service: Service,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[SyncLogEntry]:
+    caller.require(READ)
+    return service.logs_of(caller.tenant, connection_id, limit=limit, cursor=cursor)
+
+
+__all__ = ["router"]

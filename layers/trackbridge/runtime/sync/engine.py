@@ -1,0 +1,648 @@
+"""The sync engine: runs slices of an operation, checkpoints per page, continues, parks, stops on cancel.
+
+One call of :meth:`SyncEngine.run_slice` is one sync Lambda invocation's work for one queue message:
+
+1. accept the message once: ``claim_slice`` (``slice_no = n -> n + 1``); a redelivery after its worker
+   died takes the lock over once the lease ran out (``take_over_slice``); anything else is a duplicate
+   and does nothing;
+2. for each entity, page by page while the remaining time exceeds the safety margin: fetch -> write ->
+   checkpoint (operation progress, then the entity's SyncState, each a conditional write) -> extend the
+   lease;
+3. out of time: enqueue ``continue`` for the next slice; rate limited: park (a NEW delayed message, the
+   handler succeeds, so the receive count never moves toward the DLQ); retryable tracker failure: the same
+   with a short back-off, a bounded number of times; a person must act (auth, permissions): Failed;
+4. all entities done: Completed, the lock released in the same transaction.
+
+Cancel is a version-conditioned status change by the API: this engine's next checkpoint then fails its
+version check, it re-reads the operation, sees Cancelled and stops, keeping everything written so far.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from trackbridge.domain.connections import Connection
+from trackbridge.domain.errors import Conflict, NotFound, TrackbridgeError
+from trackbridge.domain.sync import FINAL_STATUSES, Progress, Results, SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync_plan import (
+    STAGE_WAITING_RATE_LIMIT,
+    STAGE_WAITING_RETRY,
+    Checkpoint,
+    ContinueMessage,
+    overlap_for,
+    park_delay_s,
+    stage_name,
+    start_checkpoint,
+)
+from trackbridge.domain.times import utcnow
+from trackbridge.providers.base import TrackerAdapter
+from trackbridge.providers.errors import RateLimitedError, TrackerError
+from trackbridge.runtime.observability import logger
+from trackbridge.runtime.sync.queue import SyncQueue
+from trackbridge.runtime.sync.syncers import StepResult, SyncRun, syncers_for
+from trackbridge.runtime.sync.writer import MAX_ERRORS_KEPT, ItemWriter, WriteCounts
+from trackbridge.storage.connections import ConnectionRepository
+from trackbridge.storage.issues import IssueRepository
+from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
+from trackbridge.storage.table import Table
+
+AdapterFactory = Callable[[Connection, Mapping[str, Any]], TrackerAdapter]
+# Seq numbers of log entries: slice_no * this + n, unique across the slices of an operation.
+_LOG_SEQ_STRIDE = 100_000
+
+
+class RemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class CredentialSource(Protocol):
+    def credentials(self, tenant: str, connection_id: str) -> dict[str, str] | None: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Stop taking new pages when less than this remains of the invocation (a page, its writes and the
+    # checkpoint take a few seconds at worst; the rest of the margin is for the continuation message).
+    safety_margin_ms: int = 60_000
+    # How long the lock stays ours without a checkpoint; a dead worker's successor waits this long.
+    lease_s: int = 300
+    # Retryable tracker failures (outages the adapter's own retries did not outlast) per entity, in a row.
+    max_transient_retries: int = 5
+    transient_backoff_s: int = 30
+    # When a rate limit names no reset time.
+    default_park_s: int = 60
+    writer_workers: int = 8
+
+
+@dataclass
+class _Slice:
+    """Mutable bookkeeping of one slice: the operation as last stored, logs to flush, request counts."""
+
+    tenant: str
+    op: SyncOperation
+    log: list[SyncLogEntry]
+    log_seq: int
+    requests_counted: int = 0
+    pages: int = 0
+
+
+class SliceOutcome:
+    DUPLICATE = "duplicate"
+    FINAL = "final"
+    MISSING = "missing"
+    REPARKED = "reparked"
+    PARKED = "parked"
+    CONTINUED = "continued"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        *,
+        table: Table,
+        operations: SyncOperationRepository,
+        states: SyncStateRepository,
+        logs: SyncLogRepository,
+        connections: ConnectionRepository,
+        secrets: CredentialSource,
+        queue: SyncQueue,
+        adapter_factory: AdapterFactory,
+        clock: Callable[[], datetime] = utcnow,
+        config: EngineConfig | None = None,
+        fault_hook: Callable[[str], None] | None = None,
+    ) -> None:
+        self.table = table
+        self.operations = operations
+        self.states = states
+        self.logs = logs
+        self.connections = connections
+        self.secrets = secrets
+        self.queue = queue
+        self.adapter_factory = adapter_factory
+        self.clock = clock
+        self.config = config or EngineConfig()
+        # Test seam: called with a point name ("after_write") so tests can inject a crash there.
+        self.fault_hook = fault_hook
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    # ---- entry -----------------------------------------------------------------------------------
+    def run_slice(
+        self,
+        tenant: str,
+        operation_id: str,
+        slice_no: int,
+        context: RemainingTime,
+        *,
+        resume_at: datetime | None = None,
+    ) -> str:
+        now = self.clock()
+        if resume_at is not None and resume_at - now > timedelta(seconds=1):
+            # A link of a parking chain arrived before the reset: send the next link, do nothing else.
+            self.queue.send(
+                ContinueMessage(
+                    tenant=tenant, operation_id=operation_id, slice_no=slice_no, resume_at=resume_at
+                ),
+                delay_s=park_delay_s(now, resume_at),
+            )
+            return SliceOutcome.REPARKED
+        try:
+            op = self.operations.get(tenant, operation_id)
+        except NotFound:
+            logger.warning("sync.operation_missing", extra={"tenant": tenant, "operation_id": operation_id})
+            return SliceOutcome.MISSING
+        if op.status in FINAL_STATUSES:
+            return SliceOutcome.FINAL
+        lease_until = now + timedelta(seconds=self.config.lease_s)
+        if self.operations.claim_slice(tenant, operation_id, slice_no):
+            pass
+        elif self.operations.take_over_slice(
+            tenant, op, slice_no, owner=self.owner, now=now, lease_until=lease_until
+        ):
+            logger.warning("sync.took_over", extra={"operation_id": operation_id, "slice_no": slice_no})
+        else:
+            logger.info("sync.duplicate_slice", extra={"operation_id": operation_id, "slice_no": slice_no})
+            return SliceOutcome.DUPLICATE
+        # The claim moved slice_no; re-read so the version and counts are exactly what is stored.
+        op = self.operations.get(tenant, operation_id)
+        if op.status in FINAL_STATUSES:
+            return SliceOutcome.FINAL
+        run = _Slice(tenant=tenant, op=op, log=[], log_seq=op.slice_no * _LOG_SEQ_STRIDE)
+        self.operations.extend_lease(tenant, op.connection_id, op.id, lease_until)
+        if op.status == "Pending" or op.progress.resume_at is not None:
+            started = op.started_at or now
+            progress = op.progress.model_copy(update={"resume_at": None, "stage": "starting"})
+            if not self._save(run, status="InProgress", started_at=started, progress=progress):
+                return SliceOutcome.CANCELLED
+        try:
+            return self._work(run, context)
+        finally:
+            self._flush_log(run)
+
+    # ---- the slice -------------------------------------------------------------------------------
+    def _work(self, run: _Slice, context: RemainingTime) -> str:
+        op = run.op
+        try:
+            connection = self.connections.get(run.tenant, op.connection_id)
+        except NotFound:
+            return self._fail(run, {"code": "NOT_FOUND", "message": "the connection was deleted"})
+        credentials = self.secrets.credentials(run.tenant, connection.id)
+        if credentials is None:
+            return self._fail(
+                run,
+                {
+                    "code": "AUTH_INVALID",
+                    "message": "the connection has no stored credentials",
+                    "guidance": "set credentials with PATCH /v1/connections/{id}",
+                },
+            )
+        try:
+            adapter = self.adapter_factory(connection, credentials)
+        except TrackbridgeError as exc:
+            # A connection the adapter cannot work with (bad URL, credentials of the wrong shape).
+            return self._fail(run, {"code": exc.code, "message": exc.message, "guidance": exc.guidance})
+        writer = ItemWriter(self.table, run.tenant, workers=self.config.writer_workers)
+        try:
+            return self._entities(run, context, connection, adapter, writer)
+        finally:
+            writer.close()
+            adapter.close()
+
+    def _entities(
+        self,
+        run: _Slice,
+        context: RemainingTime,
+        connection: Connection,
+        adapter: TrackerAdapter,
+        writer: ItemWriter,
+    ) -> str:
+        op = run.op
+        overlap = overlap_for(connection.provider)
+        sync_run = SyncRun(
+            tenant=run.tenant,
+            connection_id=connection.id,
+            adapter=adapter,
+            writer=writer,
+            issues=IssueRepository(self.table),
+            include_closed=op.include_closed,
+            entities=list(op.entities),
+            overlap=overlap,
+            now=self.clock,
+        )
+        plan = syncers_for(connection.provider, op.entities)
+        covered: list[str] = []
+        for entity, syncer in plan:
+            if syncer is None:
+                covered.append(entity)
+                continue
+            state = self.states.find(run.tenant, connection.id, entity)
+            previous = Checkpoint.from_json(state.cursor) if state else None
+            if previous is not None and previous.operation_id == op.id:
+                cp = previous
+            else:
+                cp = start_checkpoint(
+                    operation_id=op.id,
+                    mode=op.mode,
+                    entity=entity,
+                    high_water=state.high_water if state else None,
+                    signpost=op.started_at or self.clock(),
+                    overlap=overlap,
+                    previous=previous,
+                )
+            adapter.etag_cache = _cache_from(cp)
+            while cp.phase != "done":
+                # At least one page per slice, so even a tiny budget always makes progress.
+                if run.pages and context.get_remaining_time_in_millis() < self.config.safety_margin_ms:
+                    return self._continue(run)
+                run.pages += 1
+                before = adapter.stats.requests
+                try:
+                    result = syncer.step(sync_run, cp, state.high_water if state else None)
+                except RateLimitedError as exc:
+                    self._count_requests(run, adapter, before)
+                    return self._park(run, exc, entity)
+                except TrackerError as exc:
+                    self._count_requests(run, adapter, before)
+                    if exc.retryable and cp.retries < self.config.max_transient_retries:
+                        return self._retry_later(run, exc, entity, cp, state)
+                    return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
+                if self.fault_hook is not None:
+                    self.fault_hook("after_write")
+                result.checkpoint = result.checkpoint.model_copy(update={"etags": _etags_of(adapter)})
+                state = self._checkpoint(run, connection, entity, state, result, adapter, before)
+                if state is None:
+                    return SliceOutcome.CANCELLED
+                cp = result.checkpoint
+        return self._complete(run, connection, covered)
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def _checkpoint(
+        self,
+        run: _Slice,
+        connection: Connection,
+        entity: str,
+        state: SyncState | None,
+        result: StepResult,
+        adapter: TrackerAdapter,
+        requests_before: int,
+    ) -> SyncState | None:
+        """Store progress and the entity's state together; None when the operation was cancelled."""
+        now = self.clock()
+        cp = result.checkpoint
+        done = cp.phase == "done"
+        new_state = SyncState(
+            connection_id=connection.id,
+            entity=entity,
+            high_water=result.high_water,
+            cursor=cp.to_json(),
+            status="ok" if done else "running",
+            last_operation_id=run.op.id,
+            last_success_at=now if done else (state.last_success_at if state else None),
+            last_error=None,
+            updated_at=now,
+            version=(state.version + 1) if state else 1,
+        )
+        requests = adapter.stats.requests - requests_before
+        op = run.op
+        results = _merge_results(op.results, result.counts)
+        processed = op.progress.processed + result.fetched
+        total, estimated = _total(cp, processed, op.progress)
+        progress = Progress(
+            stage=stage_name(entity, cp.phase if not done else "done"),
+            processed=processed,
+            total=total,
+            estimated=estimated,
+        )
+        updated = op.model_copy(
+            update={
+                "results": results,
+                "progress": progress,
+                "requests": op.requests + requests,
+                "version": op.version + 1,
+            }
+        )
+        self._log(
+            run,
+            "sync.page",
+            data={
+                "entity": entity,
+                "phase": cp.phase,
+                "fetched": result.fetched,
+                "not_modified": result.not_modified,
+                "requests": requests,
+                **result.counts.as_dict(),
+            },
+        )
+        try:
+            self.operations.checkpoint(
+                run.tenant,
+                updated,
+                expected_version=op.version,
+                state=new_state,
+                expected_state_version=state.version if state else None,
+            )
+        except Conflict:
+            if self._cancelled(run):
+                return None
+            raise
+        run.op = updated
+        self.operations.extend_lease(
+            run.tenant, op.connection_id, op.id, now + timedelta(seconds=self.config.lease_s)
+        )
+        return new_state
+
+    def _cancelled(self, run: _Slice) -> bool:
+        current = self.operations.get(run.tenant, run.op.id)
+        if current.status == "Cancelled":
+            logger.info("sync.cancelled_seen", extra={"operation_id": run.op.id})
+            run.op = current
+            return True
+        return False
+
+    def _save(self, run: _Slice, **changes: Any) -> bool:
+        """Store changes to the operation; False when it was cancelled meanwhile."""
+        op = run.op
+        updated = op.model_copy(update={**changes, "version": op.version + 1})
+        try:
+            self.operations.save(run.tenant, updated, expected_version=op.version)
+        except Conflict:
+            if self._cancelled(run):
+                return False
+            raise
+        run.op = updated
+        return True
+
+    def _count_requests(self, run: _Slice, adapter: TrackerAdapter, before: int) -> None:
+        run.requests_counted += adapter.stats.requests - before
+
+    # ---- endings of a slice ----------------------------------------------------------------------
+    def _continue(self, run: _Slice) -> str:
+        self._log(run, "sync.continued", data={"slice_no": run.op.slice_no})
+        self._flush_log(run)
+        self.queue.send(ContinueMessage(tenant=run.tenant, operation_id=run.op.id, slice_no=run.op.slice_no))
+        return SliceOutcome.CONTINUED
+
+    def _park(self, run: _Slice, exc: RateLimitedError, entity: str) -> str:
+        now = self.clock()
+        resume_at = exc.reset_at
+        if resume_at is None or resume_at <= now:
+            wait = exc.retry_after_s if exc.retry_after_s is not None else self.config.default_park_s
+            resume_at = now + timedelta(seconds=max(1.0, wait))
+        return self._park_until(
+            run, resume_at, STAGE_WAITING_RATE_LIMIT, entity, "sync.parked", _error(exc), level="warning"
+        )
+
+    def _retry_later(
+        self, run: _Slice, exc: TrackerError, entity: str, cp: Checkpoint, state: SyncState | None
+    ) -> str:
+        now = self.clock()
+        backoff = self.config.transient_backoff_s * (2 ** min(cp.retries, 4))
+        resume_at = now + timedelta(seconds=max(1, int(exc.retry_after_s or backoff)))
+        # Count the failure in the checkpoint so the retries stay bounded across slices.
+        bumped = cp.model_copy(update={"retries": cp.retries + 1})
+        if state is not None:
+            self.states.save(
+                run.tenant,
+                state.model_copy(update={"cursor": bumped.to_json(), "version": state.version + 1}),
+                expected_version=state.version,
+            )
+        else:
+            fresh = SyncState(
+                connection_id=run.op.connection_id,
+                entity=entity,
+                cursor=bumped.to_json(),
+                status="running",
+                last_operation_id=run.op.id,
+                updated_at=now,
+            )
+            self.states.save(run.tenant, fresh, expected_version=None)
+        return self._park_until(
+            run, resume_at, STAGE_WAITING_RETRY, entity, "sync.retry_later", _error(exc), level="warning"
+        )
+
+    def _park_until(
+        self,
+        run: _Slice,
+        resume_at: datetime,
+        stage: str,
+        entity: str,
+        event: str,
+        error: dict[str, Any],
+        *,
+        level: str,
+    ) -> str:
+        now = self.clock()
+        progress = run.op.progress.model_copy(update={"stage": stage, "resume_at": resume_at})
+        if not self._save(run, progress=progress, requests=run.op.requests + run.requests_counted):
+            return SliceOutcome.CANCELLED
+        run.requests_counted = 0
+        # The lock stays ours while parked: no redelivery may take it over before the slice resumes.
+        self.operations.extend_lease(
+            run.tenant,
+            run.op.connection_id,
+            run.op.id,
+            resume_at + timedelta(seconds=self.config.lease_s),
+        )
+        self._log(
+            run, event, level=level, data={"entity": entity, "resume_at": resume_at.isoformat(), **error}
+        )
+        self._flush_log(run)
+        self.queue.send(
+            ContinueMessage(
+                tenant=run.tenant, operation_id=run.op.id, slice_no=run.op.slice_no, resume_at=resume_at
+            ),
+            delay_s=park_delay_s(now, resume_at),
+        )
+        return SliceOutcome.PARKED
+
+    def _complete(self, run: _Slice, connection: Connection, covered: list[str]) -> str:
+        now = self.clock()
+        for entity in covered:
+            # Comments that came with their issues: their state follows the issues' state.
+            issues = self.states.find(run.tenant, connection.id, "issues")
+            existing = self.states.find(run.tenant, connection.id, entity)
+            state = SyncState(
+                connection_id=connection.id,
+                entity=entity,
+                high_water=issues.high_water if issues else None,
+                status="ok",
+                last_operation_id=run.op.id,
+                last_success_at=now,
+                updated_at=now,
+                version=(existing.version + 1) if existing else 1,
+            )
+            self.states.save(run.tenant, state, expected_version=existing.version if existing else None)
+        op = run.op
+        progress = op.progress.model_copy(
+            update={
+                "stage": "completed",
+                "total": op.progress.processed,
+                "estimated": False,
+                "resume_at": None,
+            }
+        )
+        finished = op.model_copy(
+            update={
+                "status": "Completed",
+                "progress": progress,
+                "finished_at": now,
+                "requests": op.requests + run.requests_counted,
+                "version": op.version + 1,
+            }
+        )
+        try:
+            self.operations.finish(run.tenant, finished, expected_version=op.version)
+        except Conflict:
+            if self._cancelled(run):
+                return SliceOutcome.CANCELLED
+            raise
+        run.op = finished
+        self._log(
+            run, "sync.completed", data={"requests": finished.requests, **_results_dict(finished.results)}
+        )
+        logger.info(
+            "sync.completed",
+            extra={
+                "operation_id": op.id,
+                "requests": finished.requests,
+                "results": _results_dict(finished.results),
+            },
+        )
+        return SliceOutcome.COMPLETED
+
+    def _fail(
+        self,
+        run: _Slice,
+        error: dict[str, Any],
+        *,
+        entity: str | None = None,
+        state: SyncState | None = None,
+    ) -> str:
+        now = self.clock()
+        op = run.op
+        errors = [*op.results.errors, error][-MAX_ERRORS_KEPT:]
+        results = op.results.model_copy(update={"errors": errors})
+        failed = op.model_copy(
+            update={
+                "status": "Failed",
+                "results": results,
+                "progress": op.progress.model_copy(update={"stage": "failed", "resume_at": None}),
+                "finished_at": now,
+                "requests": op.requests + run.requests_counted,
+                "version": op.version + 1,
+            }
+        )
+        if state is not None and entity is not None:
+            self.states.save(
+                run.tenant,
+                state.model_copy(
+                    update={
+                        "status": "failed",
+                        "last_error": str(error.get("message", ""))[:500],
+                        "updated_at": now,
+                        "version": state.version + 1,
+                    }
+                ),
+                expected_version=state.version,
+            )
+        try:
+            self.operations.finish(run.tenant, failed, expected_version=op.version)
+        except Conflict:
+            if self._cancelled(run):
+                return SliceOutcome.CANCELLED
+            raise
+        run.op = failed
+        self._log(run, "sync.failed", level="error", data=error)
+        logger.error("sync.failed", extra={"operation_id": op.id, "code": error.get("code")})
+        return SliceOutcome.FAILED
+
+    # ---- logs ------------------------------------------------------------------------------------
+    def _log(
+        self, run: _Slice, event: str, *, level: str = "info", data: dict[str, Any] | None = None
+    ) -> None:
+        run.log_seq += 1
+        run.log.append(
+            SyncLogEntry(
+                operation_id=run.op.id,
+                connection_id=run.op.connection_id,
+                seq=run.log_seq,
+                at=self.clock(),
+                level=level,
+                event=event,
+                data=data or {},
+            )
+        )
+
+    def _flush_log(self, run: _Slice) -> None:
+        if run.log:
+            entries, run.log = run.log, []
+            try:
+                self.logs.append(run.tenant, entries)
+            except Exception:
+                # Logs are for people; losing a batch must not undo or repeat sync work.
+                logger.exception("sync.log_write_failed", extra={"operation_id": run.op.id})
+
+
+def _cache_from(cp: Checkpoint) -> Any:
+    from trackbridge.providers.etags import ETagCache
+
+    return ETagCache.from_dict(cp.etags, max_entries=ETAG_ENTRIES)
+
+
+# Enough for the first pages of every listing an idle poll asks for, small enough for one state item.
+ETAG_ENTRIES = 40
+
+
+def _etags_of(adapter: TrackerAdapter) -> dict[str, Any]:
+    cache = adapter.etag_cache
+    to_dict = getattr(cache, "to_dict", None)
+    return dict(to_dict()) if to_dict is not None else {}
+
+
+def _error(exc: TrackerError) -> dict[str, Any]:
+    return {
+        "code": str(exc.code),
+        "message": exc.message,
+        "guidance": exc.guidance,
+        "status": exc.status,
+        "retryable": exc.retryable,
+    }
+
+
+def _merge_results(results: Results, counts: WriteCounts) -> Results:
+    errors = [*results.errors, *counts.errors][-MAX_ERRORS_KEPT:]
+    return Results(
+        created=results.created + counts.created,
+        updated=results.updated + counts.updated,
+        unchanged=results.unchanged + counts.unchanged,
+        deleted=results.deleted + counts.deleted,
+        failed=results.failed + counts.failed,
+        errors=errors,
+    )
+
+
+def _results_dict(results: Results) -> dict[str, int]:
+    return {
+        "created": results.created,
+        "updated": results.updated,
+        "unchanged": results.unchanged,
+        "deleted": results.deleted,
+        "failed": results.failed,
+    }
+
+
+def _total(cp: Checkpoint, processed: int, progress: Progress) -> tuple[int | None, bool]:
+    """The provider gives no total for these listings: the last full pass's count is the estimate."""
+    if cp.last_total is not None:
+        return max(cp.last_total, processed), True
+    return progress.total, True
+
+
+__all__ = ["AdapterFactory", "EngineConfig", "SliceOutcome", "SyncEngine"]

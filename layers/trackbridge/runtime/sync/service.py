@@ -1,0 +1,221 @@
+"""Sync use cases behind the API and the schedule: start, read, cancel, and the states and logs views.
+
+Starting is one transaction (the operation and the connection's lock, 409 while another is Pending or
+InProgress) followed by the ``start`` message; if the message cannot be sent the operation is finished as
+Failed at once, so a lost message can never hold the lock. Cancelling is a version-conditioned status
+change: the worker notices at its next checkpoint (the next page boundary) and stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from trackbridge.domain.connections import SUPPORTED_ENTITIES, Connection, Entity
+from trackbridge.domain.errors import Conflict, DependencyFailure, NotFound, ValidationFailed
+from trackbridge.domain.ids import IdPrefix, is_id, new_id
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.sync import SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync_plan import StartMessage, SyncRequest
+from trackbridge.domain.times import utcnow
+from trackbridge.runtime.observability import logger
+from trackbridge.runtime.sync.queue import SyncQueue
+from trackbridge.runtime.sync.syncers import SYNCERS
+from trackbridge.storage.connections import ConnectionRepository
+from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
+
+# How long a Pending operation's lock is held before its first slice extends it.
+START_LEASE = timedelta(minutes=15)
+_CANCEL_ATTEMPTS = 5
+
+
+class SyncService:
+    def __init__(
+        self,
+        *,
+        operations: SyncOperationRepository,
+        states: SyncStateRepository,
+        logs: SyncLogRepository,
+        connections: ConnectionRepository,
+        queue: SyncQueue,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.operations = operations
+        self.states = states
+        self.logs = logs
+        self.connections = connections
+        self.queue = queue
+        self.clock = clock
+
+    def connection(self, tenant: str, connection_id: str) -> Connection:
+        if not is_id(IdPrefix.CONNECTION, connection_id):
+            raise NotFound(f"no connection {connection_id!r}", details={"id": connection_id})
+        return self.connections.get(tenant, connection_id)
+
+    def start(
+        self,
+        tenant: str,
+        connection_id: str,
+        request: SyncRequest,
+        *,
+        triggered_by: str,
+        enqueue: bool = True,
+    ) -> SyncOperation:
+        connection = self.connection(tenant, connection_id)
+        entities = _entities(connection, request.entities)
+        now = self.clock()
+        op = SyncOperation(
+            id=new_id(IdPrefix.OPERATION),
+            connection_id=connection.id,
+            mode=request.mode,
+            entities=entities,
+            include_closed=connection.include_closed
+            if request.include_closed is None
+            else request.include_closed,
+            created_at=now,
+            triggered_by=triggered_by,
+        )
+        self.operations.start(tenant, op, owner="api", lease_until=now + START_LEASE)
+        self.logs.append(
+            tenant,
+            [
+                SyncLogEntry(
+                    operation_id=op.id,
+                    connection_id=connection.id,
+                    seq=0,
+                    at=now,
+                    event="sync.queued",
+                    data={"mode": op.mode, "entities": list(entities), "triggered_by": triggered_by},
+                )
+            ],
+        )
+        if enqueue:
+            try:
+                self.queue.send(StartMessage(tenant=tenant, operation_id=op.id))
+            except Exception as exc:
+                # Without its message the operation would hold the lock until the lease runs out.
+                failed = op.model_copy(
+                    update={
+                        "status": "Failed",
+                        "finished_at": self.clock(),
+                        "version": op.version + 1,
+                        "results": op.results.model_copy(
+                            update={
+                                "errors": [{"code": "DEPENDENCY_FAILURE", "message": "could not enqueue"}]
+                            }
+                        ),
+                    }
+                )
+                self.operations.finish(tenant, failed, expected_version=op.version)
+                logger.exception("sync.enqueue_failed", extra={"operation_id": op.id})
+                raise DependencyFailure("the sync queue did not accept the operation; retry") from exc
+        logger.info(
+            "sync.started",
+            extra={"tenant": tenant, "operation_id": op.id, "mode": op.mode, "triggered_by": triggered_by},
+        )
+        return op
+
+    def skipped(self, tenant: str, connection_id: str, running: str | None, reason: str) -> None:
+        """Record that a scheduled run found a sync already running: a log line, not an error."""
+        if running is None:
+            return
+        now = self.clock()
+        self.logs.append(
+            tenant,
+            [
+                SyncLogEntry(
+                    operation_id=running,
+                    connection_id=connection_id,
+                    seq=int(now.timestamp() * 1000) % 1_000_000_000,
+                    at=now,
+                    level="info",
+                    event="sync.schedule_skipped",
+                    message=reason,
+                )
+            ],
+        )
+
+    def get(self, tenant: str, operation_id: str) -> SyncOperation:
+        if not is_id(IdPrefix.OPERATION, operation_id):
+            raise NotFound(f"no sync operation {operation_id!r}", details={"id": operation_id})
+        return self.operations.get(tenant, operation_id)
+
+    def cancel(self, tenant: str, operation_id: str) -> SyncOperation:
+        for _ in range(_CANCEL_ATTEMPTS):
+            op = self.get(tenant, operation_id)
+            if op.status == "Cancelled":
+                return op
+            if not op.is_active:
+                raise Conflict(
+                    f"sync operation {operation_id!r} already ended ({op.status})",
+                    code="NOT_CANCELLABLE",
+                    details={"status": op.status},
+                )
+            cancelled = op.model_copy(
+                update={
+                    "status": "Cancelled",
+                    "finished_at": self.clock(),
+                    "progress": op.progress.model_copy(update={"stage": "cancelled", "resume_at": None}),
+                    "version": op.version + 1,
+                }
+            )
+            try:
+                self.operations.finish(tenant, cancelled, expected_version=op.version)
+            except Conflict as exc:
+                if exc.code == "VERSION_CONFLICT":
+                    continue  # the worker checkpointed meanwhile: read again and retry
+                raise
+            logger.info("sync.cancel_requested", extra={"tenant": tenant, "operation_id": operation_id})
+            return cancelled
+        raise Conflict(
+            "the operation kept changing while it was being cancelled; retry",
+            code="VERSION_CONFLICT",
+            details={"operation_id": operation_id},
+        )
+
+    def states_of(self, tenant: str, connection_id: str) -> list[SyncState]:
+        self.connection(tenant, connection_id)
+        return self.states.list_for_connection(tenant, connection_id)
+
+    def logs_of(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[SyncLogEntry]:
+        self.connection(tenant, connection_id)
+        return self.logs.list_for_connection(tenant, connection_id, limit=limit, cursor=cursor)
+
+    def operations_of(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[SyncOperation]:
+        self.connection(tenant, connection_id)
+        return self.operations.list_for_connection(tenant, connection_id, limit=limit, cursor=cursor)
+
+
+def _entities(connection: Connection, requested: list[Entity] | None) -> list[Entity]:
+    supported = SUPPORTED_ENTITIES.get(connection.provider, ())
+    syncable = SYNCERS.get(connection.provider, {})
+    if requested is None:
+        # The connection's own list may name entities of a later issue: sync what can be synced now.
+        entities = [e for e in connection.entities if e in syncable]
+        if not entities:
+            raise ValidationFailed(
+                "none of this connection's entities can be synced yet",
+                details={"entities": list(connection.entities), "available": sorted(syncable)},
+            )
+        return entities
+    entities = list(dict.fromkeys(requested))
+    unknown = [e for e in entities if e not in supported]
+    if unknown:
+        raise ValidationFailed(
+            f"{connection.provider} cannot sync {', '.join(unknown)}",
+            details={"entities": unknown, "supported": list(supported)},
+        )
+    later = [e for e in entities if e not in syncable]
+    if later:
+        raise ValidationFailed(
+            f"syncing {', '.join(later)} is not available yet; issues and comments are",
+            details={"entities": later, "available": sorted(syncable)},
+        )
+    return entities
+
+
+__all__ = ["START_LEASE", "SyncService"]

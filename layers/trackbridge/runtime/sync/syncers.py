@@ -1,0 +1,243 @@
+"""Entity syncers: one page of one pass per call, for each provider's issues and comments.
+
+A syncer is mostly declarations (STYLE habit 3): which adapter listing it reads, whether its pass ends with
+a deletion sweep, and whether each changed issue brings its comments along. :meth:`ListingSyncer.step`
+owns the algorithm every syncer shares: fetch one page (full passes by the provider's cursor, update-ordered
+passes by keyset on ``since``), write the children of changed items first and the items second (so a crash
+between the two replays the page and finds the parent still changed), and return the next checkpoint.
+The engine writes that checkpoint, so the order is always fetch -> write -> checkpoint -> next page.
+
+Adding an entity (worklogs, sprints, users in the next issue) is one more syncer class and one entry in
+:data:`SYNCERS`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from trackbridge.domain.connections import Entity
+from trackbridge.domain.issues import Comment, Issue
+from trackbridge.domain.sync_plan import (
+    Checkpoint,
+    IdRanges,
+    enter_phase,
+    latest,
+    next_high_water,
+    next_keyset_since,
+    next_phase,
+)
+from trackbridge.providers.base import TrackerAdapter
+from trackbridge.providers.errors import NotFoundError
+from trackbridge.providers.pagination import PageCursor
+from trackbridge.providers.types import Page
+from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
+from trackbridge.storage.issues import CommentRepository, IssueRepository
+
+SWEEP_PAGE = 100
+_Item = TypeVar("_Item", Issue, Comment)
+
+
+@dataclass
+class SyncRun:
+    """What a step needs besides its checkpoint: the adapter, the writer, the operation's choices."""
+
+    tenant: str
+    connection_id: str
+    adapter: TrackerAdapter
+    writer: ItemWriter
+    issues: IssueRepository
+    include_closed: bool
+    entities: Sequence[Entity]
+    overlap: Any
+    now: Callable[[], datetime]
+
+
+@dataclass
+class StepResult:
+    checkpoint: Checkpoint
+    counts: WriteCounts
+    fetched: int
+    high_water: datetime | None
+    not_modified: bool = False
+
+
+def _cursor(data: Mapping[str, Any] | None) -> PageCursor | None:
+    return PageCursor.from_dict(data) if data else None
+
+
+def _first(pages: Iterator[Page[Any]]) -> Page[Any]:
+    """One page of a listing: the generator is closed after it, so nothing more is requested."""
+    try:
+        return next(pages)
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
+
+
+class ListingSyncer(ABC):
+    entity: ClassVar[Entity]
+    # Issues of trackers without a scope-wide comment listing bring their comments with them.
+    comments_per_issue: ClassVar[bool] = False
+
+    @abstractmethod
+    def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
+        """One page of the listing: ``since`` set for update-ordered passes, ``cursor`` to resume."""
+
+    # ---- the shared algorithm --------------------------------------------------------------------
+    def step(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
+        if cp.phase == "sweep":
+            return self._sweep(run, cp, high_water)
+        keyset = cp.phase in ("catchup", "incremental")
+        since = cp.since if keyset else None
+        page = self.fetch(run, since, _cursor(cp.page))
+        items: tuple[Any, ...] = page.items
+        counts = self._write(run, items)
+        page_max = latest(getattr(i, "updated_at", None) for i in items)
+        seen_max = latest((cp.seen_max, page_max))
+        changes: dict[str, Any] = {
+            "seen_max": seen_max,
+            "processed": cp.processed + len(items),
+            "retries": 0,
+        }
+        if "sweep" in cp.phases and cp.phase in ("full", "catchup") and items:
+            seen = IdRanges.decode(cp.seen)
+            for item in items:
+                seen.add(item.native_id)
+            changes["seen"] = seen.encode()
+        following_page = page.next_cursor
+        finished = following_page is None
+        if following_page is not None:
+            if keyset and not page.not_modified:
+                following = next_keyset_since(cp.since, page_max)
+                if following is not None:
+                    changes.update(since=following, page=None)
+                else:
+                    changes["page"] = following_page.to_dict()
+            else:
+                changes["page"] = following_page.to_dict()
+        cp = cp.model_copy(update=changes)
+        if finished:
+            high_water = next_high_water(high_water, cp.seen_max, cp.signpost)
+            if cp.phase == "full":
+                cp = cp.model_copy(update={"last_total": cp.processed})
+            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        return StepResult(cp, counts, len(items), high_water, page.not_modified)
+
+    def _write(self, run: SyncRun, items: Sequence[Any]) -> WriteCounts:
+        decisions = run.writer.decisions(items)
+        counts = WriteCounts()
+        if self.comments_per_issue and "comments" in run.entities:
+            changed = [i for i, d in zip(items, decisions, strict=True) if d != "skip"]
+            comments: list[Comment] = []
+            for issue in changed:
+                comments.extend(run.adapter.list_issue_comments(issue.key))
+            if comments:
+                counts.add(run.writer.write(comments))
+        counts.add(run.writer.write(items, decisions))
+        return counts
+
+    def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
+        """Stored issues that no pass of this full sync met are asked for one by one: a 404/410 makes a
+        tombstone (counted as deleted); an answer is written like any fetched issue (e.g. now closed)."""
+        stored = run.issues.list_for_connection(
+            run.tenant, run.connection_id, limit=SWEEP_PAGE, cursor=cp.sweep_cursor
+        )
+        seen = IdRanges.decode(cp.seen)
+        counts = WriteCounts()
+        fetched = 0
+        for issue in stored.items:
+            if issue.deleted_at is not None or issue.native_id in seen:
+                continue
+            fetched += 1
+            try:
+                current = run.adapter.get_issue(issue.key)
+            except NotFoundError:
+                now = run.now()
+                # The issue's comments went with it: they are tombstoned (and counted) too.
+                comments = _stored_comments(run, issue.ref)
+                gone: list[Any] = [_tombstone(c, now) for c in comments if c.deleted_at is None]
+                counts.add(run.writer.write([*gone, _tombstone(issue, now)], tombstones=True))
+                continue
+            counts.add(self._write(run, [current]))
+        cp = cp.model_copy(update={"sweep_cursor": stored.next_cursor})
+        if stored.next_cursor is None:
+            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        return StepResult(cp, counts, fetched, high_water)
+
+
+def _tombstone(item: _Item, now: datetime) -> _Item:
+    # The deletion time is the tombstone's update time: it wins over older updates only (DESIGN 10).
+    return item.model_copy(
+        update={"deleted_at": now, "updated_at": max(now, item.updated_at), "content_hash": ""}
+    ).with_hash()
+
+
+def _stored_comments(run: SyncRun, issue_ref: str) -> list[Comment]:
+    repo = CommentRepository(run.issues.table)
+    found: list[Comment] = []
+    cursor: str | None = None
+    for _ in range(1_000):
+        page = repo.list_for_issue(run.tenant, issue_ref, limit=100, cursor=cursor)
+        found.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return found
+
+
+class IssuesSyncer(ListingSyncer):
+    entity = "issues"
+
+    def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
+        return _first(
+            run.adapter.iter_issue_pages(since=since, include_closed=run.include_closed, cursor=cursor)
+        )
+
+
+class IssuesWithCommentsSyncer(IssuesSyncer):
+    """GitLab and Jira: no scope-wide comment listing, so comments come per changed issue (GitLab notes
+    only for issues whose ``updated_at`` moved; Jira from the comments the search embedded)."""
+
+    comments_per_issue = True
+
+
+class RepoCommentsSyncer(ListingSyncer):
+    """GitHub: every comment of the repository in one listing, with ``since`` for incremental passes."""
+
+    entity = "comments"
+
+    def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
+        return _first(run.adapter.iter_comment_pages(since=since, cursor=cursor))
+
+
+# provider -> entity -> syncer. Entities a provider lists here but another syncer covers (comments that
+# come with their issues) map to None: their state is kept in step with the covering entity.
+SYNCERS: dict[str, dict[str, ListingSyncer | None]] = {
+    "github": {"issues": IssuesSyncer(), "comments": RepoCommentsSyncer()},
+    "gitlab": {"issues": IssuesWithCommentsSyncer(), "comments": None},
+    "jira": {"issues": IssuesWithCommentsSyncer(), "comments": None},
+}
+
+
+def syncers_for(provider: str, entities: Sequence[str]) -> list[tuple[Entity, ListingSyncer | None]]:
+    """The entities of an operation this engine syncs for ``provider``, issues first."""
+    known = SYNCERS.get(provider, {})
+    ordered = sorted((e for e in entities if e in known), key=lambda e: (e != "issues", e))
+    return [(e, known[e]) for e in ordered]  # type: ignore[misc]
+
+
+__all__ = [
+    "SYNCERS",
+    "IssuesSyncer",
+    "IssuesWithCommentsSyncer",
+    "ListingSyncer",
+    "RepoCommentsSyncer",
+    "StepResult",
+    "SyncRun",
+    "syncers_for",
+]

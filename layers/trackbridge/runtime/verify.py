@@ -1,0 +1,184 @@
+"""The differential checker: the tracker's truth against what DynamoDB holds, item by item.
+
+Used by the integration tests (every fault of the matrix must end with nothing lost, duplicated or stale)
+and by operators (``trackbridge verify <connection>``). The truth is a live listing through the adapter
+(full listing, created order, closed included when the connection includes them), so the same check runs
+against a sandbox or a real tracker. Comparison is by content hash, the same hash the sync writes:
+
+- **lost**: in the tracker, not stored at all;
+- **duplicated**: one tracker item stored twice (two stored issues with one ref or key, one comment id
+  under two issues);
+- **stale**: stored, but its content differs from the tracker's;
+- **wrongly deleted**: stored as a tombstone while the tracker still has it;
+- **extra** (reported, not a failure): stored live items the tracker no longer has, i.e. deletions a
+  full sync has not swept yet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trackbridge.domain.issues import Comment, Issue
+from trackbridge.providers.base import TrackerAdapter
+from trackbridge.storage.issues import CommentRepository, IssueRepository
+from trackbridge.storage.table import Table
+
+MAX_LISTED = 50
+
+
+@dataclass
+class VerifyReport:
+    issues_checked: int = 0
+    comments_checked: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    wrongly_deleted: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.stale or self.wrongly_deleted)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "issues_checked": self.issues_checked,
+            "comments_checked": self.comments_checked,
+            "lost": len(self.lost),
+            "duplicated": len(self.duplicated),
+            "stale": len(self.stale),
+            "wrongly_deleted": len(self.wrongly_deleted),
+            "extra": len(self.extra),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.counts(),
+            "ok": self.ok,
+            "examples": {
+                name: getattr(self, name)[:MAX_LISTED]
+                for name in ("lost", "duplicated", "stale", "wrongly_deleted", "extra")
+                if getattr(self, name)
+            },
+        }
+
+
+def compare(
+    truth_issues: Iterable[Issue],
+    truth_comments: Iterable[Comment],
+    stored_issues: Iterable[Issue],
+    stored_comments: Iterable[Comment],
+) -> VerifyReport:
+    """The pure comparison (unit-tested on its own)."""
+    report = VerifyReport()
+    truth_i = {i.external_id: i for i in truth_issues}
+    stored_i = list(stored_issues)
+    report.issues_checked = len(truth_i)
+    by_external = {i.external_id: i for i in stored_i}
+    for label, counter in (
+        ("ref", Counter(i.ref for i in stored_i)),
+        ("key", Counter(i.key for i in stored_i)),
+    ):
+        report.duplicated.extend(f"issue {label} {v}" for v, n in counter.items() if n > 1)
+    for external, issue in truth_i.items():
+        stored = by_external.get(external)
+        if stored is None:
+            report.lost.append(f"issue {issue.key}")
+        elif stored.deleted_at is not None:
+            report.wrongly_deleted.append(f"issue {issue.key}")
+        elif stored.content_hash != (issue.content_hash or issue.compute_hash()):
+            report.stale.append(f"issue {issue.key}")
+    report.extra.extend(
+        f"issue {i.key}" for i in stored_i if i.deleted_at is None and i.external_id not in truth_i
+    )
+
+    truth_c = {c.id: c for c in truth_comments}
+    stored_c = list(stored_comments)
+    report.comments_checked = len(truth_c)
+    counter_c = Counter(c.id for c in stored_c)
+    report.duplicated.extend(f"comment {cid}" for cid, n in counter_c.items() if n > 1)
+    by_id = {c.id: c for c in stored_c}
+    for cid, comment in truth_c.items():
+        stored_comment = by_id.get(cid)
+        if stored_comment is None:
+            report.lost.append(f"comment {cid}")
+        elif stored_comment.deleted_at is not None:
+            report.wrongly_deleted.append(f"comment {cid}")
+        elif stored_comment.issue_ref != comment.issue_ref or stored_comment.content_hash != (
+            comment.content_hash or comment.compute_hash()
+        ):
+            report.stale.append(f"comment {cid}")
+    report.extra.extend(f"comment {c.id}" for c in stored_c if c.deleted_at is None and c.id not in truth_c)
+    return report
+
+
+def tracker_truth(
+    adapter: TrackerAdapter, *, include_closed: bool = True, with_comments: bool = True
+) -> tuple[list[Issue], list[Comment]]:
+    """Every issue (and comment) of the connection's scope, straight from the tracker."""
+    issues: list[Issue] = []
+    for page in adapter.iter_issue_pages(include_closed=include_closed):
+        issues.extend(page.items)
+    comments: list[Comment] = []
+    if with_comments:
+        if adapter.capabilities.repo_wide_comments:
+            refs = {i.ref for i in issues}
+            for comment_page in adapter.iter_comment_pages():
+                comments.extend(c for c in comment_page.items if c.issue_ref in refs)
+        else:
+            for issue in issues:
+                comments.extend(adapter.list_issue_comments(issue.key))
+    return issues, comments
+
+
+def stored_data(
+    table: Table, tenant: str, connection_id: str, *, with_comments: bool = True
+) -> tuple[list[Issue], list[Comment]]:
+    """Every issue of the connection in DynamoDB (tombstones included) and the comments of each."""
+    issues_repo, comments_repo = IssueRepository(table), CommentRepository(table)
+    issues: list[Issue] = []
+    cursor: str | None = None
+    for _ in range(100_000):
+        page = issues_repo.list_for_connection(tenant, connection_id, limit=100, cursor=cursor)
+        issues.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    comments: list[Comment] = []
+    if with_comments:
+        for issue in issues:
+            comment_cursor: str | None = None
+            for _ in range(10_000):
+                comment_page = comments_repo.list_for_issue(
+                    tenant, issue.ref, limit=100, cursor=comment_cursor
+                )
+                comments.extend(comment_page.items)
+                comment_cursor = comment_page.next_cursor
+                if comment_cursor is None:
+                    break
+    return issues, comments
+
+
+def verify_connection(
+    table: Table,
+    tenant: str,
+    connection_id: str,
+    adapter: TrackerAdapter,
+    *,
+    include_closed: bool = True,
+    with_comments: bool = True,
+) -> VerifyReport:
+    truth = tracker_truth(adapter, include_closed=include_closed, with_comments=with_comments)
+    stored_issues, stored_comments = stored_data(table, tenant, connection_id, with_comments=with_comments)
+    if not include_closed:
+        # Closed issues are outside this connection's scope: neither side counts them.
+        stored_issues = [i for i in stored_issues if i.status_category != "done"]
+        refs = {i.ref for i in stored_issues}
+        stored_comments = [c for c in stored_comments if c.issue_ref in refs]
+    return compare(truth[0], truth[1], stored_issues, stored_comments)
+
+
+__all__ = ["VerifyReport", "compare", "stored_data", "tracker_truth", "verify_connection"]
