@@ -10,7 +10,8 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 export UV_COMPILE_BYTECODE := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii silences its node end-of-life banner per major version ("20"), not with a boolean.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2>/dev/null | sed 's/^v//; s/\..*//')
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: setup up test lint typecheck pytest synth bench lock clean
