@@ -24,8 +24,8 @@ from trackbridge.providers.retry import RetryPolicy
 from trackbridge.providers.types import TrackerConfig
 
 CONNECTION_ID = "conn_abcdefghijklmnopqrst"
-GITHUB_TOKEN = "ghp_UnitTestTokenThatMustNeverLeak0001"
-GITLAB_TOKEN = "glpat-UnitTestTokenThatMustNeverLeak2"
+GITHUB_TOKEN = "ghp_fake.unit.test.token.must.never.leak.0001"
+GITLAB_TOKEN = "glpat-fake.unit.test.token.must.never.leak.0002"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
