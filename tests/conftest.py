@@ -68,3 +68,25 @@ def local_resources(moto_endpoint: str) -> LocalResources:
     # container.reset() also runs trackbridge.runtime.aws.reset_clients(), and forgets cached services.
     container.reset()
     return resources
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` honour ``xdist_group`` under pytest 9.
+
+    pytest-xdist 3.8 appends ``@group`` to ``item._nodeid``, but pytest 9 builds ``nodeid`` from
+    ``item._id``, so the suffix is lost and grouped tests (one CDK synth, one shared stack) scatter over
+    workers. This re-applies the suffix where pytest reads it; with a pytest whose ``nodeid`` already carries
+    it, it does nothing.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or not config.getoption("loadgroup", default=False):
+        return
+    try:
+        from _pytest.nodeid import coerce_node_id  # private, pytest >= 9
+    except ImportError:
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+        if names and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")  # type: ignore[attr-defined]
