@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 from ._clock import SEED_EPOCH
 from ._paging import SortedKeys
+from ._seed_words import FIRST as _FIRST
+from ._seed_words import LAST as _LAST
+from ._seed_words import NOUNS as _NOUNS
+from ._seed_words import VERBS as _VERBS
 
 OWNER = "acme"
 REPO = "widgets"
@@ -43,34 +47,6 @@ DEFAULT_LABELS: tuple[tuple[str, str, str], ...] = (
     ("wontfix", "ffffff", "This will not be worked on"),
 )
 
-_FIRST = ("ada", "brook", "cato", "dana", "eli", "fern", "gus", "hana", "ivo", "jun", "kai", "lena", "milo")
-_LAST = ("stone", "rivers", "north", "vale", "quill", "marsh", "frost", "glen", "hale", "reed")
-_VERBS = (
-    "Fix",
-    "Add",
-    "Improve",
-    "Remove",
-    "Refactor",
-    "Document",
-    "Investigate",
-    "Speed up",
-    "Handle",
-    "Test",
-)
-_NOUNS = (
-    "login flow",
-    "CSV export",
-    "retry logic",
-    "settings page",
-    "search index",
-    "webhook handler",
-    "billing report",
-    "cache layer",
-    "audit log",
-    "user import",
-    "rate limiter",
-    "dashboard chart",
-)
 _SENTENCES = (
     "Steps to reproduce are in the linked run.",
     "This started after the last deploy.",

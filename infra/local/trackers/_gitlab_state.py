@@ -24,6 +24,10 @@ from typing import Any
 
 from ._clock import SEED_EPOCH
 from ._paging import SortedKeys
+from ._seed_words import FIRST as _FIRST
+from ._seed_words import LAST as _LAST
+from ._seed_words import NOUNS as _NOUNS
+from ._seed_words import VERBS as _VERBS
 from ._webhooks import Delivery
 
 GROUP_PATH = "acme"
@@ -56,34 +60,6 @@ DEFAULT_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("frontend", "#ad4363", None),
 )
 
-_FIRST = ("ada", "brook", "cato", "dana", "eli", "fern", "gus", "hana", "ivo", "jun", "kai", "lena", "milo")
-_LAST = ("stone", "rivers", "north", "vale", "quill", "marsh", "frost", "glen", "hale", "reed")
-_VERBS = (
-    "Fix",
-    "Add",
-    "Improve",
-    "Remove",
-    "Refactor",
-    "Document",
-    "Investigate",
-    "Speed up",
-    "Handle",
-    "Test",
-)
-_NOUNS = (
-    "login flow",
-    "CSV export",
-    "retry logic",
-    "settings page",
-    "search index",
-    "webhook handler",
-    "billing report",
-    "cache layer",
-    "audit log",
-    "user import",
-    "rate limiter",
-    "dashboard chart",
-)
 _SENTENCES = (
     "Steps to reproduce are in the linked pipeline.",
     "This started after the last deploy.",

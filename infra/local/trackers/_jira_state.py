@@ -20,6 +20,10 @@ from typing import Any
 from ._clock import SEED_EPOCH
 from ._jira_oauth import OAuthBook
 from ._paging import SortedKeys
+from ._seed_words import FIRST as _FIRST
+from ._seed_words import LAST as _LAST
+from ._seed_words import NOUNS as _NOUNS
+from ._seed_words import VERBS as _VERBS
 
 SITE_NAME = "acme-sandbox"
 API_EMAIL = "sandbox-bot@example.com"
@@ -223,35 +227,7 @@ FIELD_IDS: frozenset[str] = frozenset(f.id for f in FIELDS)
 # Fields that are not "navigable": ``*navigable`` (the old search default) leaves them out.
 NON_NAVIGABLE: frozenset[str] = frozenset(f.id for f in FIELDS if not f.navigable)
 
-_FIRST = ("ada", "brook", "cato", "dana", "eli", "fern", "gus", "hana", "ivo", "jun", "kai", "lena", "milo")
-_LAST = ("stone", "rivers", "north", "vale", "quill", "marsh", "frost", "glen", "hale", "reed")
 _ZONES = ("Europe/Berlin", "Asia/Kolkata", "America/New_York", "UTC", "Australia/Sydney", "America/Sao_Paulo")
-_VERBS = (
-    "Fix",
-    "Add",
-    "Improve",
-    "Remove",
-    "Refactor",
-    "Document",
-    "Investigate",
-    "Speed up",
-    "Handle",
-    "Test",
-)
-_NOUNS = (
-    "login flow",
-    "CSV export",
-    "retry logic",
-    "settings page",
-    "search index",
-    "webhook handler",
-    "billing report",
-    "cache layer",
-    "audit log",
-    "user import",
-    "rate limiter",
-    "dashboard chart",
-)
 _SENTENCES = (
     "Steps to reproduce are in the linked run.",
     "This started after the last deploy.",
