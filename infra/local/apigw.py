@@ -39,6 +39,7 @@ from infra.definition import (
     ROUTES,
     RouteSpec,
 )
+from infra.local._serving import serve_in_thread, stop_serving
 from infra.local.invoke import LocalFunctions
 from infra.local.provision import MOTO_ACCOUNT_ID
 
@@ -431,18 +432,13 @@ class LocalApiGateway:
         self._server = make_server(
             self._host, self._port, self.wsgi_app, threaded=True, request_handler=_QuietHandler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "local-apigw")
         return self
 
     def stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=10)
+        stop_serving(server, thread)
 
     # -------------------------------------------------------------------------------------- request
 

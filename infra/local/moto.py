@@ -14,6 +14,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from infra.local._serving import serve_in_thread, stop_serving
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,18 +60,13 @@ class MotoServer:
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=_handler_class()
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-moto", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "local-moto")
         return self
 
     def stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=10)
+        stop_serving(server, thread)
 
 
 __all__ = ["MotoServer"]

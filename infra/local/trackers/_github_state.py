@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 from ._clock import SEED_EPOCH
 from ._paging import SortedKeys
-from ._seed_words import FIRST as _FIRST
-from ._seed_words import LAST as _LAST
+from ._seed_words import COMMENTS as _COMMENTS
 from ._seed_words import NOUNS as _NOUNS
 from ._seed_words import VERBS as _VERBS
+from ._seed_words import issue_sentences
+from ._seeding import draw_issue, issue_slots, next_touch, seed_person
 
 OWNER = "acme"
 REPO = "widgets"
@@ -47,28 +48,7 @@ DEFAULT_LABELS: tuple[tuple[str, str, str], ...] = (
     ("wontfix", "ffffff", "This will not be worked on"),
 )
 
-_SENTENCES = (
-    "Steps to reproduce are in the linked run.",
-    "This started after the last deploy.",
-    "Seen on staging and production.",
-    "The workaround is to restart the worker, which is not great.",
-    "Customers reported it twice this week.",
-    "Logs attached below.",
-    "Low priority, but it keeps coming back.",
-    "A unit test would have caught this.",
-    "Needs a decision from the owners before work starts.",
-    "",
-)
-_COMMENTS = (
-    "I can reproduce this.",
-    "Looking into it.",
-    "Fixed in the latest build, please verify.",
-    "Still happens for me.",
-    "+1, same here.",
-    "Could this be related to the cache change?",
-    "Closing as the fix is deployed.",
-    "Added a test for it.",
-)
+_SENTENCES = issue_sentences("run")
 
 
 @dataclass(slots=True)
@@ -290,12 +270,9 @@ def seed_state(
     bot = User(OWNER_ID, BOT_LOGIN, "Sandbox Bot", state.created_at)
     state.users[bot.login] = bot
     for index in range(users):
-        first, last = _FIRST[index % len(_FIRST)], _LAST[(index // len(_FIRST)) % len(_LAST)]
-        suffix = "" if index < len(_FIRST) * len(_LAST) else str(index)
-        login = f"{first}-{last}{suffix}"
-        state.users[login] = User(
-            OWNER_ID + 1 + index, login, f"{first.title()} {last.title()}", state.created_at
-        )
+        person = seed_person(index)
+        login = person.handle("-")
+        state.users[login] = User(OWNER_ID + 1 + index, login, person.name, state.created_at)
     state.users[OUTSIDER_LOGIN] = User(OWNER_ID + 50_000, OUTSIDER_LOGIN, "Out Sider", state.created_at)
     for offset, (name, color, description) in enumerate(DEFAULT_LABELS):
         state.labels[name] = Label(LABEL_ID_BASE - 100 + offset, name, color, description, True)
@@ -304,7 +281,7 @@ def seed_state(
 
     # Issues are spaced evenly over the years before SEED_EPOCH; comments follow their issue.
     span = SEED_EPOCH - state.created_at - 86_400
-    step = max(span // max(issues, 1), 1)
+    step, gap = issue_slots(state.created_at, SEED_EPOCH - 86_400, issues, comments_per_issue)
     random_ = rng.random
     randrange = rng.randrange
     issue_list = state.issues
@@ -312,21 +289,16 @@ def seed_state(
     comments_map = state.comments
     by_issue = state.comments_by_issue
     comment_updated_keys: list[tuple[int, int]] = []
-    gap = max(step // (comments_per_issue + 1), 1)
     next_comment = state.next_comment_id
     for number in range(1, issues + 1):
         created = state.created_at + number * step
-        author = people[randrange(len(people))]
+        draw = draw_issue(rng, people, _SENTENCES, label_names, 0.5)
         is_pull = number % 7 == 0
-        title = f"{_VERBS[randrange(len(_VERBS))]} {_NOUNS[randrange(len(_NOUNS))]} (#{number})"
-        body: str | None = _SENTENCES[randrange(len(_SENTENCES))] or None
-        labels = [label_names[randrange(len(label_names))]] if random_() < 0.6 else []
-        assignees = [people[randrange(len(people))]] if random_() < 0.5 else []
         last_touch = created
         ids: list[int] = []
         for _ in range(comments_per_issue):
             # Comments stay inside their issue's slot, so comment ids grow with created_at as on GitHub.
-            last_touch = min(last_touch + 1 + randrange(gap), created + step - 1)
+            last_touch = next_touch(randrange, last_touch, gap, created + step - 1)
             comment = Comment(
                 next_comment,
                 number,
@@ -345,13 +317,13 @@ def seed_state(
         updated = min(last_touch + randrange(3_600), SEED_EPOCH - 1)
         issue = Issue(
             number,
-            title,
-            body,
-            author,
+            f"{draw.title} (#{number})",
+            draw.body,
+            draw.author,
             "open",
             None,
-            labels,
-            assignees,
+            draw.labels,
+            [draw.assignee] if draw.assignee else [],
             created,
             updated,
             comments=len(ids),

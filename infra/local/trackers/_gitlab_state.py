@@ -24,10 +24,9 @@ from typing import Any
 
 from ._clock import SEED_EPOCH
 from ._paging import SortedKeys
-from ._seed_words import FIRST as _FIRST
-from ._seed_words import LAST as _LAST
-from ._seed_words import NOUNS as _NOUNS
-from ._seed_words import VERBS as _VERBS
+from ._seed_words import COMMENTS as _COMMENTS
+from ._seed_words import issue_sentences
+from ._seeding import draw_issue, issue_slots, next_touch, seed_person
 from ._webhooks import Delivery
 
 GROUP_PATH = "acme"
@@ -60,28 +59,7 @@ DEFAULT_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("frontend", "#ad4363", None),
 )
 
-_SENTENCES = (
-    "Steps to reproduce are in the linked pipeline.",
-    "This started after the last deploy.",
-    "Seen on staging and production.",
-    "The workaround is to restart the worker, which is not great.",
-    "Customers reported it twice this week.",
-    "Logs attached below.",
-    "Low priority, but it keeps coming back.",
-    "A unit test would have caught this.",
-    "Needs a decision from the owners before work starts.",
-    "",
-)
-_COMMENTS = (
-    "I can reproduce this.",
-    "Looking into it.",
-    "Fixed in the latest build, please verify.",
-    "Still happens for me.",
-    "+1, same here.",
-    "Could this be related to the cache change?",
-    "Closing as the fix is deployed.",
-    "Added a test for it.",
-)
+_SENTENCES = issue_sentences("pipeline")
 
 
 @dataclass(slots=True)
@@ -315,12 +293,9 @@ def seed_state(
     state = GitLabState()
     state.users[BOT_USERNAME] = User(BOT_ID, BOT_USERNAME, "Sandbox Bot", state.created_at)
     for index in range(users):
-        first, last = _FIRST[index % len(_FIRST)], _LAST[(index // len(_FIRST)) % len(_LAST)]
-        suffix = "" if index < len(_FIRST) * len(_LAST) else str(index)
-        username = f"{first}.{last}{suffix}"
-        state.users[username] = User(
-            BOT_ID + 1 + index, username, f"{first.title()} {last.title()}", state.created_at
-        )
+        person = seed_person(index)
+        username = person.handle(".")
+        state.users[username] = User(BOT_ID + 1 + index, username, person.name, state.created_at)
     state.users[OUTSIDER_USERNAME] = User(BOT_ID + 50_000, OUTSIDER_USERNAME, "Out Sider", state.created_at)
     for offset, (name, color, about) in enumerate(DEFAULT_LABELS):
         state.labels[name] = Label(LABEL_ID_BASE - 100 + offset, name, color, about)
@@ -337,9 +312,8 @@ def seed_state(
 
     # Issues are spaced evenly over the years before SEED_EPOCH; notes follow their issue inside its slot,
     # so note ids grow with created_at.
-    span = SEED_EPOCH_MS - state.created_at - DAY_MS
-    step = max(span // max(issues, 1), 1)
-    gap = max(step // (comments_per_issue + 3), 1)
+    # The slot holds the comments plus up to two system notes (assignment, description edit).
+    step, gap = issue_slots(state.created_at, SEED_EPOCH_MS - DAY_MS, issues, comments_per_issue + 2)
     random_ = rng.random
     randrange = rng.randrange
     issue_list = state.issues
@@ -348,11 +322,9 @@ def seed_state(
     next_note = state.next_note_id
     for iid in range(1, issues + 1):
         created = state.created_at + iid * step + randrange(1000)
-        author = people[randrange(len(people))]
-        title = f"{_VERBS[randrange(len(_VERBS))]} {_NOUNS[randrange(len(_NOUNS))]} (#{iid})"
-        description: str | None = _SENTENCES[randrange(len(_SENTENCES))] or None
-        labels = [label_names[randrange(len(label_names))]] if random_() < 0.6 else []
-        assignees = [people[randrange(len(people))]] if random_() < 0.5 else []
+        draw = draw_issue(rng, people, _SENTENCES, label_names, 0.5)
+        author, description = draw.author, draw.body
+        assignees = [draw.assignee] if draw.assignee else []
         last_touch = created
         ids: list[int] = []
         if assignees:
@@ -363,7 +335,7 @@ def seed_state(
             ids.append(next_note)
             next_note += 1
         for _ in range(comments_per_issue):
-            last_touch = min(last_touch + 1 + randrange(gap), created + step - 1)
+            last_touch = next_touch(randrange, last_touch, gap, created + step - 1)
             body = _COMMENTS[randrange(len(_COMMENTS))]
             notes[next_note] = Note(
                 next_note, iid, people[randrange(len(people))], body, last_touch, last_touch
@@ -372,7 +344,7 @@ def seed_state(
             next_note += 1
         edited = description is not None and random_() < 0.15
         if edited:
-            last_touch = min(last_touch + 1 + randrange(gap), created + step - 1)
+            last_touch = next_touch(randrange, last_touch, gap, created + step - 1)
             notes[next_note] = Note(
                 next_note, iid, author, "changed the description", last_touch, last_touch, system=True
             )
@@ -383,11 +355,11 @@ def seed_state(
         updated = min(last_touch + randrange(3_600_000), SEED_EPOCH_MS - 1)
         issue = Issue(
             iid,
-            title,
+            f"{draw.title} (#{iid})",
             description,
             author,
             "opened",
-            labels,
+            draw.labels,
             assignees,
             created,
             updated,

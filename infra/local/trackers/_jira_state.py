@@ -20,10 +20,7 @@ from typing import Any
 from ._clock import SEED_EPOCH
 from ._jira_oauth import OAuthBook
 from ._paging import SortedKeys
-from ._seed_words import FIRST as _FIRST
-from ._seed_words import LAST as _LAST
-from ._seed_words import NOUNS as _NOUNS
-from ._seed_words import VERBS as _VERBS
+from ._seeding import draw_issue, issue_slots, next_touch, seed_person
 
 SITE_NAME = "acme-sandbox"
 API_EMAIL = "sandbox-bot@example.com"
@@ -547,14 +544,13 @@ def seed_state(
     state.api_user = bot.account_id
     people = [bot.account_id]
     for index in range(users):
-        first, last = _FIRST[index % len(_FIRST)], _LAST[(index // len(_FIRST)) % len(_LAST)]
-        suffix = "" if index < len(_FIRST) * len(_LAST) else str(index)
-        login = f"{first}.{last}{suffix}"
+        person = seed_person(index)
+        login = person.handle(".")
         # Jira hides most people's e-mail address (profile visibility); every third one shows it.
         email = f"{login}@example.com" if index % 3 == 0 else None
         user = User(
             _account_id(seed, login),
-            f"{first.title()} {last.title()}{suffix}",
+            f"{person.name}{person.suffix}",
             email,
             _ZONES[index % len(_ZONES)],
         )
@@ -572,7 +568,6 @@ def seed_state(
     state.boards[BOARD_ID] = Board(BOARD_ID, f"{PROJECT_KEY} board", "scrum", PROJECT_ID)
 
     base = state.created_at
-    span = SEED_EPOCH * 1000 - base - 86_400_000
     # Sprints: two weeks each, the last ones active then future; the rest closed, ending before SEED_EPOCH.
     sprint_len = 14 * 86_400_000
     for index in range(sprints):
@@ -594,8 +589,9 @@ def seed_state(
         state.sprints[sprint_id] = sprint
     sprint_ids = list(state.sprints)
 
-    step = max(span // max(issues, 1), 1)
-    gap = max(step // (comments_per_issue + worklogs_per_issue + 1), 1)
+    step, gap = issue_slots(
+        base, SEED_EPOCH * 1000 - 86_400_000, issues, comments_per_issue + worklogs_per_issue
+    )
     randrange = rng.randrange
     random_ = rng.random
     type_cycle = (TASK, TASK, BUG, STORY)
@@ -611,18 +607,13 @@ def seed_state(
     for number in range(1, issues + 1):
         issue_id = ISSUE_ID_BASE + number
         created = base + number * step
-        reporter = people[randrange(len(people))]
+        draw = draw_issue(rng, people, _SENTENCES, _LABELS, 0.7)
+        reporter = draw.author
         subtask = number % 10 == 0
-        summary = (
-            f"{_VERBS[randrange(len(_VERBS))]} {_NOUNS[randrange(len(_NOUNS))]} ({PROJECT_KEY}-{number})"
-        )
-        description = _SENTENCES[randrange(len(_SENTENCES))] or None
-        labels = [_LABELS[randrange(len(_LABELS))]] if random_() < 0.6 else []
-        assignee = people[randrange(len(people))] if random_() < 0.7 else None
         last_touch = created
         comment_ids: list[int] = []
         for _ in range(comments_per_issue):
-            last_touch = min(last_touch + 1000 + randrange(gap), created + step - 1)
+            last_touch = next_touch(randrange, last_touch, gap, created + step - 1, tick=1000)
             next_comment += 1
             author = people[randrange(len(people))]
             comments[next_comment] = Comment(
@@ -637,7 +628,7 @@ def seed_state(
             comment_ids.append(next_comment)
         worklog_ids: list[int] = []
         for _ in range(worklogs_per_issue):
-            last_touch = min(last_touch + 1000 + randrange(gap), created + step - 1)
+            last_touch = next_touch(randrange, last_touch, gap, created + step - 1, tick=1000)
             next_worklog += 1
             author = people[randrange(len(people))]
             # Unique update times (ms) keep the /worklog/updated cursor exact.
@@ -662,15 +653,15 @@ def seed_state(
             issue_id,
             PROJECT_ID,
             number,
-            summary,
-            description,
+            f"{draw.title} ({PROJECT_KEY}-{number})",
+            draw.body,
             SUBTASK if subtask else type_cycle[number % len(type_cycle)],
             status,
             priorities[randrange(len(priorities))],
             reporter,
             reporter,
-            assignee,
-            labels,
+            draw.assignee,
+            draw.labels,
             created,
             updated,
             updated if status != TO_DO else created,

@@ -1,9 +1,12 @@
-"""Small helpers the adapters share: timestamps in query strings, numeric issue keys, URL segments."""
+"""Small helpers the adapters share: timestamps in query strings, numeric issue keys, URL segments, and the
+parts of GitHub's and GitLab's issue JSON that have the same shape."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from trackbridge.domain.errors import InvalidInput
@@ -35,10 +38,20 @@ def segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
+def label_names(raw_labels: Iterable[Any]) -> list[str]:
+    """Label names from plain strings or label objects (GitHub always, GitLab ``with_labels_details``)."""
+    return [str(x["name"]) if isinstance(x, Mapping) else str(x) for x in raw_labels]
+
+
+def assignee_objects(raw: Mapping[str, Any]) -> list[Any]:
+    """The ``assignees`` list, else the single legacy ``assignee`` (GitHub and GitLab send both)."""
+    return raw.get("assignees") or ([raw["assignee"]] if raw.get("assignee") else [])
+
+
 def trailing_number(url: str) -> int | None:
     """The number at the end of an API URL (``.../issues/12`` -> 12)."""
     tail = url.rstrip("/").rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
 
 
-__all__ = ["iso_seconds", "issue_number", "segment", "trailing_number"]
+__all__ = ["assignee_objects", "iso_seconds", "issue_number", "label_names", "segment", "trailing_number"]

@@ -56,7 +56,7 @@ from trackbridge.providers.classify import (
     parse_body,
     request_never_sent,
 )
-from trackbridge.providers.errors import RateLimitedError, TrackerError, TransientError
+from trackbridge.providers.errors import NotFoundError, RateLimitedError, TrackerError, TransientError
 from trackbridge.providers.etags import CachedPage, ConditionalCache
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest, Paginator
 from trackbridge.providers.ratelimit import NoRateLimitHeaders, RateLimitInfo, RateLimitReader
@@ -71,6 +71,7 @@ from trackbridge.providers.types import (
     IssueChanges,
     IssueDraft,
     IssuePage,
+    Page,
     RequestStats,
     TrackerConfig,
     Transition,
@@ -436,6 +437,29 @@ class TrackerAdapter(ABC):
         for page in self.iter_pages(request, paginator=paginator):
             items.extend(self.expect_list(page.body, request.url))
         return items
+
+    def normalized_page(
+        self,
+        page: FetchedPage,
+        what: str,
+        normalize: Callable[[Any], _T],
+        *,
+        skip: Callable[[Any], bool] | None = None,
+    ) -> Page[_T]:
+        """A raw page whose body is a JSON array as a :class:`Page`: a 304 stays an empty ``not_modified``
+        page, and items ``skip`` picks out (GitHub's pull requests) are counted in ``skipped``."""
+        if page.not_modified:
+            return Page((), 0, page.next_cursor, not_modified=True)
+        raw_items = self.expect_list(page.body, what)
+        items = tuple(normalize(r) for r in raw_items if skip is None or not skip(r))
+        return Page(items, len(raw_items), page.next_cursor, skipped=len(raw_items) - len(items))
+
+    def delete_if_present(self, path: str) -> None:
+        """DELETE ``path``; a 404 means it is already gone, which is the outcome the caller wants."""
+        try:
+            self.request("DELETE", path)
+        except NotFoundError:
+            return
 
     # ---- connection test (template) --------------------------------------------------------------
     def test_connection(self) -> ConnectionReport:

@@ -20,7 +20,6 @@ GitHub specifics handled here (shared/research/tracker-apis.md, section 2):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -29,7 +28,14 @@ from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
 from trackbridge.domain.issues import Comment, Issue, User, status_category_of
-from trackbridge.providers._util import iso_seconds, issue_number, segment, trailing_number
+from trackbridge.providers._util import (
+    assignee_objects,
+    iso_seconds,
+    issue_number,
+    label_names,
+    segment,
+    trailing_number,
+)
 from trackbridge.providers.auth import BearerScheme
 from trackbridge.providers.base import CheckStep, TrackerAdapter
 from trackbridge.providers.classify import ErrorContext, ErrorRule
@@ -44,7 +50,6 @@ from trackbridge.providers.types import (
     IssueChanges,
     IssueDraft,
     IssuePage,
-    Page,
     Transition,
     WebhookRegistration,
 )
@@ -191,7 +196,7 @@ class GitHubAdapter(TrackerAdapter):
         def build() -> Issue:
             number = int(raw["number"])
             state = str(raw["state"])
-            assignees = raw.get("assignees") or ([raw["assignee"]] if raw.get("assignee") else [])
+            assignees = assignee_objects(raw)
             return Issue(
                 ref=issue_ref(self.connection_id, number),
                 external_id=external_id(self.name, self.locator, number),
@@ -203,10 +208,7 @@ class GitHubAdapter(TrackerAdapter):
                 status=state,
                 status_category=status_category_of(state),
                 assignees=[str(a["login"]) for a in assignees],
-                labels=[
-                    str(label["name"]) if isinstance(label, Mapping) else str(label)
-                    for label in raw["labels"]
-                ],
+                labels=label_names(raw["labels"]),
                 priority=None,
                 url=raw.get("html_url"),
                 created_at=raw["created_at"],
@@ -264,12 +266,7 @@ class GitHubAdapter(TrackerAdapter):
             params.update(sort="created", direction="asc")
         request = PageRequest(f"{self.repo_path}/issues", params)
         for page in self.iter_pages(request, cursor=cursor, conditional=True):
-            if page.not_modified:
-                yield Page((), 0, page.next_cursor, not_modified=True)
-                continue
-            raw_items = self.expect_list(page.body, "issues")
-            issues = tuple(self.normalize_issue(r) for r in raw_items if not self._is_pull_request(r))
-            yield Page(issues, len(raw_items), page.next_cursor, skipped=len(raw_items) - len(issues))
+            yield self.normalized_page(page, "issues", self.normalize_issue, skip=self._is_pull_request)
 
     def iter_comment_pages(
         self, *, since: datetime | None = None, cursor: PageCursor | None = None
@@ -281,14 +278,9 @@ class GitHubAdapter(TrackerAdapter):
             params.update(sort="created")
         request = PageRequest(f"{self.repo_path}/issues/comments", params)
         for page in self.iter_pages(request, cursor=cursor, conditional=True):
-            if page.not_modified:
-                yield Page((), 0, page.next_cursor, not_modified=True)
-                continue
-            raw_items = self.expect_list(page.body, "comments")
-            comments = tuple(
-                self.normalize_comment(r) for r in raw_items if not self._is_pull_request_comment(r)
+            yield self.normalized_page(
+                page, "comments", self.normalize_comment, skip=self._is_pull_request_comment
             )
-            yield Page(comments, len(raw_items), page.next_cursor, skipped=len(raw_items) - len(comments))
 
     def get_issue(self, key: str) -> Issue:
         number = issue_number(key, provider=self.name)
@@ -367,8 +359,7 @@ class GitHubAdapter(TrackerAdapter):
                 "POST", f"{path}/labels", json={"labels": list(changes.add_labels)}, idempotent=True
             )
         for label in changes.remove_labels:
-            with suppress(NotFoundError):  # not on the issue: already the wanted outcome
-                self.request("DELETE", f"{path}/labels/{segment(label)}")
+            self.delete_if_present(f"{path}/labels/{segment(label)}")  # not on the issue: as wanted
         payload: dict[str, Any] = dict(changes.fields)
         if changes.title is not None:
             payload["title"] = changes.title
@@ -451,10 +442,7 @@ class GitHubAdapter(TrackerAdapter):
         return self.normalize("webhook", build)
 
     def unregister_webhook(self, hook_id: str) -> None:
-        try:
-            self.request("DELETE", f"{self.repo_path}/hooks/{segment(hook_id)}")
-        except NotFoundError:
-            return
+        self.delete_if_present(f"{self.repo_path}/hooks/{segment(hook_id)}")
 
     # ---- connection test -------------------------------------------------------------------------
     def connection_checks(self) -> Sequence[CheckStep]:

@@ -23,7 +23,6 @@ GitLab specifics handled here (shared/research/tracker-apis.md, section 3):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -32,7 +31,7 @@ from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
 from trackbridge.domain.issues import Comment, Issue, User, status_category_of
-from trackbridge.providers._util import iso_seconds, issue_number, segment
+from trackbridge.providers._util import assignee_objects, iso_seconds, issue_number, label_names, segment
 from trackbridge.providers.auth import HeaderTokenScheme
 from trackbridge.providers.base import CheckStep, FetchedPage, TrackerAdapter
 from trackbridge.providers.classify import ErrorRule
@@ -47,7 +46,6 @@ from trackbridge.providers.types import (
     IssueChanges,
     IssueDraft,
     IssuePage,
-    Page,
     Transition,
     WebhookRegistration,
 )
@@ -162,18 +160,13 @@ class GitLabAdapter(TrackerAdapter):
         return f"{self.project_path}/issues/{issue_number(key, provider=self.name)}"
 
     # ---- normalization ---------------------------------------------------------------------------
-    @staticmethod
-    def _label_names(raw_labels: Any) -> list[str]:
-        # Plain names, or objects when the listing was asked with_labels_details.
-        return [str(x["name"]) if isinstance(x, Mapping) else str(x) for x in raw_labels or []]
-
     def normalize_issue(self, raw: Mapping[str, Any]) -> Issue:
         def build() -> Issue:
             iid = int(raw["iid"])
             state = str(raw["state"])
-            labels = self._label_names(raw.get("labels"))
+            labels = label_names(raw.get("labels") or [])
             priority = next((x[len(PRIORITY_SCOPE) :] for x in labels if x.startswith(PRIORITY_SCOPE)), None)
-            assignees = raw.get("assignees") or ([raw["assignee"]] if raw.get("assignee") else [])
+            assignees = assignee_objects(raw)
             return Issue(
                 ref=issue_ref(self.connection_id, iid),
                 external_id=external_id(self.name, self.locator, iid),
@@ -261,12 +254,7 @@ class GitLabAdapter(TrackerAdapter):
         self, *, since: datetime | None = None, include_closed: bool = True, cursor: PageCursor | None = None
     ) -> Iterator[IssuePage]:
         for page in self._raw_issue_pages(since, include_closed, cursor):
-            if page.not_modified:
-                yield Page((), 0, page.next_cursor, not_modified=True)
-                continue
-            raw_items = self.expect_list(page.body, "issues")
-            issues = tuple(self.normalize_issue(r) for r in raw_items)
-            yield Page(issues, len(raw_items), page.next_cursor)
+            yield self.normalized_page(page, "issues", self.normalize_issue)
 
     def get_issue(self, key: str) -> Issue:
         return self.normalize_issue(self.expect_dict(self.get_json(self._issue_path(key)), "issue"))
@@ -434,8 +422,7 @@ class GitLabAdapter(TrackerAdapter):
         return self.normalize("webhook", build)
 
     def unregister_webhook(self, hook_id: str) -> None:
-        with suppress(NotFoundError):  # already gone: the wanted outcome
-            self.request("DELETE", f"{self.project_path}/hooks/{segment(hook_id)}")
+        self.delete_if_present(f"{self.project_path}/hooks/{segment(hook_id)}")
 
     # ---- connection test -------------------------------------------------------------------------
     def connection_checks(self) -> Sequence[CheckStep]:

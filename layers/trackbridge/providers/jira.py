@@ -49,7 +49,7 @@ from trackbridge.providers.adf import adf_to_markdown, markdown_to_adf
 from trackbridge.providers.auth import BasicScheme
 from trackbridge.providers.base import CheckStep, TrackerAdapter
 from trackbridge.providers.classify import ErrorRule
-from trackbridge.providers.errors import InvalidRequestError, NotFoundError, make_error
+from trackbridge.providers.errors import InvalidRequestError, make_error
 from trackbridge.providers.jql import (
     Clause,
     Expr,
@@ -848,10 +848,7 @@ class JiraAdapter(TrackerAdapter):
     def unregister_webhook(self, hook_id: str) -> None:
         if not _NUMERIC_RE.match(str(hook_id)):
             raise InvalidInput("a Jira webhook id is a number", details={"hook_id": str(hook_id)[:40]})
-        try:
-            self.request("DELETE", f"rest/webhooks/1.0/webhook/{hook_id}")
-        except NotFoundError:
-            return  # already gone: the caller's goal is reached
+        self.delete_if_present(f"rest/webhooks/1.0/webhook/{hook_id}")
 
 
 __all__ = [

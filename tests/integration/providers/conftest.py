@@ -8,11 +8,8 @@ whose sleep is recorded, never slept, so rate-limit waits cost no time.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,6 +17,7 @@ import pytest
 
 from infra.local.trackers import PROVIDERS as SANDBOXES
 from infra.local.trackers.core import SandboxTracker
+from tests.support.hooks import HookReceiver, serve_hooks
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.registry import PROVIDERS, create_adapter
 from trackbridge.providers.retry import RetryPolicy
@@ -101,53 +99,13 @@ def tracker(request: pytest.FixtureRequest, sandboxes: dict[str, SandboxTracker[
         sandbox.clear_faults()
 
 
-@dataclass
-class HookReceiver:
-    """A loopback endpoint that records the exact bytes and headers of each webhook delivery."""
-
-    url: str = ""
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wait_for(self, count: int, timeout_s: float = 5.0) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.01)
-        with self.lock:
-            raise AssertionError(f"expected {count} deliveries, got {len(self.received)}")
-
-
 @pytest.fixture(scope="session")
 def _hook_server() -> Iterator[HookReceiver]:
-    receiver = HookReceiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with receiver.lock:
-                receiver.received.append((dict(self.headers.items()), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with serve_hooks() as receiver:
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
 def hooks(_hook_server: HookReceiver) -> HookReceiver:
-    with _hook_server.lock:
-        _hook_server.received.clear()
+    _hook_server.clear()
     return _hook_server

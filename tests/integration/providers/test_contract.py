@@ -248,9 +248,9 @@ def test_webhooks_are_delivered_signed(tracker: Tracker, hooks: HookReceiver) ->
     assert hook.id
     adapter.create_issue(IssueDraft("Webhook probe"))
     deliveries = hooks.wait_for(1)
-    for headers, body in deliveries:
-        assert type(adapter).verify_webhook(body, headers, [secret])
-        assert not type(adapter).verify_webhook(body, headers, ["wrong secret"])
+    for delivery in deliveries:
+        assert type(adapter).verify_webhook(delivery.body, delivery.headers, [secret])
+        assert not type(adapter).verify_webhook(delivery.body, delivery.headers, ["wrong secret"])
     adapter.unregister_webhook(hook.id)
     adapter.unregister_webhook(hook.id)  # gone already: still fine
 

@@ -15,6 +15,7 @@ import pytest
 
 from infra.local.trackers.github import GitHubSandbox
 from tests.integration.sync.support import Harness, adapter_for, build_harness
+from tests.support.sandboxes import fresh
 from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import Connection, ConnectionCreate
 from trackbridge.providers.base import TrackerAdapter
@@ -30,18 +31,13 @@ SYNC_COMMENTS = 2
 
 @pytest.fixture(scope="session")
 def github_sync_sandbox() -> Iterator[GitHubSandbox]:
-    tracker = GitHubSandbox(seed="sync", issues=SYNC_ISSUES, comments_per_issue=SYNC_COMMENTS).start()
-    try:
+    with GitHubSandbox(seed="sync", issues=SYNC_ISSUES, comments_per_issue=SYNC_COMMENTS) as tracker:
         yield tracker
-    finally:
-        tracker.stop()
 
 
 @pytest.fixture
 def github_tracker(github_sync_sandbox: GitHubSandbox) -> GitHubSandbox:
-    github_sync_sandbox.clock.unfreeze()
-    github_sync_sandbox.reset()
-    return github_sync_sandbox
+    return fresh(github_sync_sandbox)
 
 
 @pytest.fixture
