@@ -26,7 +26,7 @@ from infra.constructs.scheduling import Maintenance, Scheduling
 from infra.constructs.secrets import SecretsScope
 from infra.constructs.sync import Sync
 from infra.constructs.webhooks import Webhooks
-from infra.definition import APP, ENV, secrets_prefix
+from infra.definition import APP, ENV, jira_oauth_app_secret_name, oauth_state_key_secret_name, secrets_prefix
 
 PRODUCTION_STAGE = "prod"
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME": APP, "POWERTOOLS_METRICS_NAMESPACE": APP}
@@ -55,7 +55,7 @@ class TrackbridgeStack(Stack):
         self.scheduling = Scheduling(
             self, "Scheduling", stage=stage, sync_queue=self.queues.sync, removal_policy=removal
         )
-        self.secrets = SecretsScope(self, stage=stage)
+        self.secrets = SecretsScope(self, stage=stage, removal_policy=removal)
 
         table = self.data.table
         topic = self.alerts.topic
@@ -75,6 +75,8 @@ class TrackbridgeStack(Stack):
                 ENV.scheduler_role_arn: self.scheduling.role.role_arn,
                 ENV.alerts_topic_arn: topic.topic_arn,
                 ENV.secrets_prefix: secrets_prefix(stage),
+                ENV.oauth_state_key_secret: oauth_state_key_secret_name(stage),
+                ENV.jira_oauth_app_secret: jira_oauth_app_secret_name(stage),
                 **POWERTOOLS_ENV,
             },
             log_retention=retention,

@@ -38,6 +38,7 @@ from infra.definition import (
     API_THROTTLE_RATE,
     APP,
     AUTHORIZER_CACHE_TTL_S,
+    BINARY_MEDIA_TYPES,
     GATEWAY_RESPONSES,
     ROUTES,
     RouteSpec,
@@ -146,6 +147,8 @@ class Api(Construct):
             rest_api_name=f"{APP}-{stage}",
             description=f"{APP} {stage}: REST API /v1",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Uploads arrive base64 encoded, bytes intact; without this they would be mangled as text.
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             # Access and execution logs need the account's API Gateway logging role; see the acknowledgement.
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,

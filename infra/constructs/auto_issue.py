@@ -122,7 +122,7 @@ class AutoIssue(Construct):
         self.handler.consume(auto_issue)
         # Rules, templates and the fingerprint claims that keep one issue per fingerprint.
         data.grant_read_write(self.handler)
-        secrets.grant_read(self.handler)
+        secrets.grant_tracker_credentials(self.handler)
         alerts.grant_publish(self.handler)
 
 

@@ -114,7 +114,7 @@ class Maintenance(Construct):
         sync_queue.queue.grant_send_messages(function)
         scheduling.grant_manage_schedules(self.handler)
         # Webhook renewal calls the trackers with the connection's credentials.
-        secrets.grant_read(self.handler)
+        secrets.grant_tracker_credentials(self.handler)
         alerts.grant_publish(self.handler)
 
         self.rule = events.Rule(

@@ -34,7 +34,7 @@ class Sync(Construct):
         # Continuations and parked slices (delayed messages, chained when a reset is beyond 900 s).
         sync_queue.queue.grant_send_messages(self.handler.function)
         data.grant_read_write(self.handler)
-        secrets.grant_read(self.handler)
+        secrets.grant_tracker_credentials(self.handler)
         alerts.grant_publish(self.handler)
 
 

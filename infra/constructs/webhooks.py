@@ -40,7 +40,7 @@ class Webhooks(Construct):
         self.apply.consume(inbound)
         data.grant_read_write(self.apply)
         # A thin webhook payload is completed from the tracker with the connection's credentials.
-        secrets.grant_read(self.apply)
+        secrets.grant_tracker_credentials(self.apply)
         alerts.grant_publish(self.apply)
 
 

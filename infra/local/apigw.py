@@ -35,6 +35,7 @@ from infra.definition import (
     API_THROTTLE_BURST,
     API_THROTTLE_RATE,
     AUTHORIZER_CACHE_TTL_S,
+    BINARY_MEDIA_TYPES,
     GATEWAY_RESPONSES,
     ROUTES,
     RouteSpec,
@@ -222,14 +223,23 @@ def _is_text(content_type: str | None) -> bool:
     return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
 
 
+def _is_binary(content_type: str | None) -> bool:
+    return content_type is not None and content_type.split(";", 1)[0].strip().lower() in BINARY_MEDIA_TYPES
+
+
 def _encode_body(data: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """As API Gateway with the stack's binary media types: those base64, text types as UTF-8 text."""
     if not data:
         return None, False
+    if _is_binary(content_type):
+        return base64.b64encode(data).decode("ascii"), True
     if _is_text(content_type):
         try:
             return data.decode("utf-8"), False
         except UnicodeDecodeError:
             pass
+    # Neither text nor a binary media type: API Gateway would pass it as text and lose the bytes that are not
+    # UTF-8. Base64 keeps them, so a local handler sees no worse than that (kept from before the list).
     return base64.b64encode(data).decode("ascii"), True
 
 

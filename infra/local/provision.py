@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ from infra.definition import (
     QueueSpec,
     alerts_topic_name,
     event_bus_name,
+    jira_oauth_app_secret_name,
+    oauth_state_key_secret_name,
     schedule_group_name,
     scheduler_role_name,
     secrets_prefix,
@@ -163,6 +166,8 @@ class LocalResources:
             ENV.scheduler_role_arn: self.scheduler_role_arn,
             ENV.alerts_topic_arn: self.alerts_topic_arn,
             ENV.secrets_prefix: secrets_prefix(self.stage),
+            ENV.oauth_state_key_secret: oauth_state_key_secret_name(self.stage),
+            ENV.jira_oauth_app_secret: jira_oauth_app_secret_name(self.stage),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -338,6 +343,19 @@ def _ensure_events(events: Any, stage: str, auto_issue_arn: str) -> tuple[str, s
     return bus_name, bus_arn, rules
 
 
+def _ensure_state_key(secretsmanager: Any, stage: str) -> None:
+    """The OAuth state-signing key, random per moto (CDK has Secrets Manager generate the deployed one)."""
+    try:
+        secretsmanager.create_secret(
+            Name=oauth_state_key_secret_name(stage),
+            SecretString=secrets.token_urlsafe(48),
+            Description="trackbridge: HMAC key that signs OAuth state values",
+        )
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceExistsException":
+            raise
+
+
 def provision(*, endpoint_url: str, region: str = "us-east-1", stage: str = "local") -> LocalResources:
     """Create (or find) every resource of ``stage`` on the moto server at ``endpoint_url``.
 
@@ -362,9 +380,11 @@ def provision(*, endpoint_url: str, region: str = "us-east-1", stage: str = "loc
         events = pool.submit(lambda: _ensure_events(client("events"), stage, auto_issue_arn))
         schedule_group = pool.submit(lambda: _ensure_schedule_group(client("scheduler"), group))
         role = pool.submit(lambda: _ensure_scheduler_role(client("iam"), stage, [sync_arn]))
+        state_key = pool.submit(lambda: _ensure_state_key(client("secretsmanager"), stage))
         urls, arns = queues.result()
         bus_name, bus_arn, rules = events.result()
         schedule_group.result()
+        state_key.result()
         resources = LocalResources(
             stage=stage,
             region=region,

@@ -23,7 +23,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+from botocore.exceptions import ClientError
 
+from infra.definition import JIRA_OAUTH_BASE_URL_ENV, jira_oauth_app_secret_name
 from infra.local.alarms import AlarmBridge
 from infra.local.apigw import LocalApiGateway
 from infra.local.invoke import Handler, LocalFunctions
@@ -218,6 +220,7 @@ class LocalStack:
         self.gateway = LocalApiGateway(self.functions, port=self._port, region=self.region).start()
         if self._with_sandbox:
             self.sandboxes = self._start_sandboxes(self.seed)
+            self._configure_sandbox_oauth(self.sandboxes.describe())
 
         self.api_key = self._issue_api_key(DEMO_TENANT)
         for seeder in self._seeders:
@@ -266,6 +269,26 @@ class LocalStack:
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
         _reset_runtime()
+
+    def _configure_sandbox_oauth(self, trackers: Mapping[str, Any]) -> None:
+        """Point Jira OAuth at the Jira sandbox's authorization server and register its app's credentials.
+
+        The state key is already there (``provision``); the redirect URI is derived from the local
+        gateway's own address per request, a loopback URL, which is all the sandbox accepts.
+        """
+        jira = trackers.get("jira")
+        if self.resources is None or not isinstance(jira, Mapping) or not jira.get("oauth_url"):
+            return
+        app = json.dumps({"client_id": jira["client_id"], "client_secret": jira["client_secret"]})
+        name = jira_oauth_app_secret_name(self.stage)
+        client = self.resources.client("secretsmanager")
+        try:
+            client.create_secret(Name=name, SecretString=app, Description="the Jira sandbox's OAuth app")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceExistsException":
+                raise
+            client.put_secret_value(SecretId=name, SecretString=app)
+        self._apply_environment({JIRA_OAUTH_BASE_URL_ENV: str(jira["oauth_url"])})
 
     def _restore_environment(self) -> None:
         if not self._saved_env:

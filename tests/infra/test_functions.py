@@ -90,6 +90,8 @@ def test_function_environment_names_every_resource(dev_template: dict[str, Any],
         ENV.scheduler_role_arn: get_att(role_id),
         ENV.alerts_topic_arn: ref(topic_id),
         ENV.secrets_prefix: "trackbridge/dev/",
+        ENV.oauth_state_key_secret: "trackbridge/dev/_app/oauth-state-key",
+        ENV.jira_oauth_app_secret: "trackbridge/dev/_app/jira-oauth",
         "POWERTOOLS_SERVICE_NAME": "trackbridge",
         "POWERTOOLS_METRICS_NAMESPACE": "trackbridge",
     }

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infra.constructs.function import spec_for
-from infra.constructs.secrets import MANAGE_ACTIONS, READ_ACTIONS
+from infra.constructs.secrets import MANAGE_ACTIONS, READ_ACTIONS, TOKEN_ROTATION_ACTIONS
 from infra.definition import FUNCTIONS, QUEUES, event_bus_name, scheduler_role_name
 from tests.infra.cfn import actions_on, all_policy_statements, as_list, get_att, joined, one, role_statements
 
@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("cdk")]
 
 STAGE = "dev"
 SECRETS_ARN = "arn:{AWS::Partition}:secretsmanager:{AWS::Region}:{AWS::AccountId}:secret:trackbridge/dev/*"
+OAUTH_TOKENS_ARN = SECRETS_ARN + "/oauth-??????"
 SCHEDULES_ARN = "arn:{AWS::Partition}:scheduler:{AWS::Region}:{AWS::AccountId}:schedule/trackbridge-dev/*"
 # Actions AWS offers no resource-level permissions for, so Resource "*" is the only way to grant them.
 NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -32,6 +33,8 @@ PRODUCERS = {
 PUBLISHERS = {"apply", "sync", "auto_issue", "scheduler_maintenance"}
 SCHEDULE_MANAGERS = {"api", "scheduler_maintenance"}
 SECRET_READERS = {"webhook", "apply", "sync", "auto_issue", "scheduler_maintenance"}
+# Functions that call trackers also store rotated Jira OAuth tokens (and only those).
+TOKEN_ROTATORS = {"apply", "sync", "auto_issue", "scheduler_maintenance"}
 
 
 def _role_id(template: dict[str, Any], key: str) -> str:
@@ -87,14 +90,16 @@ def test_secrets_access_is_scoped_to_the_stage_prefix(dev_template: dict[str, An
     allowed = _allowed(dev_template, key)
     secret_actions = {action for action in allowed if action.startswith("secretsmanager:")}
 
+    rotation = set(TOKEN_ROTATION_ACTIONS) if key in TOKEN_ROTATORS else set()
     if key == "api":
         assert secret_actions == set(MANAGE_ACTIONS)
     elif key in SECRET_READERS:
-        assert secret_actions == set(READ_ACTIONS)
+        assert secret_actions == set(READ_ACTIONS) | rotation
     else:
         assert secret_actions == set()
     for action in secret_actions:
-        assert allowed[action] == [SECRETS_ARN]
+        expected = [OAUTH_TOKENS_ARN] if key != "api" and action in rotation else [SECRETS_ARN]
+        assert allowed[action] == expected
 
 
 @pytest.mark.parametrize("key", [spec.key for spec in FUNCTIONS])

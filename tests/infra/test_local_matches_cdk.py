@@ -103,3 +103,43 @@ def test_bus_rules_topic_group_and_role_names_match(dev_template: dict[str, Any]
     assert app_rule["Properties"]["EventPattern"] == APP_EVENT_PATTERN
     for rule in (alarm_rule, app_rule):
         assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [get_att(auto_issue_id)]
+
+
+def test_binary_media_types_match(dev_template: dict[str, Any]) -> None:
+    from infra.definition import BINARY_MEDIA_TYPES
+    from infra.local.apigw import _encode_body
+
+    _, rest_api = one(dev_template, "AWS::ApiGateway::RestApi")
+    assert rest_api["Properties"]["BinaryMediaTypes"] == list(BINARY_MEDIA_TYPES)
+    # The local gateway hands exactly these to the function base64 encoded, bytes intact, and JSON as text.
+    for media_type in BINARY_MEDIA_TYPES:
+        assert _encode_body(b"\x00\xff", f"{media_type}; boundary=x") == ("AP8=", True)
+    assert _encode_body(b'{"a": 1}', "application/json") == ('{"a": 1}', False)
+
+
+def test_oauth_state_key_and_function_environment_names_match(dev_template: dict[str, Any]) -> None:
+    from infra.definition import ENV, oauth_state_key_secret_name
+    from infra.local.provision import LocalResources
+    from tests.infra.cfn import resources as of_type
+
+    one(dev_template, "AWS::SecretsManager::Secret", Name=oauth_state_key_secret_name(STAGE))
+    local = LocalResources(
+        stage=STAGE,
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:1",
+        table_name=TABLE.name(STAGE),
+        queue_urls=dict.fromkeys(("inbound", "sync", "auto_issue"), "u"),
+        queue_arns=dict.fromkeys(("inbound", "sync", "auto_issue"), "a"),
+        event_bus_name="b",
+        event_bus_arn="b",
+        schedule_group="g",
+        scheduler_role_arn="r",
+        alerts_topic_arn="t",
+    ).environment()
+    for function in of_type(dev_template, "AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if ENV.table not in variables:
+            continue  # not one of ours (CDK's own helper functions)
+        assert set(variables) <= set(local)
+        for name in (ENV.oauth_state_key_secret, ENV.jira_oauth_app_secret, ENV.secrets_prefix):
+            assert variables[name] == local[name]

@@ -6,6 +6,11 @@ provider's shape. Credentials and webhook secrets are ``SecretStr`` from the mom
 they print as ``**********`` in any log or repr; :func:`secret_payload` is the one place they are unwrapped,
 for writing to Secrets Manager. :class:`Connection` itself holds no secret, only ``has_credentials``.
 
+A Jira connection may authorize through OAuth 2.0 (3LO) instead: its credentials are ``{"auth": "oauth"}``
+(no token yet), it starts with ``has_credentials: false`` and ``auth: "oauth"``, and
+``POST /v1/oauth/jira/start`` ... ``GET /v1/oauth/jira/callback`` stores its tokens and sets
+``has_credentials`` (``trackbridge.runtime.jira_oauth``).
+
 Field validators read ``info.data["provider"]`` (fields validate in declaration order) so that a wrong
 scope or credential field is reported at its own path (``body.scope``), not at the whole body.
 """
@@ -129,31 +134,61 @@ class JiraCredentials(BaseModel):
     api_token: SecretText
 
 
-Credentials = TokenCredentials | JiraCredentials
+class OAuthCredentials(BaseModel):
+    """Jira Cloud through OAuth 2.0 (3LO): no secret at creation; the tokens arrive with the callback and
+    live in their own secret (``trackbridge.runtime.oauth_tokens``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auth: Literal["oauth"]
+
+
+Credentials = TokenCredentials | JiraCredentials | OAuthCredentials
 CREDENTIAL_MODELS: Final[Mapping[str, type[TokenCredentials] | type[JiraCredentials]]] = {
     "github": TokenCredentials,
     "gitlab": TokenCredentials,
     "jira": JiraCredentials,
 }
+# Providers whose connections may authorize through OAuth instead of stored credentials.
+OAUTH_PROVIDERS: Final[frozenset[str]] = frozenset({"jira"})
+AuthKind = Literal["token", "oauth"]
+
+
+def _asks_for_oauth(raw: Any) -> bool:
+    if isinstance(raw, OAuthCredentials):
+        return True
+    if not isinstance(raw, Mapping):
+        return False
+    value = raw.get("auth")
+    return (value.get_secret_value() if isinstance(value, SecretStr) else value) == "oauth"
+
+
+def auth_kind(credentials: Credentials) -> AuthKind:
+    return "oauth" if isinstance(credentials, OAuthCredentials) else "token"
 
 
 def parse_credentials(provider: str, raw: Any) -> Credentials:
     """Credentials of ``provider``'s shape; ValueError lists what is wrong without echoing any value."""
-    model = CREDENTIAL_MODELS[provider]
+    model: type[BaseModel] = CREDENTIAL_MODELS[provider]
+    if _asks_for_oauth(raw):
+        if provider not in OAUTH_PROVIDERS:
+            raise ValueError(f"{provider} connections cannot use OAuth; use {{token}}")
+        model = OAuthCredentials
     if isinstance(raw, model):
-        return raw
+        return cast(Credentials, raw)
     if isinstance(raw, Mapping):
         # Values may arrive already wrapped (a PATCH body parses them as SecretStr).
         raw = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in raw.items()}
     try:
-        return model.model_validate(raw)
+        return cast(Credentials, model.model_validate(raw))
     except ValidationError as exc:
         fields = sorted(model.model_fields)
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc']) or 'credentials'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise ValueError(f"{provider} credentials are {{{', '.join(fields)}}} ({problems})") from None
+        hint = ' or {"auth": "oauth"}' if provider in OAUTH_PROVIDERS else ""
+        raise ValueError(f"{provider} credentials are {{{', '.join(fields)}}}{hint} ({problems})") from None
 
 
 def secret_payload(credentials: Credentials) -> dict[str, str]:
@@ -264,12 +299,18 @@ class Connection(BaseModel):
     include_closed: bool = True
     has_credentials: bool = True
     has_webhook_secret: bool = False
+    # "oauth": the credentials are OAuth tokens that the 3LO flow stores (Jira); "token": a stored token.
+    auth: AuthKind = "token"
+    # Jira under OAuth: base_url is the API gateway (https://api.atlassian.com/ex/jira/{cloudId}) and this
+    # is the site people browse; external ids keep using the site, so switching auth duplicates nothing.
+    site_url: str | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
     version: int = 1
 
     @classmethod
     def from_create(cls, body: ConnectionCreate, *, connection_id: str, now: datetime) -> Connection:
+        kind = auth_kind(body.credentials)
         return cls(
             id=connection_id,
             name=body.name,
@@ -279,8 +320,10 @@ class Connection(BaseModel):
             schedule=body.schedule,
             entities=_check_entities(body.provider, body.entities),
             include_closed=body.include_closed,
-            has_credentials=True,
+            # An OAuth connection has no usable credentials until its authorization completes.
+            has_credentials=kind == "token",
             has_webhook_secret=body.webhook_secret is not None,
+            auth=kind,
             created_at=now,
             updated_at=now,
             version=1,
@@ -303,6 +346,11 @@ class Connection(BaseModel):
                 raise _field_error("body.entities", str(exc)) from None
         if patch.webhook_secret is not None:
             changes["has_webhook_secret"] = True
+        if patch.credentials is not None:
+            kind: AuthKind = "oauth" if _asks_for_oauth(patch.credentials) else "token"
+            changes["auth"] = kind
+            # Switching to OAuth needs an authorization before anything works; staying on it keeps the tokens.
+            changes["has_credentials"] = kind == "token" or (self.auth == "oauth" and self.has_credentials)
         return self.model_copy(update=changes)
 
     def patch_credentials(self, patch: ConnectionPatch) -> Credentials | None:
@@ -321,7 +369,7 @@ class Connection(BaseModel):
             return f"{self.base_url}/repos/{self.scope.repo}"
         if self.provider == "gitlab" and self.scope.project:
             return f"{self.base_url}/projects/{self.scope.project}"
-        return self.base_url
+        return self.site_url or self.base_url
 
     def external_id(self, native_id: str | int) -> str:
         return external_id(self.provider, self.locator, native_id)
@@ -343,18 +391,22 @@ def _field_error(path: str, message: str) -> ValidationFailed:
 __all__ = [
     "CREDENTIAL_MODELS",
     "DEFAULT_ENTITIES",
+    "OAUTH_PROVIDERS",
     "SUPPORTED_ENTITIES",
     "SUPPORTED_PROVIDERS",
+    "AuthKind",
     "Connection",
     "ConnectionCreate",
     "ConnectionPatch",
     "Credentials",
     "Entity",
     "JiraCredentials",
+    "OAuthCredentials",
     "Provider",
     "Schedule",
     "Scope",
     "TokenCredentials",
+    "auth_kind",
     "parse_credentials",
     "secret_payload",
 ]

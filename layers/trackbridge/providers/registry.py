@@ -52,6 +52,14 @@ def describe_providers() -> list[dict[str, Any]]:
 def auth_from_credentials(provider: str, credentials: Mapping[str, Any]) -> httpx.Auth:
     """The ``httpx.Auth`` for a credentials dict of ``provider``'s shape (github/gitlab ``{"token"}``,
     jira ``{"email", "api_token"}``); ``ValidationFailed`` names missing keys, never values."""
+    if isinstance(credentials, Mapping) and credentials.get("auth") == "oauth":
+        # OAuth tokens rotate in a store this layer cannot reach (Secrets Manager): the runtime builds
+        # an ``oauth_jira.OAuthTokenAuth`` instead (trackbridge.runtime.sync.adapters).
+        raise ValidationFailed(
+            f"OAuth credentials for {provider} need a token store: build the adapter with "
+            "trackbridge.runtime.sync.adapters.default_adapter_factory",
+            details={"auth": "oauth"},
+        )
     return get_adapter_class(provider).auth_scheme.build(credentials, provider=provider)
 
 

@@ -17,9 +17,13 @@ from trackbridge.runtime import aws
 from trackbridge.runtime.settings import get_settings
 
 if TYPE_CHECKING:
+    from trackbridge.runtime.actions import AdapterPool, TrackerActions
     from trackbridge.runtime.api_keys import ApiKeyService
     from trackbridge.runtime.connections import ConnectionService
     from trackbridge.runtime.health import HealthChecker
+    from trackbridge.runtime.issues import SyncedIssues
+    from trackbridge.runtime.jira_oauth import JiraOAuthConfig, JiraOAuthService
+    from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
     from trackbridge.runtime.secrets import ConnectionSecrets
     from trackbridge.runtime.sync import SyncEngine, SyncService
     from trackbridge.runtime.sync.queue import SqsSyncQueue
@@ -78,6 +82,42 @@ def connection_service() -> ConnectionService:
 
     return ConnectionService(
         connection_repository(), audit_repository(), connection_secrets(), schedules=connection_schedules()
+    )
+
+
+@lru_cache(maxsize=1)
+def jira_oauth_config() -> JiraOAuthConfig:
+    from trackbridge.runtime.jira_oauth import JiraOAuthConfig
+
+    return JiraOAuthConfig(aws.client("secretsmanager"), get_settings())
+
+
+@lru_cache(maxsize=1)
+def oauth_http() -> Any:
+    """One keep-alive client for the OAuth authorization server (code exchange, refresh, revocation)."""
+    import httpx
+
+    return httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+
+
+def oauth_token_store(secret_name: str) -> SecretsManagerTokenStore:
+    """A connection's token store; cheap (no I/O), so not cached: the secret's name is the identity."""
+    from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
+
+    return SecretsManagerTokenStore(aws.client("secretsmanager"), secret_name)
+
+
+@lru_cache(maxsize=1)
+def jira_oauth_service() -> JiraOAuthService:
+    from trackbridge.runtime.jira_oauth import JiraOAuthService
+
+    return JiraOAuthService(
+        config=jira_oauth_config(),
+        connections=connection_repository(),
+        audit=audit_repository(),
+        secrets=connection_secrets(),
+        store_for=oauth_token_store,
+        http=oauth_http(),
     )
 
 
@@ -172,7 +212,48 @@ def sync_engine() -> SyncEngine:
     )
 
 
+@lru_cache(maxsize=1)
+def adapter_pool() -> AdapterPool:
+    from trackbridge.runtime.actions import AdapterPool
+
+    return AdapterPool(connection_secrets())
+
+
+@lru_cache(maxsize=1)
+def tracker_actions() -> TrackerActions:
+    from trackbridge.runtime.actions import TrackerActions
+    from trackbridge.storage.issues import CommentRepository, IssueRepository
+
+    return TrackerActions(
+        connection_service(),
+        adapter_pool(),
+        IssueRepository(table()),
+        CommentRepository(table()),
+        audit_repository(),
+    )
+
+
+@lru_cache(maxsize=1)
+def synced_issues() -> SyncedIssues:
+    from trackbridge.runtime.issues import SyncedIssues
+    from trackbridge.storage.issues import CommentRepository, IssueRepository, WorklogRepository
+    from trackbridge.storage.links import LinkRepository
+
+    return SyncedIssues(
+        connection_repository(),
+        IssueRepository(table()),
+        CommentRepository(table()),
+        WorklogRepository(table()),
+        LinkRepository(table()),
+    )
+
+
 _FACTORIES = (
+    adapter_pool,
+    tracker_actions,
+    synced_issues,
+    jira_oauth_config,
+    jira_oauth_service,
     connection_schedules,
     sync_queue,
     sync_service,
@@ -191,12 +272,18 @@ _FACTORIES = (
 
 def reset() -> None:
     """Forget every cached object, client and the settings."""
+    if adapter_pool.cache_info().currsize:
+        adapter_pool().close()  # its httpx clients hold sockets
     for factory in _FACTORIES:
         factory.cache_clear()
+    if oauth_http.cache_info().currsize:
+        oauth_http().close()
+    oauth_http.cache_clear()
     aws.reset_clients()
 
 
 __all__ = [
+    "adapter_pool",
     "api_key_repository",
     "api_key_service",
     "audit_repository",
@@ -206,9 +293,15 @@ __all__ = [
     "connection_service",
     "health_checker",
     "health_client",
+    "jira_oauth_config",
+    "jira_oauth_service",
+    "oauth_http",
+    "oauth_token_store",
     "reset",
     "sync_engine",
     "sync_queue",
     "sync_service",
+    "synced_issues",
     "table",
+    "tracker_actions",
 ]

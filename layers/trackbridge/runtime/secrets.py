@@ -1,7 +1,10 @@
 """Connection secrets in Secrets Manager: credentials and webhook signing secrets, never anywhere else.
 
 Names: ``{prefix}{tenant}/connections/{id}`` holds the credentials as JSON; ``.../webhook`` holds a JSON list
-of signing secrets, newest first, so a rotated secret keeps working until senders use the new one.
+of signing secrets, newest first, so a rotated secret keeps working until senders use the new one;
+``.../oauth`` holds a Jira OAuth connection's tokens (``trackbridge.runtime.oauth_tokens`` reads and
+rotates it; its credentials secret then holds only ``{"auth": "oauth"}``, and :meth:`credentials` adds
+``token_secret``, the tokens' secret name, so an adapter factory can find them without the tenant).
 
 Reads go through Powertools parameters (``SecretsProvider`` over the injected client) with a TTL cache, so a
 warm function does not call Secrets Manager per request. Writes clear that cache, so this process never
@@ -55,6 +58,9 @@ class ConnectionSecrets:
     def webhook_name(self, tenant: str, connection_id: str) -> str:
         return f"{self.credentials_name(tenant, connection_id)}/webhook"
 
+    def oauth_tokens_name(self, tenant: str, connection_id: str) -> str:
+        return f"{self.credentials_name(tenant, connection_id)}/oauth"
+
     # -- writes ---------------------------------------------------------------------------------------------
 
     def _put(self, name: str, value: str, *, description: str, new: bool) -> None:
@@ -105,13 +111,18 @@ class ConnectionSecrets:
         )
 
     def delete(self, tenant: str, connection_id: str) -> None:
-        """Delete both secrets of a connection; absent ones are fine (idempotent)."""
+        """Delete every secret of a connection; absent ones are fine (idempotent)."""
         options: dict[str, Any] = (
             {"ForceDeleteWithoutRecovery": True}
             if self.force_delete
             else {"RecoveryWindowInDays": RECOVERY_WINDOW_DAYS}
         )
-        for name in (self.credentials_name(tenant, connection_id), self.webhook_name(tenant, connection_id)):
+        names = (
+            self.credentials_name(tenant, connection_id),
+            self.webhook_name(tenant, connection_id),
+            self.oauth_tokens_name(tenant, connection_id),
+        )
+        for name in names:
             try:
                 self.client.delete_secret(SecretId=name, **options)
             except ClientError as exc:
@@ -140,7 +151,12 @@ class ConnectionSecrets:
 
     def credentials(self, tenant: str, connection_id: str) -> dict[str, str] | None:
         value = self._get_json(self.credentials_name(tenant, connection_id), fresh=False)
-        return dict(value) if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return None
+        credentials = dict(value)
+        if credentials.get("auth") == "oauth":
+            credentials["token_secret"] = self.oauth_tokens_name(tenant, connection_id)
+        return credentials
 
     def webhook_secrets(self, tenant: str, connection_id: str, *, fresh: bool = False) -> list[str]:
         value = self._get_json(self.webhook_name(tenant, connection_id), fresh=fresh)

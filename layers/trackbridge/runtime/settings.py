@@ -34,6 +34,16 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(1_048_576, alias="TB_MAX_BODY_BYTES")
     # How long secrets stay cached in memory (Powertools parameters max_age).
     secrets_ttl_s: int = Field(300, alias="TB_SECRETS_TTL_S")
+    # Jira OAuth 2.0 (3LO): names of the state-signing key and of the app's {client_id, client_secret}.
+    oauth_state_key_secret: str = Field("", alias="TB_OAUTH_STATE_KEY_SECRET")
+    jira_oauth_app_secret: str = Field("", alias="TB_JIRA_OAUTH_APP_SECRET")
+    # Empty: Atlassian's auth.atlassian.com / api.atlassian.com; set: one base serving the same paths
+    # (the sandbox's oauth_url under the embedded stack).
+    jira_oauth_base_url: str = Field("", alias="TB_JIRA_OAUTH_BASE_URL")
+    # Atlassian documents no revocation endpoint; an RFC 7009 one can be configured.
+    jira_oauth_revocation_url: str = Field("", alias="TB_JIRA_OAUTH_REVOCATION_URL")
+    # Empty: derived per request from the API's own host and stage (.../v1/oauth/jira/callback).
+    jira_oauth_redirect_uri: str = Field("", alias="TB_JIRA_OAUTH_REDIRECT_URI")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

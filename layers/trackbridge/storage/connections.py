@@ -30,6 +30,8 @@ class ConnectionRepository(VersionedDocuments[Connection]):
             "include_closed": model.include_closed,
             "has_credentials": model.has_credentials,
             "has_webhook_secret": model.has_webhook_secret,
+            "auth": model.auth,
+            "site_url": model.site_url,
             "created_at": to_iso(model.created_at),
             "updated_at": to_iso(model.updated_at),
             "version": model.version,
@@ -48,6 +50,9 @@ class ConnectionRepository(VersionedDocuments[Connection]):
             include_closed=item["include_closed"],
             has_credentials=item["has_credentials"],
             has_webhook_secret=item.get("has_webhook_secret", False),
+            # Items written before OAuth existed hold stored tokens.
+            auth=item.get("auth", "token"),
+            site_url=item.get("site_url"),
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
             version=item["version"],

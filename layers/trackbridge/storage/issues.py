@@ -211,10 +211,16 @@ class IssueRepository:
         return self._by_updated(tenant, GSI1, issues_by_updated_gsi1pk(tenant), since, limit, cursor)
 
     def list_by_status(
-        self, tenant: str, category: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+        self,
+        tenant: str,
+        category: str,
+        *,
+        since: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
     ) -> Page[Issue]:
         """Live issues of one status category, most recently updated first (GSI2)."""
-        return self._by_updated(tenant, GSI2, issues_by_status_gsi2pk(tenant, category), None, limit, cursor)
+        return self._by_updated(tenant, GSI2, issues_by_status_gsi2pk(tenant, category), since, limit, cursor)
 
     def list_connection_updated(
         self,

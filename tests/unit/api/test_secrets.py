@@ -103,7 +103,7 @@ def test_delete_uses_a_recovery_window_on_aws_only(force: bool, expected: dict[s
     store.put_credentials("acme", "c", TokenCredentials(token=SecretStr("t")), new=True)
     store.delete("acme", "c")  # the webhook secret never existed: that is fine
     deletes = [kwargs for name, kwargs in client.calls if name == "delete_secret"]
-    assert len(deletes) == 2
+    assert len(deletes) == 3  # credentials, webhook secrets, OAuth tokens
     for kwargs in deletes:
         assert {k: v for k, v in kwargs.items() if k != "SecretId"} == expected
     assert RECOVERY_WINDOW_DAYS == 7

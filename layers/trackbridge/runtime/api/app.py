@@ -2,7 +2,8 @@
 
 :func:`resolve` is what ``functions/api.py`` calls. Before Powertools parses anything it refuses a tenant
 route without an authorizer tenant (401, first, as API Gateway would), a base64 body that does not decode
-(400) and a body over ``max_body_bytes`` (413). Powertools' validation runs before any middleware, so these
+(400), a body over ``max_body_bytes`` (413; uploads have their own larger limit) and a multipart body
+Powertools' parser would crash on (400). Powertools' validation runs before any middleware, so these
 checks cannot live in one. The public paths match the routes that ``infra/definition.py`` leaves without
 the authorizer (a test keeps the two in step).
 """
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trackbridge import __version__
 from trackbridge.domain.errors import InvalidInput, PayloadTooLarge, TrackbridgeError, Unauthorized
-from trackbridge.runtime.api import audit, connections, errors, health, sync
+from trackbridge.runtime.api import actions, audit, connections, errors, health, issues, oauth, sync
 from trackbridge.runtime.api.context import principal_from_event
 from trackbridge.runtime.observability import logger, metrics
 from trackbridge.runtime.settings import get_settings
@@ -30,7 +31,8 @@ from trackbridge.runtime.settings import get_settings
 OPENAPI_PATH = "/v1/openapi.json"
 DOCS_PATH = "/v1/docs"
 HEALTH_PATH = "/v1/health"
-PUBLIC_PATHS = frozenset({HEALTH_PATH, OPENAPI_PATH, DOCS_PATH})
+OAUTH_CALLBACK_PATH = "/v1/oauth/jira/callback"  # the user's browser, back from Atlassian: no API key
+PUBLIC_PATHS = frozenset({HEALTH_PATH, OPENAPI_PATH, DOCS_PATH, OAUTH_CALLBACK_PATH})
 
 
 def _parse_json(text: str) -> Any:
@@ -54,6 +56,9 @@ app.configure_openapi(
 errors.register(app)
 for _router in (health.router, connections.router, audit.router, sync.router):
     app.include_router(_router)
+app.include_router(oauth.router)
+app.include_router(actions.router)
+app.include_router(issues.router)
 app.enable_swagger(path=DOCS_PATH, persist_authorization=True)
 
 
@@ -78,10 +83,19 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
-def _is_json(event: dict[str, Any]) -> bool:
+def _content_type(event: dict[str, Any]) -> str:
     headers = event.get("headers") or {}
-    content_type = next((v for k, v in headers.items() if str(k).lower() == "content-type"), "") or ""
-    return not content_type or content_type.strip().lower().startswith("application/json")
+    return str(next((v for k, v in headers.items() if str(k).lower() == "content-type"), "") or "").strip()
+
+
+def _is_json(event: dict[str, Any]) -> bool:
+    content_type = _content_type(event)
+    return not content_type or content_type.lower().startswith("application/json")
+
+
+def _is_multipart(event: dict[str, Any]) -> bool:
+    # Powertools compares the header as sent; another spelling is refused by it as unsupported (415).
+    return _content_type(event).startswith(actions.MULTIPART)
 
 
 def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -90,7 +104,13 @@ def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
     The order is API Gateway's: the authorizer answers before anything looks at the body.
     """
     exc: TrackbridgeError | None = None
-    limit = get_settings().max_body_bytes
+    multipart = _is_multipart(event)
+    # Uploads get a limit of their own: Lambda's 6 MB request cap, not the JSON body limit, bounds them.
+    limit = (
+        max(get_settings().max_body_bytes, actions.MAX_UPLOAD_BYTES)
+        if multipart
+        else get_settings().max_body_bytes
+    )
     if event.get("path") not in PUBLIC_PATHS and principal_from_event(event) is None:
         exc = Unauthorized("missing or invalid API key")
     else:
@@ -101,10 +121,12 @@ def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
         except (binascii.Error, ValueError):
             exc = InvalidInput("the body is not valid base64 or not UTF-8 JSON", code="INVALID_BODY")
         else:
+            problem = actions.multipart_problem(_content_type(event), raw) if multipart else None
             if len(raw) > limit:
-                exc = PayloadTooLarge(
-                    f"the request body is larger than {limit} bytes", details={"limit": limit}
-                )
+                what = "an upload" if multipart else "the request body"
+                exc = PayloadTooLarge(f"{what} may be at most {limit} bytes", details={"limit": limit})
+            elif problem is not None:
+                exc = InvalidInput(problem, code="INVALID_BODY")
     return None if exc is None else errors.proxy_response(exc.status, exc.to_body())
 
 

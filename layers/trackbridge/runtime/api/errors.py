@@ -6,6 +6,7 @@ Every error body is ``{"error": {"code", "message", "details"}}`` (plus ``guidan
 cause                                           status  code
 ==============================================  ======  =================================================
 ``TrackbridgeError`` subclasses                 its     its own (``NOT_FOUND``, ``VERSION_CONFLICT``, ...)
+a tracker refused an action (``TrackerError``)  table   its canonical code (``AUTH_INVALID``, ...)
 body that is not JSON                           400     ``INVALID_JSON``
 schema violation (body, path, query)            422     ``VALIDATION_FAILED``, ``details.errors[].path``
 unsupported Content-Type                        415     ``UNSUPPORTED_MEDIA_TYPE``
@@ -15,6 +16,12 @@ body larger than ``max_body_bytes``             413     ``PAYLOAD_TOO_LARGE`` (c
 no tenant on a tenant route                     401     ``UNAUTHORIZED``
 anything else                                   500     ``INTERNAL``, only ``details.correlation_id``
 ==============================================  ======  =================================================
+
+A tracker's refusal keeps its meaning where it is the caller's (404, 409, 413, 422 for fields the tracker
+refused, 429 with ``Retry-After``) and is a 502/503/504 where it is the connection's or the tracker's: a
+401 from the tracker is 502 ``AUTH_INVALID`` ("the tracker refused the connection's credentials", with
+guidance to renew them), never a 401, which would say the caller's API key was wrong. The table is
+``domain.error_codes``; details carry the provider, the tracker's status, ``retryable`` and field errors.
 
 Validation details carry each failing field's path, pydantic's message and error type, never the input
 value (a rejected body may hold credentials). A 500 is logged with its traceback under the request's
@@ -36,6 +43,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from trackbridge.domain.errors import TrackbridgeError
+from trackbridge.providers.errors import TrackerError
+from trackbridge.runtime.actions import tracker_failure
 from trackbridge.runtime.observability import logger
 
 _MAX_REPORTED_ERRORS = 20
@@ -154,6 +163,25 @@ def register(app: APIGatewayRestResolver) -> None:
                 extra={"code": exc.code, "details": exc.details, "correlation_id": correlation_id(app)},
             )
         return from_trackbridge_error(exc)
+
+    @app.exception_handler(TrackerError)
+    def _tracker(exc: TrackerError) -> Response[Any]:
+        failure = tracker_failure(exc)
+        if failure.status >= 500:
+            logger.warning(
+                "api.tracker_failure",
+                extra={
+                    "code": str(exc.code),
+                    "provider": exc.provider,
+                    "correlation_id": correlation_id(app),
+                },
+            )
+        return Response(
+            status_code=failure.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=failure.body(),
+            headers=dict(failure.headers),
+        )
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[Any]:
