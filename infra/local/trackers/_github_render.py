@@ -205,6 +205,10 @@ class GitHubRenderer:
             rendered["closed_by"] = self.user(issue.closed_by) if issue.closed_by else None
         return rendered
 
+    def search_item(self, issue: Issue, score: float) -> dict[str, Any]:
+        """An ``issue-search-result-item``: the issue as the issue lists render it, plus its ``score``."""
+        return {**self.issue(issue), "score": score}
+
     def comment(self, comment: Comment) -> dict[str, Any]:
         url = f"{self.repo_api}/issues/comments/{comment.id}"
         return {

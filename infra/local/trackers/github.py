@@ -21,6 +21,13 @@ works unchanged. What it reproduces, and where a naive fake goes wrong (research
 - Errors: ``{"message", "documentation_url", "status"}``; 422 adds ``errors`` (``missing_field``,
   ``invalid``, ...); a body that is not JSON is 400 ``Problems parsing JSON``. Query values that cannot be
   parsed (``per_page=abc``, ``since=yesterday``, ``state=maybe``) are 422 with an ``invalid`` error.
+- ``GET /search/issues`` parses GitHub's query language (``_github_search``) and answers
+  ``{"total_count", "incomplete_results", "search_type", "items"}`` with a ``score`` per item; it has its own
+  ``search`` rate-limit bucket (30 a minute with a token, 10 without, ``x-ratelimit-resource: search``) and
+  is not charged to ``core``; only the first 1000 results can be paged to (a page starting past them is 422
+  ``Only the first 1000 search results are available``); an empty ``q`` is 422 ``missing``, and a
+  ``repo:``/``user:``/``org:`` naming what the caller cannot see is 422 ("The listed users and
+  repositories cannot be searched ...").
 - Webhooks registered with ``POST /repos/{owner}/{repo}/hooks`` (``content_type`` defaults to ``form``:
   ``payload=<url-encoded JSON>``) get ``ping`` on creation and ``issues`` / ``issue_comment`` events for every
   mutation, with ``X-GitHub-Event``, ``X-GitHub-Delivery``, ``X-GitHub-Hook-ID``, ``X-Hub-Signature-256``
@@ -48,6 +55,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from ._github_render import GitHubRenderer
+from ._github_search import SORTS as SEARCH_SORTS
+from ._github_search import SearchError, parse_query, search
 from ._github_state import (
     BOT_LOGIN,
     OUTSIDER_LOGIN,
@@ -86,6 +95,14 @@ __all__ = ["GitHubSandbox"]
 DOCS = "https://docs.github.com/rest"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_DOCS}#about-secondary-rate-limits"
+SEARCH_DOCS = "https://docs.github.com/v3/search/"
+SEARCH_CAP = 1000  # GitHub serves the first 1000 results of a search, however many match
+SEARCH_WINDOW_S = 60
+SEARCH_LIMIT, SEARCH_LIMIT_ANONYMOUS = 30, 10  # per minute
+UNSEARCHABLE = (
+    "The listed users and repositories cannot be searched either because the resources do not exist or you "
+    "do not have permission to view them."
+)
 HOOKSHOT = "GitHub-Hookshot/5a1b2c3"
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
@@ -402,9 +419,16 @@ class GitHubSandbox(SandboxTracker[GitHubState]):
             reset = self.now() + window
             return {"limit": limit, "used": 0, "remaining": limit, "reset": reset, "resource": resource}
 
+        searching = self._search_bucket(request.principal, charge=False)
         resources = {
             "core": {**core, "resource": "core"},
-            "search": other(30, "search", 60),
+            "search": {
+                "limit": searching.limit,
+                "used": searching.used,
+                "remaining": searching.remaining,
+                "reset": searching.reset,
+                "resource": "search",
+            },
             "graphql": other(5000, "graphql", 3600),
             "integration_manifest": other(5000, "integration_manifest", 3600),
             "source_import": other(100, "source_import", 60),
@@ -907,6 +931,94 @@ class GitHubSandbox(SandboxTracker[GitHubState]):
         if not issue.pull:
             raise ApiError(404, "Not Found")
         return Reply(self.render.pull(issue, detail=True))
+
+    # ------------------------------------------------------------------ search
+
+    def _search_bucket(self, principal: Principal, *, charge: bool) -> RateBucket:
+        """The caller's ``search`` bucket: its own key and one-minute window, apart from ``core``."""
+        limit = SEARCH_LIMIT if principal.authenticated else SEARCH_LIMIT_ANONYMOUS
+        key = f"search:{principal.key}"
+        count = self._limiter.charge if charge else self._limiter.peek
+        return count(key, limit, resource="search", window_s=SEARCH_WINDOW_S)
+
+    @route("GET", "/search/issues", rate_limited=False)
+    def search_issues(self, request: SandboxRequest) -> Reply:
+        # rate_limited=False keeps the core bucket out of it; the search bucket is checked and charged here.
+        principal = request.principal
+        assert principal is not None
+        standing = self._search_bucket(principal, charge=False)
+        if standing.exhausted:
+            error = self.rate_limited(request, standing)
+            error.headers.update(self.rate_limit_headers(standing))
+            raise error
+        headers = self.rate_limit_headers(self._search_bucket(principal, charge=True))
+        try:
+            reply = self._search(request, principal)
+        except ApiError as error:
+            error.headers = {**headers, **error.headers}
+            raise
+        reply.headers.update(headers)
+        return reply
+
+    def _search(self, request: SandboxRequest, principal: Principal) -> Reply:
+        q = request.args.get("q", "")
+        if not q.strip():
+            raise ApiError(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Search", "field": "q", "code": "missing"}],
+                documentation_url=SEARCH_DOCS,
+            )
+        sort = request.args.get("sort") or None
+        if sort is not None and sort not in SEARCH_SORTS:
+            raise _invalid("Search", "sort", sort)
+        descending = self._choice(request, "order", ("asc", "desc"), "desc", "Search") == "desc"
+        page, per_page = self._paging(request, "Search")
+        if (page - 1) * per_page >= SEARCH_CAP:
+            raise ApiError(
+                422, "Only the first 1000 search results are available", documentation_url=SEARCH_DOCS
+            )
+        state = self.state
+        try:
+            query = parse_query(q, viewer=principal.login)
+            visible = principal.may(state.full_name)
+            if query.unknown_scopes(state.owner, state.repo) or (
+                not visible and (query.repos or query.owners)
+            ):
+                raise SearchError(UNSEARCHABLE)
+        except SearchError as exc:
+            raise ApiError(
+                422,
+                "Validation Failed",
+                errors=[{"message": str(exc), "resource": "Search", "field": "q", "code": "invalid"}],
+                documentation_url=SEARCH_DOCS,
+            ) from None
+        results: Sequence[tuple[int, float]] = []
+        if visible and query.covers(state.owner, state.repo):
+            results = self.view(
+                ("search", q, principal.login, sort, descending),
+                lambda: search(query, state, sort, descending),
+            )
+        reachable = results[:SEARCH_CAP]
+        params = dict(request.args.items())
+
+        def url_for(number: int) -> str:
+            return page_url(self.url, request.path, params, page=number)
+
+        links = numbered_page_links(url_for, page, last_page(len(reachable), per_page))
+        issues, render = state.issues, self.render.search_item
+        items = []
+        for number, score in reachable[page_slice(page, per_page)]:
+            issue = issues[number - 1]
+            if issue is not None:
+                items.append(render(issue, score))
+        body = {
+            "total_count": len(results),
+            "incomplete_results": False,
+            "search_type": "lexical",
+            "items": items,
+        }
+        return Reply(body, 200, {"Link": value} if (value := link_header(links)) else {})
 
     # ------------------------------------------------------------------ hooks
 

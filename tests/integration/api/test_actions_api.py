@@ -259,11 +259,18 @@ def test_attachment_bad_input(world: World, client: httpx.Client) -> None:
 def test_search(tracker: Tracker, client: httpx.Client) -> None:
     path = f"{_base(tracker)}/search"
     created = _create(client, tracker, title="A needle in the haystack")
+    github = tracker.name == "github"
+    pull = (
+        tracker.sandbox.mutate("create", fields={"title": "A needle pull", "pull": True}) if github else None
+    )
     answer = client.get(path, params={"q": SEARCH_QUERY[tracker.name], "limit": 5})
     assert answer.status_code == 200, answer.text
     found = answer.json()["items"]
     assert created["ref"] in {i["ref"] for i in found}
     assert all(set(i) >= ISSUE_FIELDS for i in found)
+    if pull is not None:
+        # GitHub's search lists pull requests too; the adapter asks for is:issue, so only the issue is found.
+        assert [_key(i) for i in found] == [_key(created)]
 
 
 def test_invalid_jql_is_a_400_with_jiras_message(world: World, client: httpx.Client) -> None:

@@ -36,9 +36,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("providers-contra
 LISTING_ROUTE = {"github": "GET */issues", "gitlab": "GET */issues", "jira": "*/search/jql"}
 # Operations a sandbox does not serve yet; each entry is a known gap, reported, never silently skipped.
 # Remove an entry as soon as the sandbox serves the route: the test then fails until it is removed.
-SANDBOX_GAPS: dict[str, set[str]] = {
-    "github": {"search"},  # GET /search/issues
-}
+SANDBOX_GAPS: dict[str, set[str]] = {}
 # search_issues takes the tracker's own query language.
 SEARCH_QUERY = {"jira": 'summary ~ "tb-contract-marker"'}
 
