@@ -205,6 +205,26 @@ def test_github_close_reason(world: World, client: httpx.Client) -> None:
     assert mixed.status_code == 422, mixed.text
 
 
+@pytest.mark.parametrize("name", ["github", "gitlab"])
+def test_keys_as_the_tracker_shows_them_route_when_percent_encoded(
+    name: str, world: World, client: httpx.Client
+) -> None:
+    # The API answers "key": "#12"; a client that puts it in a URL percent-encodes the "#".
+    fresh(world, name)
+    tracker = connect(world, client, name)
+    issue = _create(client, tracker)
+    assert str(issue["key"]).startswith("#")
+    encoded = str(issue["key"]).replace("#", "%23")
+    updated = client.patch(f"{_base(tracker)}/issues/{encoded}", json={"title": "renamed"})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["title"] == "renamed"
+    commented = client.post(f"{_base(tracker)}/issues/{encoded}/comments", json={"body": "seen"})
+    assert commented.status_code == 201, commented.text
+    # Only a whole "#<number>" segment is rewritten: anything else stays a clean 404 or 400, never a 500.
+    odd = client.patch(f"{_base(tracker)}/issues/%23x1", json={"title": "nope"})
+    assert odd.status_code in (400, 404), odd.text
+
+
 def test_attachments(tracker: Tracker, client: httpx.Client) -> None:
     key = _key(_create(client, tracker))
     answer = client.post(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -130,12 +131,25 @@ def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
     return None if exc is None else errors.proxy_response(exc.status, exc.to_body())
 
 
+# GitHub and GitLab issue keys read "#12". API Gateway hands the handler a decoded path, so a client that
+# percent-encodes the key ("/issues/%2312") arrives as "/issues/#12", which no route pattern matches ("#" is
+# not a URI path character). The adapters take "12" and "#12" alike, so the "#" is dropped before routing.
+_HASH_KEY = re.compile(r"(/issues/)#(\d+)(?=/|$)")
+
+
+def _canonical(event: dict[str, Any]) -> dict[str, Any]:
+    path = event.get("path")
+    if isinstance(path, str) and "#" in path:
+        return {**event, "path": _HASH_KEY.sub(r"\1\2", path)}
+    return event
+
+
 def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         refusal = _refusal(event)
         if refusal is not None:
             return refusal
-        return app.resolve(event, context)
+        return app.resolve(_canonical(event), context)
     except Exception:
         # Only reachable when the event itself is broken (the resolver's own handler catches the rest).
         request_context = event.get("requestContext") if isinstance(event, dict) else None
