@@ -226,7 +226,7 @@ class ProviderRun:
     idle: dict[str, Any]
     idle_sandbox: dict[str, Any]
     baseline: dict[str, Any]
-    baseline_conditional: dict[str, Any]
+    baseline_conditional: dict[str, Any] | None
     naive_requests: int | None
     naive_wall_s: float | None
 
@@ -362,7 +362,9 @@ def _fresh_table(name: str) -> None:
     container.reset()
 
 
-def run_provider(provider: str, issues: int, comments: int, *, naive: bool) -> ProviderRun:
+def run_provider(
+    provider: str, issues: int, comments: int, *, naive: bool, conditional_baseline: bool = True
+) -> ProviderRun:
     _fresh_table(f"bench{provider}{issues}")
     tracker = _sandbox(provider, issues, comments)
     try:
@@ -378,7 +380,11 @@ def run_provider(provider: str, issues: int, comments: int, *, naive: bool) -> P
         idle_sandbox = tracker.requests()
         tracker.reset_requests()
         baseline = _spawn({**base, "kind": "baseline", "baseline_tenant": f"{tenant}-bare"})
-        conditional = _spawn({**base, "kind": "baseline_conditional", "baseline_tenant": f"{tenant}-cond"})
+        conditional = (
+            _spawn({**base, "kind": "baseline_conditional", "baseline_tenant": f"{tenant}-cond"})
+            if conditional_baseline
+            else None
+        )
         naive_requests, naive_wall = _naive(provider, tracker) if naive else (None, None)
         return ProviderRun(
             provider=provider,
@@ -413,8 +419,12 @@ def _row(run: ProviderRun) -> list[str]:
         f"{run.idle['item_writes']}",
         f"{run.full['wall_s']:.1f} s / {run.baseline['wall_s']:.1f} s "
         f"({run.full['wall_s'] / run.baseline['wall_s']:.2f}x)",
-        f"{run.baseline_conditional['wall_s']:.1f} s "
-        f"({run.full['wall_s'] / run.baseline_conditional['wall_s']:.2f}x)",
+        (
+            f"{run.baseline_conditional['wall_s']:.1f} s "
+            f"({run.full['wall_s'] / run.baseline_conditional['wall_s']:.2f}x)"
+            if run.baseline_conditional
+            else "-"
+        ),
         f"{run.full['rss_mb']:.0f} MB",
     ]
 
@@ -477,6 +487,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--comments", type=int, default=3, help="comments per issue")
     parser.add_argument("--large", action="store_true", help="also run GitHub with 100,000 issues (peak RSS)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive per-issue client")
+    parser.add_argument(
+        "--no-conditional-baseline",
+        action="store_true",
+        help="skip the engine's-conditional-puts baseline (the --large row always skips it)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -493,11 +508,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         providers = ["github", "gitlab", "jira"] if args.provider == "all" else [args.provider]
         runs = []
-        plan = [(p, args.issues, not args.no_naive) for p in providers]
+        with_conditional = not args.no_conditional_baseline
+        plan = [(p, args.issues, not args.no_naive, with_conditional) for p in providers]
         if args.large:
-            plan.append(("github", 100_000, False))
-        for provider, issues, naive in plan:
-            runs.append(run_provider(provider, issues, args.comments, naive=naive))
+            # The memory row: no naive client, no conditional baseline (each takes as long as the sync).
+            plan.append(("github", 100_000, False, False))
+        for provider, issues, naive, conditional in plan:
+            runs.append(
+                run_provider(provider, issues, args.comments, naive=naive, conditional_baseline=conditional)
+            )
             # Each row as soon as it is measured: a long run shows its results as it goes.
             sys.stderr.write(" | ".join(_row(runs[-1])) + "\n")
     finally:

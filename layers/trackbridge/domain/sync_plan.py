@@ -14,9 +14,10 @@ the engine in ``trackbridge.runtime.sync`` does the side effects. The rules are 
   unseen item onto a page already read. Only when a whole page shares one timestamp (no progress) does
   the pass follow the provider's own next-page cursor.
 * **Phases.** full mode: ``full`` (created order) -> ``catchup`` (update order from the pre-pass high
-  water) -> ``sweep`` (issues only: stored items the passes did not see are checked one by one with a
-  direct GET and tombstoned only on 404/410). incremental mode with a high-water mark: ``incremental``;
-  without one (first run) it is a full sync without the sweep, since nothing stored can be stale.
+  water) -> ``sweep`` (stored items the passes did not see are checked one by one with a direct GET and
+  tombstoned only on 404/410; issues, and comments where a scope-wide comment listing is their own
+  entity). incremental mode with a high-water mark: ``incremental``; without one (first run) it is a full
+  sync without the sweep, since nothing stored can be stale.
 * **Writes.** :func:`decide_write` compares the stored version with the incoming one; the conditional
   ``PutItem`` in storage settles races with webhooks, so a lost race is "unchanged", never an error.
 * **Parking.** SQS delays are at most 900 s: a later reset is reached by chained delayed messages that
@@ -191,11 +192,15 @@ STAGE_WAITING_RATE_LIMIT: Final = "waiting_rate_limit"
 STAGE_WAITING_RETRY: Final = "waiting_retry"
 
 
+# Entities whose full passes end with a deletion sweep of their own.
+SWEPT_ENTITIES: Final = frozenset({"issues", "comments"})
+
+
 def plan_phases(mode: SyncMode, entity: Entity, high_water: datetime | None) -> tuple[Phase, ...]:
     """The passes one entity goes through in one operation."""
     if mode == "incremental" and high_water is not None:
         return ("incremental",)
-    if mode == "full" and entity == "issues":
+    if mode == "full" and entity in SWEPT_ENTITIES:
         return ("full", "catchup", "sweep")
     return ("full", "catchup")
 
@@ -218,20 +223,27 @@ def stage_name(entity: str, phase: Phase) -> str:
 class IdRanges:
     """A set of native ids met by a full pass, small enough to ride in every checkpoint.
 
-    Numeric ids (all three trackers today) are bits of a bitmap, stored zlib-compressed: 100,000 issue
-    numbers with gaps for pull requests take a few KB, where a list of runs would take a hundred. Ids that
-    are not numbers, or absurdly large, are kept as strings.
+    Small numbers (issue numbers, sandbox comment ids) are bits of a bitmap, stored zlib-compressed:
+    100,000 issue numbers with gaps for pull requests take a few KB, where a list of runs would take a
+    hundred. Large numbers (GitHub's global comment ids, around 2e9) are kept sorted and stored as
+    varint-encoded gaps, a few bytes each; ids that are not numbers are kept as strings.
     """
 
     MAX_BIT: Final = 50_000_000
 
-    def __init__(self, bits: bytes | bytearray = b"", others: Iterable[str] = ()) -> None:
+    def __init__(
+        self, bits: bytes | bytearray = b"", others: Iterable[str] = (), large: Iterable[int] = ()
+    ) -> None:
         self._bits = bytearray(bits)
         self._others: set[str] = set(others)
+        self._large: set[int] = set(large)
 
     def add(self, native_id: str) -> None:
-        if not native_id.isdigit() or int(native_id) >= self.MAX_BIT:
+        if not _plain_number(native_id):
             self._others.add(native_id)
+            return
+        if int(native_id) >= self.MAX_BIT:
+            self._large.add(int(native_id))
             return
         value = int(native_id)
         byte = value >> 3
@@ -242,18 +254,23 @@ class IdRanges:
     def __contains__(self, native_id: object) -> bool:
         if not isinstance(native_id, str):
             return False
-        if not native_id.isdigit() or int(native_id) >= self.MAX_BIT:
+        if not _plain_number(native_id):
             return native_id in self._others
         value = int(native_id)
+        if value >= self.MAX_BIT:
+            return value in self._large
         byte = value >> 3
         return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
 
     def __len__(self) -> int:
-        return sum(bin(b).count("1") for b in self._bits) + len(self._others)
+        return sum(bin(b).count("1") for b in self._bits) + len(self._others) + len(self._large)
 
     def encode(self) -> str:
         packed = base64.b64encode(zlib.compress(bytes(self._bits), 9)).decode("ascii")
-        return json.dumps({"b": packed, "o": sorted(self._others)}, separators=(",", ":"))
+        data: dict[str, Any] = {"b": packed, "o": sorted(self._others)}
+        if self._large:
+            data["l"] = base64.b64encode(zlib.compress(_gaps(sorted(self._large)), 9)).decode("ascii")
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str | None) -> IdRanges:
@@ -261,7 +278,43 @@ class IdRanges:
             return cls()
         data = json.loads(text)
         bits = zlib.decompress(base64.b64decode(data.get("b") or "")) if data.get("b") else b""
-        return cls(bits, data.get("o") or ())
+        large = _ungap(zlib.decompress(base64.b64decode(data["l"]))) if data.get("l") else ()
+        return cls(bits, data.get("o") or (), large)
+
+
+def _plain_number(text: str) -> bool:
+    """ASCII digits without a leading zero: ``"007"`` stays a string, so it never equals ``"7"``."""
+    return text.isascii() and text.isdigit() and (len(text) == 1 or text[0] != "0")
+
+
+def _gaps(values: Sequence[int]) -> bytes:
+    """Ascending integers as LEB128 varints of their differences (the first from zero)."""
+    out = bytearray()
+    previous = 0
+    for value in values:
+        gap = value - previous
+        previous = value
+        while True:
+            low = gap & 0x7F
+            gap >>= 7
+            out.append(low | (0x80 if gap else 0))
+            if not gap:
+                break
+    return bytes(out)
+
+
+def _ungap(data: bytes) -> list[int]:
+    values: list[int] = []
+    current = shift = gap = 0
+    for byte in data:
+        gap |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        current += gap
+        values.append(current)
+        gap = shift = 0
+    return values
 
 
 # --------------------------------------------------------------------------------------------- checkpoint
@@ -289,6 +342,9 @@ class Checkpoint(BaseModel):
     seen: str | None = None
     sweep_cursor: str | None = None
     swept_done: bool = False
+    # The seen ids outgrew MAX_SEEN_CHARS (a DynamoDB item holds 400 KB): this operation skips its sweep
+    # rather than tombstone what it could not track. Only a scope with hundreds of thousands of comments.
+    seen_overflow: bool = False
     etags: dict[str, Any] = Field(default_factory=dict)
     retries: int = 0
     processed: int = 0
@@ -306,6 +362,10 @@ class Checkpoint(BaseModel):
             return cls.model_validate_json(text)
         except ValueError:
             return None
+
+
+# The largest encoded seen set a checkpoint carries (the state item must stay well under DynamoDB's 400 KB).
+MAX_SEEN_CHARS: Final = 250_000
 
 
 def start_checkpoint(
@@ -349,10 +409,12 @@ def from_iso_or_none(text: str | None) -> datetime | None:
 
 __all__ = [
     "DEFAULT_OVERLAP",
+    "MAX_SEEN_CHARS",
     "MAX_SQS_DELAY_S",
     "OVERLAP",
     "STAGE_WAITING_RATE_LIMIT",
     "STAGE_WAITING_RETRY",
+    "SWEPT_ENTITIES",
     "Checkpoint",
     "ContinueMessage",
     "IdRanges",

@@ -509,6 +509,11 @@ class TrackerAdapter(ABC):
         """Every user comment of one issue (system notes excluded), oldest first."""
 
     @abstractmethod
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        """One comment of an issue by id; ``NotFoundError`` when it (or the issue) is gone. The sync's
+        deletion sweep confirms a comment's absence with this before tombstoning it (DESIGN section 10)."""
+
+    @abstractmethod
     def list_users(self) -> list[User]:
         """People who can be assigned in the connection's scope."""
 

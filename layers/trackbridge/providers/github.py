@@ -299,6 +299,19 @@ class GitHubAdapter(TrackerAdapter):
         raw_items = self.collect(PageRequest(f"{self.repo_path}/issues/{number}/comments", params))
         return [self.normalize_comment(r, number=number) for r in raw_items]
 
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        number = issue_number(key, provider=self.name)
+        raw = self.expect_dict(
+            self.get_json(f"{self.repo_path}/issues/comments/{int(comment_id)}"), "comment"
+        )
+        comment = self.normalize_comment(raw)
+        if comment.issue_ref != issue_ref(self.connection_id, number):
+            # Comment ids are repository-wide: one under another issue is not this issue's comment.
+            raise NotFoundError(
+                f"comment {comment_id} is not on #{number}", code=ErrorCode.NOT_FOUND, provider=self.name
+            )
+        return comment
+
     def list_users(self) -> list[User]:
         raw_items = self.collect(PageRequest(f"{self.repo_path}/assignees", {"per_page": self.page_size}))
         return [self.normalize_user(r) for r in raw_items]

@@ -269,6 +269,11 @@ class GitLabAdapter(TrackerAdapter):
             notes = [n for n in notes if n.updated_at >= since]
         return notes
 
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        iid = issue_number(key, provider=self.name)
+        raw = self.expect_dict(self.get_json(f"{self._issue_path(iid)}/notes/{int(comment_id)}"), "note")
+        return self.normalize_note(raw, iid=iid)
+
     def list_users(self) -> list[User]:
         raw_items = self.collect(
             PageRequest(f"{self.project_path}/members/all", {"per_page": self.page_size})

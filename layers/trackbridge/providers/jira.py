@@ -664,6 +664,11 @@ class JiraAdapter(TrackerAdapter):
             comments = [c for c in comments if c.updated_at >= since]
         return sorted(comments, key=lambda c: (c.created_at, c.id))
 
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        key = self.check_key(key)
+        raw = self.expect_dict(self.get_json(f"rest/api/3/issue/{key}/comment/{int(comment_id)}"), "comment")
+        return self.normalize_comment(raw, self._issue_id(key, hint=str(raw.get("self") or "")))
+
     def add_comment(self, key: str, body: str) -> Comment:
         key = self.check_key(key)
         if not body.strip():

@@ -11,7 +11,11 @@ against a sandbox or a real tracker. Comparison is by content hash, the same has
 - **stale**: stored, but its content differs from the tracker's;
 - **wrongly deleted**: stored as a tombstone while the tracker still has it;
 - **extra** (reported, not a failure): stored live items the tracker no longer has, i.e. deletions a
-  full sync has not swept yet.
+  full sync has not swept yet (``strict`` makes them failures: right after a full sync there must be none).
+
+Comments are checked like issues (lost, duplicated, stale, wrongly deleted, extra). For a connection without
+closed issues the tracker is still listed with every state, so a stored copy that says open while the
+tracker says closed is reported as stale instead of slipping out of both sides.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ class VerifyReport:
     stale: list[str] = field(default_factory=list)
     wrongly_deleted: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    strict: bool = False
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.stale or self.wrongly_deleted)
+        failed = self.lost or self.duplicated or self.stale or self.wrongly_deleted
+        return not (failed or (self.strict and self.extra))
 
     def counts(self) -> dict[str, int]:
         return {
@@ -122,16 +128,20 @@ def tracker_truth(
     issues: list[Issue] = []
     for page in adapter.iter_issue_pages(include_closed=include_closed):
         issues.extend(page.items)
+    return issues, (_comments_of(adapter, issues) if with_comments else [])
+
+
+def _comments_of(adapter: TrackerAdapter, issues: Iterable[Issue]) -> list[Comment]:
+    wanted = list(issues)
     comments: list[Comment] = []
-    if with_comments:
-        if adapter.capabilities.repo_wide_comments:
-            refs = {i.ref for i in issues}
-            for comment_page in adapter.iter_comment_pages():
-                comments.extend(c for c in comment_page.items if c.issue_ref in refs)
-        else:
-            for issue in issues:
-                comments.extend(adapter.list_issue_comments(issue.key))
-    return issues, comments
+    if adapter.capabilities.repo_wide_comments:
+        refs = {i.ref for i in wanted}
+        for comment_page in adapter.iter_comment_pages():
+            comments.extend(c for c in comment_page.items if c.issue_ref in refs)
+    else:
+        for issue in wanted:
+            comments.extend(adapter.list_issue_comments(issue.key))
+    return comments
 
 
 def stored_data(
@@ -170,15 +180,41 @@ def verify_connection(
     *,
     include_closed: bool = True,
     with_comments: bool = True,
+    strict: bool = False,
 ) -> VerifyReport:
-    truth = tracker_truth(adapter, include_closed=include_closed, with_comments=with_comments)
+    """``strict``: stored live items the tracker no longer has fail the check (use right after a full
+    sync, which sweeps deletions; between full syncs they are expected and only reported)."""
+    if include_closed:
+        truth = tracker_truth(adapter, with_comments=with_comments)
+        stored_issues, stored_comments = stored_data(
+            table, tenant, connection_id, with_comments=with_comments
+        )
+        report = compare(truth[0], truth[1], stored_issues, stored_comments)
+        report.strict = strict
+        return report
+    # Closed issues are outside this connection's scope, but the tracker is asked about every state so that
+    # a stored copy still saying "open" about a closed issue is caught.
+    everything, _ = tracker_truth(adapter, include_closed=True, with_comments=False)
+    open_truth = [i for i in everything if i.status_category != "done"]
+    closed = {i.external_id for i in everything if i.status_category == "done"}
+    comments = _comments_of(adapter, open_truth) if with_comments else []
     stored_issues, stored_comments = stored_data(table, tenant, connection_id, with_comments=with_comments)
-    if not include_closed:
-        # Closed issues are outside this connection's scope: neither side counts them.
-        stored_issues = [i for i in stored_issues if i.status_category != "done"]
-        refs = {i.ref for i in stored_issues}
-        stored_comments = [c for c in stored_comments if c.issue_ref in refs]
-    return compare(truth[0], truth[1], stored_issues, stored_comments)
+    claims_open = [
+        i
+        for i in stored_issues
+        if i.external_id in closed and i.deleted_at is None and i.status_category != "done"
+    ]
+    open_ids = {i.external_id for i in open_truth}
+    in_scope = [
+        i
+        for i in stored_issues
+        if i.external_id not in closed and (i.external_id in open_ids or i.status_category != "done")
+    ]
+    refs = {i.ref for i in in_scope}
+    report = compare(open_truth, comments, in_scope, [c for c in stored_comments if c.issue_ref in refs])
+    report.stale.extend(f"issue {i.key} (stored as open, closed on the tracker)" for i in claims_open)
+    report.strict = strict
+    return report
 
 
 __all__ = ["VerifyReport", "compare", "stored_data", "tracker_truth", "verify_connection"]

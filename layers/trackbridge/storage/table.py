@@ -316,19 +316,39 @@ class Table:
             raise ValueError(f"a transaction holds at most {_MAX_TRANSACTION_ITEMS} operations")
         self._call("transact_write_items", TransactItems=list(operations))
 
-    def batch_put(self, items: Iterable[Item]) -> None:
-        """Unconditional puts, 25 per request, retrying what DynamoDB leaves unprocessed (bounded)."""
-        pending = [{"PutRequest": {"Item": serialize(item)}} for item in items]
-        while pending:
-            chunk, pending = pending[:25], pending[25:]
-            for _attempt in range(8):
-                response = self._call("batch_write_item", RequestItems={self.name: chunk})
-                chunk = response.get("UnprocessedItems", {}).get(self.name, [])
+    def _batched(
+        self,
+        operation: str,
+        requests: Sequence[Any],
+        size: int,
+        request_for: Callable[[list[Any]], Any],
+        leftover: Callable[[dict[str, Any]], list[Any]],
+        on_response: Callable[[dict[str, Any]], None] = lambda _response: None,
+    ) -> None:
+        """``operation`` over ``requests`` in chunks of ``size``; what DynamoDB leaves unprocessed
+        (throttling) is sent again with exponential back-off, at most 8 times per chunk."""
+        what = "write" if operation == "batch_write_item" else "read"
+        for start in range(0, len(requests), size):
+            chunk = list(requests[start : start + size])
+            for attempt in range(8):
+                response = self._call(operation, RequestItems={self.name: request_for(chunk)})
+                on_response(response)
+                chunk = leftover(response)
                 if not chunk:
                     break
-                time.sleep(0.05 * 2**_attempt)
+                time.sleep(0.05 * 2**attempt)
             else:
-                raise DependencyFailure("DynamoDB kept throttling a batch write; retry")
+                raise DependencyFailure(f"DynamoDB kept throttling a batch {what}; retry")
+
+    def batch_put(self, items: Iterable[Item]) -> None:
+        """Unconditional puts, 25 per request, retrying what DynamoDB leaves unprocessed (bounded)."""
+        self._batched(
+            "batch_write_item",
+            [{"PutRequest": {"Item": serialize(item)}} for item in items],
+            25,
+            request_for=lambda chunk: chunk,
+            leftover=lambda response: list(response.get("UnprocessedItems", {}).get(self.name, [])),
+        )
 
     def batch_get(
         self, keys: Sequence[tuple[str, str]], *, attributes: Sequence[str] | None = None
@@ -343,27 +363,30 @@ class Table:
             wanted = list(dict.fromkeys([PK, SK, *attributes]))
             names = {f"#a{i}": name for i, name in enumerate(wanted)}
             projection = ", ".join(names)
-        for start in range(0, len(unique), 100):
-            request: dict[str, Any] = {
-                "Keys": [self.key(pk, sk) for pk, sk in unique[start : start + 100]],
-                "ConsistentRead": True,
-            }
+
+        def request_for(chunk: list[Any]) -> dict[str, Any]:
+            request: dict[str, Any] = {"Keys": chunk, "ConsistentRead": True}
             if projection:
                 request["ProjectionExpression"] = projection
                 request["ExpressionAttributeNames"] = names
-            pending: dict[str, Any] | None = {self.name: request}
-            for _attempt in range(8):
-                response = self._call("batch_get_item", RequestItems=pending)
-                for wire in response.get("Responses", {}).get(self.name, []):
-                    item = deserialize(wire)
-                    if self._live(item):
-                        found[(item[PK], item[SK])] = item
-                pending = response.get("UnprocessedKeys") or None
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**_attempt)
-            else:
-                raise DependencyFailure("DynamoDB kept throttling a batch read; retry")
+            return request
+
+        def collect(response: dict[str, Any]) -> None:
+            for wire in response.get("Responses", {}).get(self.name, []):
+                item = deserialize(wire)
+                if self._live(item):
+                    found[(item[PK], item[SK])] = item
+
+        self._batched(
+            "batch_get_item",
+            [self.key(pk, sk) for pk, sk in unique],
+            100,
+            request_for=request_for,
+            leftover=lambda response: list(
+                (response.get("UnprocessedKeys") or {}).get(self.name, {}).get("Keys", [])
+            ),
+            on_response=collect,
+        )
         return found
 
     # -- queries --------------------------------------------------------------------------------------------

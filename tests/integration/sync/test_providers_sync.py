@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from infra.local.trackers.gitlab import GitLabSandbox
 from infra.local.trackers.jira import JiraSandbox
-from tests.integration.sync.conftest import create_connection
+from tests.integration.sync.conftest import PROVIDER_COMMENTS, PROVIDER_ISSUES, Provider
 from tests.integration.sync.support import Harness
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.sync_plan import SyncRequest
@@ -17,63 +17,8 @@ from trackbridge.runtime.verify import VerifyReport
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sync")]
 
-ISSUES = 60
-COMMENTS = 2
-
-
-@pytest.fixture(scope="module")
-def gitlab_sandbox() -> Iterator[GitLabSandbox]:
-    tracker = GitLabSandbox(seed="sync", issues=ISSUES, comments_per_issue=COMMENTS).start()
-    try:
-        yield tracker
-    finally:
-        tracker.stop()
-
-
-@pytest.fixture(scope="module")
-def jira_sandbox() -> Iterator[JiraSandbox]:
-    tracker = JiraSandbox(seed="sync", issues=ISSUES, comments_per_issue=COMMENTS).start()
-    try:
-        yield tracker
-    finally:
-        tracker.stop()
-
-
-class Provider:
-    """How a test talks to one sandbox: its connection and its mutations, in one vocabulary."""
-
-    def __init__(self, name: str, tracker: Any) -> None:
-        self.name, self.tracker = name, tracker
-
-    def connection(self, tenant: str) -> Connection:
-        t = self.tracker
-        if self.name == "gitlab":
-            return create_connection(
-                tenant, "gitlab", t.url, {"project": t.state.full_path}, {"token": t.token}
-            )
-        project = t.describe()["project"]
-        return create_connection(
-            tenant, "jira", t.url, {"project": project}, {"email": t.email, "api_token": t.token}
-        )
-
-    def ident(self, n: int) -> dict[str, Any]:
-        if self.name == "gitlab":
-            return {"iid": n}
-        return {"key": f"{self.tracker.describe()['project']}-{n}"}
-
-    def update(self, n: int, title: str) -> None:
-        field = "title" if self.name == "gitlab" else "summary"
-        self.tracker.mutate("update", **self.ident(n), fields={field: title})
-
-    def comment(self, n: int, body: str) -> None:
-        self.tracker.mutate("comment", **self.ident(n), body=body)
-
-    def create(self, title: str) -> None:
-        field = "title" if self.name == "gitlab" else "summary"
-        self.tracker.mutate("create", fields={field: title})
-
-    def delete(self, n: int) -> None:
-        self.tracker.mutate("delete", **self.ident(n))
+ISSUES = PROVIDER_ISSUES
+COMMENTS = PROVIDER_COMMENTS
 
 
 @pytest.fixture(params=["gitlab", "jira"])

@@ -88,9 +88,11 @@ class TestWriteDecision:
 
 
 class TestPhases:
-    def test_full_issues_end_with_a_sweep(self) -> None:
+    def test_full_issues_and_comments_end_with_a_sweep(self) -> None:
         assert plan_phases("full", "issues", at(1)) == ("full", "catchup", "sweep")
-        assert plan_phases("full", "comments", None) == ("full", "catchup")
+        # A scope-wide comment listing (GitHub) cannot show deletions: its full pass ends with a sweep too.
+        assert plan_phases("full", "comments", None) == ("full", "catchup", "sweep")
+        assert plan_phases("full", "worklogs", None) == ("full", "catchup")
 
     def test_incremental_without_high_water_is_a_full_pass_without_sweep(self) -> None:
         assert plan_phases("incremental", "issues", None) == ("full", "catchup")
@@ -164,6 +166,29 @@ class TestIdRanges:
         assert "7" not in ids
         assert "8" in ids
         assert str(10**9) not in ids
+
+    def test_large_ids_are_kept_as_gaps(self) -> None:
+        # GitHub comment ids are global (around 2e9): far past the bitmap, a few bytes each as gaps.
+        ids = IdRanges()
+        wanted = [2_000_000_000 + 37 * n for n in range(30_000)]
+        for n in wanted:
+            ids.add(str(n))
+        encoded = ids.encode()
+        again = IdRanges.decode(encoded)
+        assert len(again) == 30_000
+        assert all(str(n) in again for n in wanted[::997])
+        assert str(2_000_000_001) not in again
+        assert len(encoded) < 20_000
+
+    def test_leading_zeros_and_non_ascii_digits_stay_strings(self) -> None:
+        ids = IdRanges()
+        ids.add("007")
+        ids.add("\u00b2")  # SUPERSCRIPT TWO: str.isdigit() says yes, int() says no
+        again = IdRanges.decode(ids.encode())
+        assert "007" in again
+        assert "7" not in again
+        assert "\u00b2" in again
+        assert "2" not in again
 
 
 class TestMessages:

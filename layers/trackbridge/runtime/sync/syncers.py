@@ -7,6 +7,20 @@ passes by keyset on ``since``), write the children of changed items first and th
 between the two replays the page and finds the parent still changed), and return the next checkpoint.
 The engine writes that checkpoint, so the order is always fetch -> write -> checkpoint -> next page.
 
+Deletions (DESIGN section 10: never tombstone on absence alone, confirm with a direct GET):
+
+* issues: the full sync's ``sweep`` asks every stored issue no pass met;
+* comments that come with their issues (GitLab, Jira): whenever an issue's complete comment list is in
+  hand for an issue already stored (a changed issue in any pass; every issue in a full pass), stored
+  comments missing from it are asked for one by one and tombstoned on 404/410;
+* GitHub's repo-wide comment listing (its own entity) cannot show deletions (``since`` lists what
+  changed, not what went): its full pass records the ids it met and ends with a sweep over the stored
+  comments of every stored issue. Between full syncs a deleted GitHub comment is caught by the webhook.
+
+Closed issues under ``include_closed=false``: update-ordered passes list every state, so an issue closed
+since it was stored is seen and stored as closed (the stored copy never claims it is still open); closed
+issues that were never stored are not written.
+
 Adding an entity (worklogs, sprints, users in the next issue) is one more syncer class and one entry in
 :data:`SYNCERS`.
 """
@@ -22,6 +36,7 @@ from typing import Any, ClassVar, TypeVar
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.issues import Comment, Issue
 from trackbridge.domain.sync_plan import (
+    MAX_SEEN_CHARS,
     Checkpoint,
     IdRanges,
     enter_phase,
@@ -79,6 +94,10 @@ def _first(pages: Iterator[Page[Any]]) -> Page[Any]:
             close()
 
 
+def _native_id(item: Issue | Comment) -> str:
+    return item.native_id if isinstance(item, Issue) else item.id
+
+
 class ListingSyncer(ABC):
     entity: ClassVar[Entity]
     # Issues of trackers without a scope-wide comment listing bring their comments with them.
@@ -96,7 +115,9 @@ class ListingSyncer(ABC):
         since = cp.since if keyset else None
         page = self.fetch(run, since, _cursor(cp.page))
         items: tuple[Any, ...] = page.items
-        counts = self._write(run, items)
+        # A full pass hands every issue's comment list over (not only changed issues'): the only way a
+        # deleted GitLab note or Jira comment of an unchanged issue is ever seen missing.
+        counts = self._write(run, items, all_comments=cp.phase == "full" and "sweep" in cp.phases)
         page_max = latest(getattr(i, "updated_at", None) for i in items)
         seen_max = latest((cp.seen_max, page_max))
         changes: dict[str, Any] = {
@@ -104,11 +125,16 @@ class ListingSyncer(ABC):
             "processed": cp.processed + len(items),
             "retries": 0,
         }
-        if "sweep" in cp.phases and cp.phase in ("full", "catchup") and items:
+        tracking = "sweep" in cp.phases and cp.phase in ("full", "catchup") and not cp.seen_overflow
+        if tracking and items:
             seen = IdRanges.decode(cp.seen)
             for item in items:
-                seen.add(item.native_id)
-            changes["seen"] = seen.encode()
+                seen.add(_native_id(item))
+            encoded = seen.encode()
+            if len(encoded) > MAX_SEEN_CHARS:
+                changes.update(seen=None, seen_overflow=True)
+            else:
+                changes["seen"] = encoded
         following_page = page.next_cursor
         finished = following_page is None
         if following_page is not None:
@@ -128,46 +154,71 @@ class ListingSyncer(ABC):
             cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
         return StepResult(cp, counts, len(items), high_water, page.not_modified)
 
-    def _write(self, run: SyncRun, items: Sequence[Any]) -> WriteCounts:
+    def _write(self, run: SyncRun, items: Sequence[Any], *, all_comments: bool = False) -> WriteCounts:
         decisions = run.writer.decisions(items)
+        if not run.include_closed:
+            # Update-ordered passes list closed issues too: keep those already stored (now closed), never
+            # start storing closed ones.
+            kept = [
+                (i, d)
+                for i, d in zip(items, decisions, strict=True)
+                if not (d == "create" and isinstance(i, Issue) and i.status_category == "done")
+            ]
+            items, decisions = [i for i, _ in kept], [d for _, d in kept]
         counts = WriteCounts()
         if self.comments_per_issue and "comments" in run.entities:
-            changed = [i for i, d in zip(items, decisions, strict=True) if d != "skip"]
             comments: list[Comment] = []
-            for issue in changed:
-                comments.extend(run.adapter.list_issue_comments(issue.key))
+            complete_lists: list[tuple[Issue, list[Comment]]] = []
+            for issue, decision in zip(items, decisions, strict=True):
+                if decision == "skip" and not all_comments:
+                    continue
+                listed = run.adapter.list_issue_comments(issue.key)
+                comments.extend(listed)
+                if decision != "create":
+                    complete_lists.append((issue, listed))
+            # The page's comments in one write: batch reads of 100 keys and the writer's whole pool, rather
+            # than a read and three puts per issue.
             if comments:
                 counts.add(run.writer.write(comments))
+            for issue, listed in complete_lists:
+                # The list is complete: stored comments missing from it may have been deleted.
+                counts.add(_confirm_missing(run, issue, listed))
         counts.add(run.writer.write(items, decisions))
         return counts
 
     def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
-        """Stored issues that no pass of this full sync met are asked for one by one: a 404/410 makes a
-        tombstone (counted as deleted); an answer is written like any fetched issue (e.g. now closed)."""
+        """One page of stored issues checked against what the passes of this full sync met."""
         stored = run.issues.list_for_connection(
             run.tenant, run.connection_id, limit=SWEEP_PAGE, cursor=cp.sweep_cursor
         )
-        seen = IdRanges.decode(cp.seen)
         counts = WriteCounts()
         fetched = 0
-        for issue in stored.items:
-            if issue.deleted_at is not None or issue.native_id in seen:
-                continue
-            fetched += 1
-            try:
-                current = run.adapter.get_issue(issue.key)
-            except NotFoundError:
-                now = run.now()
-                # The issue's comments went with it: they are tombstoned (and counted) too.
-                comments = _stored_comments(run, issue.ref)
-                gone: list[Any] = [_tombstone(c, now) for c in comments if c.deleted_at is None]
-                counts.add(run.writer.write([*gone, _tombstone(issue, now)], tombstones=True))
-                continue
-            counts.add(self._write(run, [current]))
+        if not cp.seen_overflow:
+            seen = IdRanges.decode(cp.seen)
+            for issue in stored.items:
+                if issue.deleted_at is None:
+                    fetched += self._sweep_issue(run, issue, seen, counts)
         cp = cp.model_copy(update={"sweep_cursor": stored.next_cursor})
         if stored.next_cursor is None:
             cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
         return StepResult(cp, counts, fetched, high_water)
+
+    def _sweep_issue(self, run: SyncRun, issue: Issue, seen: IdRanges, counts: WriteCounts) -> int:
+        """Issues that no pass met are asked for one by one: a 404/410 makes a tombstone (counted as
+        deleted); an answer is written like any fetched issue (e.g. now closed). Returns requests made."""
+        if issue.native_id in seen:
+            return 0
+        try:
+            current = run.adapter.get_issue(issue.key)
+        except NotFoundError:
+            now = run.now()
+            # The issue's comments went with it: they are tombstoned (and counted) too.
+            comments = _stored_comments(run, issue.ref)
+            gone: list[Any] = [_tombstone(c, now) for c in comments if c.deleted_at is None]
+            counts.add(run.writer.write([*gone, _tombstone(issue, now)], tombstones=True))
+            return 1
+        counts.add(self._write(run, [current], all_comments=True))
+        return 1
 
 
 def _tombstone(item: _Item, now: datetime) -> _Item:
@@ -175,6 +226,32 @@ def _tombstone(item: _Item, now: datetime) -> _Item:
     return item.model_copy(
         update={"deleted_at": now, "updated_at": max(now, item.updated_at), "content_hash": ""}
     ).with_hash()
+
+
+def _confirm_missing(
+    run: SyncRun, issue: Issue, listed: Sequence[Comment], seen: IdRanges | None = None
+) -> WriteCounts:
+    """Stored live comments of ``issue`` that are neither in ``listed`` (its complete list) nor in ``seen``
+    are asked for by id: 404/410 tombstones them, an answer is written as it is now."""
+    present = {c.id for c in listed}
+    missing = [
+        c
+        for c in _stored_comments(run, issue.ref)
+        if c.deleted_at is None and c.id not in present and (seen is None or c.id not in seen)
+    ]
+    if not missing:
+        return WriteCounts()
+    gone: list[Comment] = []
+    current: list[Comment] = []
+    for comment in missing:
+        try:
+            current.append(run.adapter.get_comment(issue.key, comment.id))
+        except NotFoundError:
+            gone.append(_tombstone(comment, run.now()))
+    counts = run.writer.write(gone, tombstones=True) if gone else WriteCounts()
+    if current:
+        counts.add(run.writer.write(current))
+    return counts
 
 
 def _stored_comments(run: SyncRun, issue_ref: str) -> list[Comment]:
@@ -194,9 +271,9 @@ class IssuesSyncer(ListingSyncer):
     entity = "issues"
 
     def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
-        return _first(
-            run.adapter.iter_issue_pages(since=since, include_closed=run.include_closed, cursor=cursor)
-        )
+        # Update-ordered passes ask for every state: an issue closed since it was stored must be seen.
+        include_closed = run.include_closed or since is not None
+        return _first(run.adapter.iter_issue_pages(since=since, include_closed=include_closed, cursor=cursor))
 
 
 class IssuesWithCommentsSyncer(IssuesSyncer):
@@ -213,6 +290,12 @@ class RepoCommentsSyncer(ListingSyncer):
 
     def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
         return _first(run.adapter.iter_comment_pages(since=since, cursor=cursor))
+
+    def _sweep_issue(self, run: SyncRun, issue: Issue, seen: IdRanges, counts: WriteCounts) -> int:
+        """Stored comments of a stored issue that the comment passes did not meet are asked for by id."""
+        before = run.adapter.stats.requests
+        counts.add(_confirm_missing(run, issue, (), seen))
+        return run.adapter.stats.requests - before
 
 
 # provider -> entity -> syncer. Entities a provider lists here but another syncer covers (comments that
