@@ -5,7 +5,8 @@ Layout (access patterns in README.md):
 * issue ``T#{t}#CONN#{connection}`` / ``ISSUE#{external_id}``, indexed three ways by ``{updated_at}#{ref}``:
   GSI1 ``T#{t}#ISSUES`` (all issues of the tenant), GSI2 ``T#{t}#STATUS#{category}`` (live issues only),
   GSI3 ``T#{t}#CONN#{connection}#BYUPDATED``;
-* comment / worklog ``T#{t}#ISSUE#{ref}`` / ``COMMENT#{id}`` / ``WORKLOG#{id}``;
+* comment / worklog ``T#{t}#ISSUE#{ref}`` / ``COMMENT#{id}`` / ``WORKLOG#{id}``; comments also in GSI3
+  ``T#{t}#CONN#{connection}#COMMENTS`` / ``{ref}#{id}`` (a connection's comments, for the deletion sweep);
 * user / sprint ``T#{t}#CONN#{connection}`` / ``USER#{id}`` / ``SPRINT#{id}``.
 
 Issues, comments and worklogs are written by webhooks and syncs that can race, so every write is one
@@ -43,6 +44,7 @@ from trackbridge.storage.keys import (
     USER_PREFIX,
     WORKLOG_PREFIX,
     comment_sk,
+    comments_of_connection_gsi3pk,
     connection_pk,
     issue_pk,
     issue_sk,
@@ -249,6 +251,8 @@ class CommentRepository:
         return {
             PK: issue_pk(tenant, comment.issue_ref),
             SK: comment_sk(comment.id),
+            GSI3_PK: comments_of_connection_gsi3pk(tenant, comment.connection_id),
+            GSI3_SK: f"{comment.issue_ref}#{comment.id}",
             "entity": "comment",
             "id": comment.id,
             "issue_ref": comment.issue_ref,
@@ -290,6 +294,19 @@ class CommentRepository:
         items, next_cursor = self.table.query(
             partition=issue_pk(tenant, issue_ref),
             sk_prefix=COMMENT_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return Page[Comment](items=[self.model(i) for i in items], next_cursor=next_cursor)
+
+    def list_for_connection(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Comment]:
+        """Every stored comment of a connection (tombstones too), grouped by issue (GSI3)."""
+        items, next_cursor = self.table.query(
+            partition=comments_of_connection_gsi3pk(tenant, connection_id),
+            index=GSI3,
             limit=limit,
             cursor=cursor,
             tenant_prefix=tenant_pk(tenant),

@@ -128,6 +128,12 @@ def issues_of_connection_by_updated_gsi3pk(tenant: str, connection_id: str) -> s
     return f"T#{tenant}#CONN#{connection_id}#BYUPDATED"
 
 
+def comments_of_connection_gsi3pk(tenant: str, connection_id: str) -> str:
+    """GSI3 partition of every comment of a connection: lets a deletion sweep read them in pages instead of
+    querying each issue's partition (one query per issue grows with the issue count)."""
+    return f"T#{tenant}#CONN#{connection_id}#COMMENTS"
+
+
 def updated_sort_key(updated_at_iso: str, ref: str) -> str:
     return f"{updated_at_iso}#{ref}"
 

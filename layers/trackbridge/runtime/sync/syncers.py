@@ -14,8 +14,9 @@ Deletions (DESIGN section 10: never tombstone on absence alone, confirm with a d
   hand for an issue already stored (a changed issue in any pass; every issue in a full pass), stored
   comments missing from it are asked for one by one and tombstoned on 404/410;
 * GitHub's repo-wide comment listing (its own entity) cannot show deletions (``since`` lists what
-  changed, not what went): its full pass records the ids it met and ends with a sweep over the stored
-  comments of every stored issue. Between full syncs a deleted GitHub comment is caught by the webhook.
+  changed, not what went): its full pass records the ids it met and ends with a sweep over the
+  connection's stored comments (GSI3, a page of up to 1,000 per query). Between full syncs a deleted GitHub
+  comment is caught by the webhook.
 
 Closed issues under ``include_closed=false``: update-ordered passes list every state, so an issue closed
 since it was stored is seen and stored as closed (the stored copy never claims it is still open); closed
@@ -34,6 +35,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from trackbridge.domain.connections import Entity
+from trackbridge.domain.ids import parse_issue_ref
 from trackbridge.domain.issues import Comment, Issue
 from trackbridge.domain.sync_plan import (
     MAX_SEEN_CHARS,
@@ -53,6 +55,8 @@ from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
 from trackbridge.storage.issues import CommentRepository, IssueRepository
 
 SWEEP_PAGE = 100
+# Comments are small and their sweep only compares ids: bigger pages, fewer queries (DynamoDB stops at 1 MB).
+COMMENT_SWEEP_PAGE = 1_000
 _Item = TypeVar("_Item", Issue, Comment)
 
 
@@ -239,13 +243,17 @@ def _confirm_missing(
         for c in _stored_comments(run, issue.ref)
         if c.deleted_at is None and c.id not in present and (seen is None or c.id not in seen)
     ]
-    if not missing:
-        return WriteCounts()
+    return _recheck(run, [(issue.key, c) for c in missing])
+
+
+def _recheck(run: SyncRun, missing: Sequence[tuple[str, Comment]]) -> WriteCounts:
+    """Each (issue key, stored comment) asked for by id: 404/410 writes its tombstone, an answer is
+    written as it is now."""
     gone: list[Comment] = []
     current: list[Comment] = []
-    for comment in missing:
+    for key, comment in missing:
         try:
-            current.append(run.adapter.get_comment(issue.key, comment.id))
+            current.append(run.adapter.get_comment(key, comment.id))
         except NotFoundError:
             gone.append(_tombstone(comment, run.now()))
     counts = run.writer.write(gone, tombstones=True) if gone else WriteCounts()
@@ -291,11 +299,29 @@ class RepoCommentsSyncer(ListingSyncer):
     def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
         return _first(run.adapter.iter_comment_pages(since=since, cursor=cursor))
 
-    def _sweep_issue(self, run: SyncRun, issue: Issue, seen: IdRanges, counts: WriteCounts) -> int:
-        """Stored comments of a stored issue that the comment passes did not meet are asked for by id."""
+    def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
+        """One page of the connection's stored comments (GSI3, grouped by issue) checked against what the
+        comment passes met; the ones missing are asked for by id. One query per page of comments, not one
+        per issue: the sweep costs the same however the comments spread over issues."""
+        stored = CommentRepository(run.issues.table).list_for_connection(
+            run.tenant, run.connection_id, limit=COMMENT_SWEEP_PAGE, cursor=cp.sweep_cursor
+        )
+        counts = WriteCounts()
         before = run.adapter.stats.requests
-        counts.add(_confirm_missing(run, issue, (), seen))
-        return run.adapter.stats.requests - before
+        if not cp.seen_overflow:
+            seen = IdRanges.decode(cp.seen)
+            missing = [
+                (parsed[1], c)
+                for c in stored.items
+                if c.deleted_at is None
+                and c.id not in seen
+                and (parsed := parse_issue_ref(c.issue_ref)) is not None
+            ]
+            counts.add(_recheck(run, missing))
+        cp = cp.model_copy(update={"sweep_cursor": stored.next_cursor})
+        if stored.next_cursor is None:
+            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        return StepResult(cp, counts, run.adapter.stats.requests - before, high_water)
 
 
 # provider -> entity -> syncer. Entities a provider lists here but another syncer covers (comments that
