@@ -91,6 +91,11 @@ def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
     verify.add_argument("--tenant", default="demo", help="the connection's tenant (default: demo)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail on stored live items the tracker no longer has (use right after a full sync)",
+    )
+    verify.add_argument(
         "--local-state", default=".trackbridge/local.json", help="local.json of the embedded stack"
     )
 

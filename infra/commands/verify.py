@@ -1,9 +1,11 @@
-"""``trackbridge verify <connection> [--tenant T]``: the differential checker against the live tracker.
+"""``trackbridge verify <connection> [--tenant T] [--strict]``: compare a live tracker with DynamoDB.
 
 Reads the connection and its credentials where the stack keeps them (DynamoDB and Secrets Manager: the
 embedded stack's when ``.trackbridge/local.json`` exists, else the ambient AWS environment), lists the
 tracker through the connection's adapter, and prints lost / duplicated / stale / wrongly-deleted counts
-(exit 1 if any, 2 for bad input). Credentials are used in memory only and never printed.
+(exit 1 if any, 2 for bad input). ``--strict`` also fails on stored live items the tracker no longer has:
+right after a full sync there must be none; between full syncs some are expected (a GitHub comment deleted
+since), so they are only reported. Credentials are used in memory only and never printed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def verify(args: argparse.Namespace) -> int:
                 adapter,
                 include_closed=connection.include_closed,
                 with_comments="comments" in connection.entities,
+                strict=args.strict,
             )
     except (TrackbridgeError, TrackerError) as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -74,6 +74,27 @@ def test_cli_sync_status_and_verify(stack: LocalStack, capsys: pytest.CaptureFix
         line = capsys.readouterr().out
         assert "lost=0 duplicated=0 stale=0 wrongly_deleted=0" in line, line
 
+    # A comment deleted on GitHub since: the plain check reports it as extra, --strict fails on it, and a
+    # full sync (which sweeps comments) makes the strict check pass again.
+    github = stack.demo_connections["github"]
+    assert stack.sandboxes is not None
+    tracker = stack.sandboxes.trackers["github"]
+    state_now = tracker.state
+    comment_id = next(
+        c.id
+        for c in state_now.comments.values()
+        if (issue := state_now.issue(c.issue_number)) is not None and not issue.pull
+    )
+    tracker.mutate("delete_comment", comment_id=comment_id)
+    verify = ["verify", github, "--tenant", DEMO_TENANT, "--local-state", state]
+    assert cli(verify) == 0
+    assert f"comment {comment_id}" in capsys.readouterr().out
+    assert cli([*verify, "--strict"]) == 1
+    capsys.readouterr()
+    assert cli(["sync", "github-sandbox", "--full", "--wait", "--local-state", state]) == 0
+    capsys.readouterr()
+    assert cli([*verify, "--strict"]) == 0
+
 
 def test_cli_refuses_an_unknown_connection(stack: LocalStack, tmp_path: Path) -> None:
     assert cli(["sync", "no-such-connection", "--local-state", str(stack.state_file)]) == 2
