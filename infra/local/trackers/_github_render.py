@@ -211,9 +211,13 @@ class GitHubRenderer:
 
     def comment(self, comment: Comment) -> dict[str, Any]:
         url = f"{self.repo_api}/issues/comments/{comment.id}"
+        # A pull request's conversation comment is an issue comment too; GitHub's page for it (and so its
+        # html_url) is under /pull/, while issue_url stays /issues/: the only field that tells them apart.
+        parent = self.state.issue(comment.issue_number)
+        page = "pull" if parent is not None and parent.pull else "issues"
         return {
             "url": url,
-            "html_url": f"{self.html}/issues/{comment.issue_number}#issuecomment-{comment.id}",
+            "html_url": f"{self.html}/{page}/{comment.issue_number}#issuecomment-{comment.id}",
             "issue_url": f"{self.repo_api}/issues/{comment.issue_number}",
             "id": comment.id,
             "node_id": node_id("IssueComment", comment.id),
