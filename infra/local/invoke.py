@@ -4,6 +4,15 @@ On AWS, API Gateway, SQS and Scheduler invoke Lambda functions; locally the gate
 scheduler call the same handlers in-process through :class:`LocalFunctions`. Handlers are imported lazily
 from ``FUNCTIONS[...].handler`` on first use, so starting the stack does not pay for every function's
 imports, and tests can swap any function for a small double without patching.
+
+Lambda runs one invocation at a time in an execution environment, and handler code is entitled to rely on
+it: Powertools' REST resolver keeps the current event on a class attribute, and a warm module may cache
+per-invocation state. The local gateway, pollers and scheduler call from many threads, so each function
+here is one execution environment: :meth:`LocalFunctions.invoke` holds that function's lock for the whole
+call, and callers of *different* functions still run in parallel (the api handler while a sync slice runs).
+A lock per function was measured against a pool of interpreter processes and chosen: requests through the
+gateway keep their in-process cost (no pickling of events, no second copy of moto's clients), and the
+suite's stacks stay one process; the README's security section gives the figures.
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ class LocalFunctions:
             raise UnknownFunction(f"no such function in infra.definition.FUNCTIONS: {sorted(unknown)}")
         self._handlers: dict[str, Handler] = dict(overrides or {})
         self._lock = threading.Lock()
+        # One lock per function: the function's only execution environment is busy while it is held.
+        self._environments: dict[str, threading.Lock] = {key: threading.Lock() for key in self._specs}
         self.stage = stage
         self.region = region
         self._clock = clock
@@ -78,8 +89,14 @@ class LocalFunctions:
         return make_context(self.spec(key), stage=self.stage, region=self.region, clock=self._clock)
 
     def invoke(self, key: str, event: Any) -> Any:
-        """Call the handler as Lambda would; exceptions propagate (the caller maps them as AWS does)."""
-        return self.handler(key)(event, self.context(key))
+        """Call the handler as Lambda would; exceptions propagate (the caller maps them as AWS does).
+
+        Concurrent calls of one function wait for each other, as invocations queue for a function limited
+        to one execution environment; calls of different functions do not.
+        """
+        handler = self.handler(key)
+        with self._environments[key]:
+            return handler(event, self.context(key))
 
 
 __all__ = ["Handler", "LocalFunctions", "UnknownFunction", "import_handler"]

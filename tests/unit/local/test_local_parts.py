@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -183,6 +186,39 @@ def test_function_table_rejects_unknown_keys_and_maps_names() -> None:
     assert functions.key_for_name("someone-else") is None
     with pytest.raises(UnknownFunction):
         functions.invoke("missing", {})
+
+
+def test_one_invocation_at_a_time_per_function_but_functions_run_side_by_side() -> None:
+    # Given: two functions whose handlers record how many of their own invocations overlap
+    lock = threading.Lock()
+    running: dict[str, int] = {"api": 0, "sync": 0}
+    most: dict[str, int] = {"api": 0, "sync": 0}
+    both_at_once = threading.Event()
+
+    def recorder(key: str) -> Any:
+        def handle(event: Any, context: Any) -> str:
+            with lock:
+                running[key] += 1
+                most[key] = max(most[key], running[key])
+                if running["api"] and running["sync"]:
+                    both_at_once.set()
+            time.sleep(0.005)  # give another thread the chance to overlap
+            with lock:
+                running[key] -= 1
+            return key
+
+        return handle
+
+    functions = LocalFunctions({"api": recorder("api"), "sync": recorder("sync")})
+
+    # When: 16 threads invoke both functions 64 times in all
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda i: functions.invoke("api" if i % 2 else "sync", {}), range(64)))
+
+    # Then: every call answered, no function ever ran twice at once, yet the two did overlap
+    assert sorted(set(results)) == ["api", "sync"]
+    assert most == {"api": 1, "sync": 1}
+    assert both_at_once.is_set()
 
 
 def test_composite_alarm_configuration_and_entry() -> None:
