@@ -431,11 +431,37 @@ def test_bad_input_and_access(world: World, client: httpx.Client, tenant: str) -
         denied = reader.post(f"{base}/issues", json={"title": "x"})
         assert denied.status_code == 403, denied.text
         assert denied.json()["error"]["details"]["required_scope"] == "issues:write"
-        assert reader.get(f"{base}/issues/1/transitions").status_code == 200
-        assert reader.post(f"{base}/test").status_code == 403  # connections:read
     with world.client(issue_api_key(tenant, scopes=("connections:read",))) as admin:
         assert admin.get(f"{base}/search", params={"q": "x"}).status_code == 403
         assert admin.get("/v1/issues").status_code == 403
+
+
+def test_a_read_only_key_never_makes_trackbridge_call_a_tracker(
+    world: World, client: httpx.Client, tenant: str
+) -> None:
+    # Given: a connection, and a key holding every read scope but no write scope
+    sandbox = fresh(world, "github")
+    base = f"/v1/connections/{connect(world, client, 'github').connection_id}"
+    reads = ("connections:read", "issues:read", "sync:read", "audit:read")
+    before = sandbox.requests()["total"]
+
+    # When: it asks for everything that would send a request to the tracker
+    with world.client(issue_api_key(tenant, scopes=reads)) as reader:
+        answers = {
+            "test": reader.post(f"{base}/test"),
+            "transitions": reader.get(f"{base}/issues/1/transitions"),
+            "search": reader.get(f"{base}/search", params={"q": "x"}),
+            "sync": reader.post(f"{base}/syncs", json={"mode": "full"}),
+            "comment": reader.post(f"{base}/issues/1/comments", json={"body": "x"}),
+        }
+        listed = reader.get("/v1/connections")
+
+    # Then: each is 403 naming the write scope it lacks, and the tracker saw nothing; stored reads still work
+    assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 403)
+    assert answers["test"].json()["error"]["details"]["required_scope"] == "connections:write"
+    assert answers["search"].json()["error"]["details"]["required_scope"] == "issues:write"
+    assert sandbox.requests()["total"] == before
+    assert listed.status_code == 200
 
 
 # ---- synced reads ------------------------------------------------------------------------------------------

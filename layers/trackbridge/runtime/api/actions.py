@@ -40,7 +40,10 @@ from trackbridge.runtime.actions import (
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.issues import IssueView, SyncedIssues
 
-READ, WRITE, CONNECTIONS_READ = "issues:read", "issues:write", "connections:read"
+WRITE, CONNECTIONS_WRITE = "issues:write", "connections:write"
+# Every route here sends requests to a tracker, reads included: a read-only key may read what trackbridge
+# stored, but never make it call out (its base URL and credentials are the tenant's, the requests ours).
+OUTBOUND_NOTE = " Calls the tracker, so a read-only key gets 403."
 MULTIPART = "multipart/form-data"
 # Lambda takes at most 6 MB per synchronous request and API Gateway sends a binary body base64 encoded
 # (4 bytes per 3): 4 MiB of upload plus the event around it stays under that.
@@ -104,11 +107,11 @@ def list_providers(caller: Caller) -> Providers:
     "/v1/connections/<connection_id>/test",
     summary="Test a connection: authentication, scopes, reachability, webhook permission",
     description="Always 200 when the test ran: `ok` is false when a check failed, and each failed check "
-    "carries a canonical code and guidance.",
+    "carries a canonical code and guidance. Needs `connections:write`." + OUTBOUND_NOTE,
     tags=["connections"],
 )
 def test_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> dict[str, Any]:
-    caller.require(CONNECTIONS_READ)
+    caller.require(CONNECTIONS_WRITE)
     return service.test_connection(caller.tenant, connection_id).to_dict()
 
 
@@ -169,12 +172,13 @@ def add_comment(
 @router.get(
     "/v1/connections/<connection_id>/issues/<key>/transitions",
     summary="The moves an issue can make now",
+    description="Needs `issues:write`." + OUTBOUND_NOTE,
     tags=["tracker actions"],
 )
 def list_transitions(
     connection_id: ConnectionId, key: IssueKey, caller: Caller, service: Service
 ) -> Transitions:
-    caller.require(READ)
+    caller.require(WRITE)
     moves = service.list_transitions(caller.tenant, connection_id, key)
     return Transitions(items=[TransitionView.of(t) for t in moves])
 
@@ -248,7 +252,8 @@ def attach_file(
     "/v1/connections/<connection_id>/search",
     summary="Search the tracker with its own query language",
     description="`q` is JQL on Jira (ANDed with the connection's scope; Jira's 400 comes back as a 400 "
-    "`INVALID_JQL` with Jira's message), GitHub search qualifiers, or GitLab's `search` text.",
+    "`INVALID_JQL` with Jira's message), GitHub search qualifiers, or GitLab's `search` text. Needs "
+    "`issues:write`." + OUTBOUND_NOTE,
     tags=["tracker actions"],
 )
 def search(
@@ -258,7 +263,7 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=2000, description="a tracker-native query")],
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = 50,
 ) -> Page[IssueView]:
-    caller.require(READ)
+    caller.require(WRITE)
     found = service.search(caller.tenant, connection_id, q, limit=limit)
     return Page[IssueView](items=[IssueView.of(i) for i in found])
 
