@@ -16,6 +16,8 @@ _COMMANDS: dict[tuple[str, ...], str] = {
     ("local", "up"): "infra.local.up:main",
     ("sandbox", "serve"): "infra.local.trackers.serve:main",
     ("keys", "create"): "infra.commands.keys:create",
+    ("keys", "list"): "infra.commands.keys:list_keys",
+    ("keys", "revoke"): "infra.commands.keys:revoke",
     ("sync", ""): "infra.commands.sync:sync",
     ("status", ""): "infra.commands.sync:status",
     ("verify", ""): "infra.commands.verify:verify",
@@ -64,9 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=".trackbridge/local.json",
         help="use the embedded stack described by this file when it exists (else the AWS environment)",
     )
+    _add_key_commands(keys_cmds)
 
     _add_sync_commands(groups)
     return parser
+
+
+def _add_key_commands(keys_cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.sync import add_api_arguments
+    from infra.definition import AUTHORIZER_CACHE_TTL_S
+
+    operator = (
+        "act as the operator on this tenant, straight on the table (local.json's stack, else the AWS "
+        "environment), instead of through the API as the API key's tenant"
+    )
+    listing = keys_cmds.add_parser("list", help="list a tenant's API keys (never their secrets)")
+    listing.add_argument("--tenant", help=operator)
+    listing.add_argument("--json", action="store_true", help='print {"items": [...]} as JSON')
+    add_api_arguments(listing)
+
+    revoke = keys_cmds.add_parser(
+        "revoke",
+        help=f"revoke an API key (API Gateway may accept it for up to {AUTHORIZER_CACHE_TTL_S} s more)",
+    )
+    revoke.add_argument("key_id", metavar="id", help="the <key_id> of tb_<key_id>_<secret>")
+    revoke.add_argument("--tenant", help=operator)
+    add_api_arguments(revoke)
 
 
 def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

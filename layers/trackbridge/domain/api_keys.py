@@ -4,6 +4,10 @@ The secret is 256 random bits, so a plain (fast) sha256 is enough: there is noth
 slow password hash would protect. Hashes are compared with ``hmac.compare_digest`` so the comparison time
 says nothing about how much of a guess was right. ``key_id`` is public (it names the key in logs, audit
 entries and the authorizer's ``principalId``); it is lowercase base32, so the ``_`` separators are safe.
+
+Scopes are ``area:read`` / ``area:write`` names, ``admin`` (the tenant's key management: list and revoke its
+keys) and ``*`` (everything, ``admin`` included). A revoked key keeps its record, with ``revoked_at``, so the
+listing and the audit log can still name it; its secret's hash is gone.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from trackbridge.domain.times import UtcDatetime
 
 TOKEN_PREFIX: Final = "tb"  # noqa: S105 - the visible prefix of every key, not a secret
 ALL_SCOPES: Final = "*"
+ADMIN_SCOPE: Final = "admin"
 _KEY_ID_RE = re.compile(r"[a-z2-7]{20}")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{43}")
-SCOPE_PATTERN: Final = r"^(\*|[a-z][a-z_]{0,31}:(read|write))$"
+SCOPE_PATTERN: Final = r"^(\*|admin|[a-z][a-z_]{0,31}:(read|write))$"
 
 
 class ApiKey(BaseModel):
@@ -36,6 +41,7 @@ class ApiKey(BaseModel):
     scopes: tuple[str, ...] = (ALL_SCOPES,)
     created_at: UtcDatetime
     last_used_at: UtcDatetime | None = None
+    revoked_at: UtcDatetime | None = None
 
     def allows(self, scope: str) -> bool:
         return allows(self.scopes, scope)
@@ -48,6 +54,30 @@ class StoredApiKey(ApiKey):
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+
+class ApiKeyView(BaseModel):
+    """A key as ``GET /v1/keys`` and ``trackbridge keys list`` show it: never its secret or the hash."""
+
+    id: str = Field(description="the <key_id> of tb_<key_id>_<secret>")
+    tenant: str
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None = Field(
+        default=None, description="the last accepted use, recorded at most once every few minutes"
+    )
+    scopes: list[str]
+    revoked_at: UtcDatetime | None = None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyView:
+        return cls(
+            id=key.key_id,
+            tenant=key.tenant,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            scopes=list(key.scopes),
+            revoked_at=key.revoked_at,
+        )
 
 
 class IssuedKey(BaseModel):
@@ -76,6 +106,10 @@ def generate_key() -> IssuedKey:
     )
 
 
+def is_key_id(value: str) -> bool:
+    return bool(_KEY_ID_RE.fullmatch(value))
+
+
 def parse_token(token: str) -> tuple[str, str] | None:
     """``(key_id, secret)`` from ``tb_<key_id>_<secret>``, or None when the token is not of that form."""
     prefix, _, rest = token.partition("_")
@@ -96,15 +130,18 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 __all__ = [
+    "ADMIN_SCOPE",
     "ALL_SCOPES",
     "SCOPE_PATTERN",
     "TOKEN_PREFIX",
     "ApiKey",
+    "ApiKeyView",
     "IssuedKey",
     "StoredApiKey",
     "allows",
     "bearer_token",
     "generate_key",
     "hash_secret",
+    "is_key_id",
     "parse_token",
 ]

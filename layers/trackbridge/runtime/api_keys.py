@@ -1,8 +1,13 @@
-"""Issuing and checking tenant API keys (DESIGN section 10, "API keys").
+"""Issuing, checking, listing and revoking tenant API keys (DESIGN section 10, "API keys").
 
 ``issue_api_key`` is what ``trackbridge keys create`` and the embedded stack call;
 ``ApiKeyService.authenticate`` is what the authorizer calls. A failed check raises ``Unauthorized`` with a
-reason for the log, and the reason never includes the token.
+reason for the log, and the reason never includes the token. ``list`` and ``revoke`` serve ``GET /v1/keys``,
+``DELETE /v1/keys/{id}`` and ``trackbridge keys list|revoke``: a tenant sees and revokes only its own keys.
+
+A revoked key's lookup item is gone, so the authorizer refuses it at its next call; API Gateway may still
+answer from a decision it cached before the revocation, for at most the authorizer cache TTL
+(``AUTHORIZER_CACHE_TTL_S`` in ``infra/definition.py``).
 """
 
 from __future__ import annotations
@@ -15,20 +20,25 @@ from trackbridge.domain.api_keys import (
     ALL_SCOPES,
     SCOPE_PATTERN,
     ApiKey,
+    ApiKeyView,
     StoredApiKey,
     generate_key,
+    is_key_id,
     parse_token,
 )
 from trackbridge.domain.audit import Actor, FieldChange, new_entry
-from trackbridge.domain.errors import DependencyFailure, Unauthorized, ValidationFailed
+from trackbridge.domain.errors import DependencyFailure, NotFound, Unauthorized, ValidationFailed
 from trackbridge.domain.ids import is_tenant, require_tenant
-from trackbridge.domain.times import utcnow
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.times import to_iso, utcnow
 from trackbridge.runtime import container
 from trackbridge.runtime.observability import logger
 from trackbridge.storage.api_keys import ApiKeyRepository
 from trackbridge.storage.audit import AuditRepository
 
 CLI_ACTOR = Actor(id="cli")
+CREATE_ACTION = "api_key.create"
+REVOKE_ACTION = "api_key.revoke"
 
 
 class ApiKeyService:
@@ -57,7 +67,7 @@ class ApiKeyService:
             secret_hash=issued.secret_hash,
         )
         entry = new_entry(
-            action="api_key.create",
+            action=CREATE_ACTION,
             target=issued.key_id,
             actor=actor,
             at=now,
@@ -78,12 +88,41 @@ class ApiKeyService:
             raise Unauthorized("unknown API key", details={"reason": "unknown", "key_id": key_id})
         if not stored.matches(secret) or not is_tenant(stored.tenant):
             raise Unauthorized("wrong API key secret", details={"reason": "mismatch", "key_id": key_id})
-        try:
-            self.keys.touch(key_id, self.clock())
-        except DependencyFailure:
-            # Bookkeeping only: a throttled last_used write must not lock a valid key out.
-            logger.warning("api_keys.touch_failed", extra={"key_id": key_id})
+        now = self.clock()
+        if self.keys.due(stored.last_used_at, now):
+            try:
+                self.keys.touch(key_id, now)
+            except DependencyFailure:
+                # Bookkeeping only: a throttled last_used write must not lock a valid key out.
+                logger.warning("api_keys.touch_failed", extra={"key_id": key_id})
         return ApiKey(**stored.model_dump(exclude={"secret_hash"}))
+
+    def list(
+        self, tenant: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[ApiKeyView]:
+        """The tenant's keys, revoked ones included (with ``revoked_at``), in key id order."""
+        page = self.keys.list(tenant, limit=limit, cursor=cursor)
+        return Page[ApiKeyView](items=[ApiKeyView.of(k) for k in page.items], next_cursor=page.next_cursor)
+
+    def revoke(self, tenant: str, key_id: str, actor: Actor = CLI_ACTOR) -> bool:
+        """Revoke one of the tenant's keys (the caller's own included), audited in the same transaction.
+
+        Idempotent: revoking a revoked key changes nothing, writes no second audit entry and returns False.
+        NotFound for a key the tenant does not have, whether it is unknown or another tenant's.
+        """
+        if not is_key_id(key_id):
+            raise NotFound(f"no API key {key_id!r}", details={"key_id": key_id})
+        now = self.clock()
+        entry = new_entry(
+            action=REVOKE_ACTION,
+            target=key_id,
+            actor=actor,
+            at=now,
+            changes={"revoked_at": FieldChange(old=None, new=to_iso(now))},
+        )
+        revoked = self.keys.revoke(tenant, key_id, at=now, also=(self.audit.put_op(tenant, entry),))
+        logger.info("api_keys.revoked", extra={"tenant": tenant, "key_id": key_id, "changed": revoked})
+        return revoked
 
 
 def issue_api_key(tenant: str, scopes: tuple[str, ...] = (ALL_SCOPES,)) -> str:
@@ -91,4 +130,4 @@ def issue_api_key(tenant: str, scopes: tuple[str, ...] = (ALL_SCOPES,)) -> str:
     return container.api_key_service().issue(tenant, scopes)
 
 
-__all__ = ["CLI_ACTOR", "ApiKeyService", "issue_api_key"]
+__all__ = ["CLI_ACTOR", "CREATE_ACTION", "REVOKE_ACTION", "ApiKeyService", "issue_api_key"]

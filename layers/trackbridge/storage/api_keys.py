@@ -5,12 +5,18 @@
   not prefixed by a tenant; its key id is random and the item only names the tenant it belongs to.
 * the tenant-side item ``T#{tenant}`` / ``APIKEY#{key_id}``: for listing a tenant's keys; no hash.
 
-``last_used_at`` is written at most once a minute per key by a conditional update, so a busy client costs
-one write a minute instead of one per request (and the API Gateway cache absorbs most checks anyway).
+``last_used_at`` is written at most once per :data:`LAST_USED_RESOLUTION` per key: a conditional update of
+the lookup item decides (so concurrent authorizers write once), and only the one that won copies the time
+to the tenant-side item, so a busy client costs two writes every few minutes, not one per request (and the
+API Gateway cache absorbs most checks anyway).
+
+Revoking deletes the lookup item (the authorizer no longer finds the key, and the hash is gone for good) and
+marks the tenant-side item ``revoked_at``, in one transaction, so the listing and audit keep naming it.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from trackbridge.domain.api_keys import ApiKey, StoredApiKey
@@ -20,7 +26,7 @@ from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import API_KEY_PREFIX, PK, SK, api_key_lookup_pk, api_key_sk, tenant_pk
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
-LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class ApiKeyRepository:
@@ -38,13 +44,14 @@ class ApiKeyRepository:
 
     @staticmethod
     def _model(item: Item) -> ApiKey:
-        last_used = item.get("last_used_at")
+        last_used, revoked = item.get("last_used_at"), item.get("revoked_at")
         return ApiKey(
             key_id=item["key_id"],
             tenant=item["tenant"],
             scopes=tuple(item["scopes"]),
             created_at=from_iso(item["created_at"]),
             last_used_at=from_iso(last_used) if last_used else None,
+            revoked_at=from_iso(revoked) if revoked else None,
         )
 
     def create(self, key: StoredApiKey, *, also: tuple[TransactItem, ...] = ()) -> None:
@@ -94,40 +101,77 @@ class ApiKeyRepository:
         return Page[ApiKey](items=[self._model(item) for item in items], next_cursor=next_cursor)
 
     def touch(self, key_id: str, now: datetime) -> bool:
-        """Record a use, unless one was recorded less than a minute ago. True when this call wrote."""
+        """Record a use, unless one was recorded less than :data:`LAST_USED_RESOLUTION` ago.
+
+        True when this call wrote. The lookup item's condition settles races between authorizers; only the
+        winner copies the time to the tenant-side item (what the listing shows), which it never creates.
+        """
+        names = {"#pk": PK, "#lu": "last_used_at"}
         try:
-            self.table.update(
+            stored = self.table.update(
                 api_key_lookup_pk(key_id),
                 api_key_sk(key_id),
                 update="SET #lu = :now",
                 condition="attribute_exists(#pk) AND (attribute_not_exists(#lu) OR #lu < :threshold)",
-                names={"#pk": PK, "#lu": "last_used_at"},
+                names=names,
                 values={":now": to_iso(now), ":threshold": to_iso(now - LAST_USED_RESOLUTION)},
             )
         except ConditionFailed:
             return False
+        # A failed condition here: a later use is already recorded, or the tenant-side item is gone.
+        with suppress(ConditionFailed):
+            self.table.update(
+                tenant_pk(str(stored["tenant"])),
+                api_key_sk(key_id),
+                update="SET #lu = :now",
+                condition="attribute_exists(#pk) AND (attribute_not_exists(#lu) OR #lu < :now)",
+                names=names,
+                values={":now": to_iso(now)},
+            )
         return True
 
-    def revoke(self, tenant: str, key_id: str, *, also: tuple[TransactItem, ...] = ()) -> None:
-        """Delete both items; the lookup item only if it belongs to ``tenant`` (else: NotFound)."""
+    @staticmethod
+    def due(last_used_at: datetime | None, now: datetime) -> bool:
+        """Whether a use at ``now`` is worth a write (saves the failed conditional write, which costs too)."""
+        return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+    def revoke(self, tenant: str, key_id: str, *, at: datetime, also: tuple[TransactItem, ...] = ()) -> bool:
+        """Mark the tenant's key revoked and delete its lookup item; ``also`` joins the same transaction.
+
+        True when this call revoked the key. A key already revoked is left as it is (``revoked_at`` keeps the
+        first time) and nothing is written, ``also`` included: False. A key the tenant does not have (unknown,
+        or another tenant's) is NotFound.
+        """
         try:
             self.table.transact(
                 [
+                    # First, so a failure here (unknown key, another tenant's, already revoked) is index 0
+                    # and carries the tenant-side item, which tells the cases apart without a second read.
+                    self.table.update_op(
+                        tenant_pk(tenant),
+                        api_key_sk(key_id),
+                        update="SET #r = :at",
+                        condition="attribute_exists(#pk) AND attribute_not_exists(#r)",
+                        names={"#pk": PK, "#r": "revoked_at"},
+                        values={":at": to_iso(at)},
+                    ),
                     self.table.delete_op(
                         api_key_lookup_pk(key_id),
                         api_key_sk(key_id),
-                        condition="attribute_exists(#pk) AND #t = :tenant",
+                        condition="attribute_not_exists(#pk) OR #t = :tenant",
                         names={"#pk": PK, "#t": "tenant"},
                         values={":tenant": tenant},
                     ),
-                    self.table.delete_op(tenant_pk(tenant), api_key_sk(key_id)),
                     *also,
                 ]
             )
         except ConditionFailed as exc:
-            if exc.index == 0:
+            if exc.index == 0 and exc.old_item is not None and exc.old_item.get("revoked_at"):
+                return False
+            if exc.index in (0, 1):
                 raise NotFound(f"no API key {key_id!r}", details={"key_id": key_id}) from exc
             raise
+        return True
 
 
 __all__ = ["LAST_USED_RESOLUTION", "ApiKeyRepository"]

@@ -59,7 +59,7 @@ def test_a_revoked_key_stops_working(stack: LocalResources, tenant: str) -> None
     token = issue_api_key(tenant)
     key_id, _ = parse_token(token) or ("", "")
     authorize(token)
-    container.api_key_repository().revoke(tenant, key_id)
+    container.api_key_service().revoke(tenant, key_id)
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(token)
 
@@ -70,7 +70,7 @@ def test_issuing_validates_tenant_and_scopes(stack: LocalResources) -> None:
     with pytest.raises(ValidationFailed):
         issue_api_key("Not A Tenant")
     with pytest.raises(ValidationFailed):
-        issue_api_key("acme", ("admin",))
+        issue_api_key("acme", ("root",))
 
 
 def test_the_api_answers_401_when_the_authorizer_denies(stack: LocalResources, shared_dir: object) -> None:

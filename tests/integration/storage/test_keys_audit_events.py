@@ -12,7 +12,7 @@ from trackbridge.domain.automation import Event
 from trackbridge.domain.errors import Conflict, NotFound
 from trackbridge.domain.ids import IdPrefix, new_id
 from trackbridge.domain.times import utcnow
-from trackbridge.storage.api_keys import ApiKeyRepository
+from trackbridge.storage.api_keys import LAST_USED_RESOLUTION, ApiKeyRepository
 from trackbridge.storage.audit import AuditRepository
 from trackbridge.storage.automation import EventRepository
 from trackbridge.storage.table import Table
@@ -36,11 +36,14 @@ def test_api_keys(table: Table, tenant: str, other_tenant: str) -> None:
     assert [k.key_id for k in repo.list(tenant).items] == [key.key_id]
     with pytest.raises(Conflict):
         repo.create(key)
-    # last_used moves at most once a minute
+    # last_used moves at most once per LAST_USED_RESOLUTION, on the lookup and the tenant-side item
     assert repo.touch(key.key_id, T0)
-    assert not repo.touch(key.key_id, T0 + timedelta(seconds=30))
-    assert repo.touch(key.key_id, T0 + timedelta(seconds=61))
-    assert repo.lookup(key.key_id).last_used_at == T0 + timedelta(seconds=61)  # type: ignore[union-attr]
+    assert not repo.touch(key.key_id, T0 + LAST_USED_RESOLUTION - timedelta(seconds=1))
+    later = T0 + LAST_USED_RESOLUTION + timedelta(seconds=1)
+    assert repo.touch(key.key_id, later)
+    assert repo.lookup(key.key_id).last_used_at == later  # type: ignore[union-attr]
+    assert repo.get(tenant, key.key_id).last_used_at == later
+    assert repo.list(tenant).items[0].last_used_at == later
     assert not repo.touch("abcdefghijklmnopqrst", T0)  # an unknown key is not created by a touch
     assert repo.lookup("abcdefghijklmnopqrst") is None
     # Another tenant can neither read nor revoke it
@@ -48,11 +51,20 @@ def test_api_keys(table: Table, tenant: str, other_tenant: str) -> None:
         repo.get(other_tenant, key.key_id)
     assert repo.list(other_tenant).items == []
     with pytest.raises(NotFound):
-        repo.revoke(other_tenant, key.key_id)
+        repo.revoke(other_tenant, key.key_id, at=T0)
     assert repo.lookup(key.key_id) is not None
-    repo.revoke(tenant, key.key_id)
+    assert repo.get(tenant, key.key_id).revoked_at is None
+    # Revoking drops the lookup item (and the hash) and keeps the key listed as revoked
+    revoked_at = later + timedelta(minutes=1)
+    assert repo.revoke(tenant, key.key_id, at=revoked_at)
     assert repo.lookup(key.key_id) is None
-    assert repo.list(tenant).items == []
+    assert [(k.key_id, k.revoked_at) for k in repo.list(tenant).items] == [(key.key_id, revoked_at)]
+    assert not repo.touch(key.key_id, revoked_at + LAST_USED_RESOLUTION)  # a revoked key is not "used"
+    # Revoking again changes nothing (revoked_at keeps the first time); an unknown id is NotFound
+    assert not repo.revoke(tenant, key.key_id, at=revoked_at + timedelta(minutes=1))
+    assert repo.get(tenant, key.key_id).revoked_at == revoked_at
+    with pytest.raises(NotFound):
+        repo.revoke(tenant, "abcdefghijklmnopqrst", at=T0)
 
 
 def test_audit_is_newest_first_and_paged(table: Table, tenant: str, other_tenant: str) -> None:

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trackbridge import __version__
 from trackbridge.domain.errors import InvalidInput, PayloadTooLarge, TrackbridgeError, Unauthorized
-from trackbridge.runtime.api import actions, audit, connections, errors, health, issues, oauth, sync
+from trackbridge.runtime.api import actions, audit, connections, errors, health, issues, keys, oauth, sync
 from trackbridge.runtime.api.context import principal_from_event
 from trackbridge.runtime.observability import logger, metrics
 from trackbridge.runtime.settings import get_settings
@@ -60,6 +60,7 @@ for _router in (health.router, connections.router, audit.router, sync.router):
 app.include_router(oauth.router)
 app.include_router(actions.router)
 app.include_router(issues.router)
+app.include_router(keys.router)
 app.enable_swagger(path=DOCS_PATH, persist_authorization=True)
 
 
