@@ -127,6 +127,7 @@ class RouteSpec:
     authorized: bool
 
 
+PUBLIC_API_PATHS = ("/v1/health", "/v1/openapi.json", "/v1/docs", "/v1/oauth/jira/callback")
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("ANY", "/v1/{proxy+}", "api", authorized=True),
     RouteSpec("GET", "/v1/health", "api", authorized=False),
@@ -134,6 +135,10 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", "/v1/docs", "api", authorized=False),
     # The OAuth redirect lands here from the user's browser; the state parameter binds it to a tenant.
     RouteSpec("GET", "/v1/oauth/jira/callback", "api", authorized=False),
+    # The other methods of each public resource reach the api function too, so they are answered 405 with
+    # an Allow header (API Gateway itself would only say "no such route"); no authorizer: the handler
+    # refuses anything but the documented method before it reads a body.
+    *(RouteSpec("ANY", path, "api", authorized=False) for path in PUBLIC_API_PATHS),
     # Webhooks authenticate by the provider's signature on the raw body, not by an API key.
     RouteSpec("POST", "/v1/webhooks/{provider}/{connection_id}", "webhook", authorized=False),
 )

@@ -120,6 +120,8 @@ class _Resource:
         return params if len(parts) == len(self.segments) else None
 
     def method(self, http_method: str) -> RouteSpec | None:
+        # ANY covers every method a resource does not define itself, TRACE and made-up ones included: the
+        # function then answers 405 for them, as the API does behind ANY.
         return self.methods.get(http_method) or self.methods.get("ANY")
 
 

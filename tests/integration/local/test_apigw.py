@@ -263,7 +263,6 @@ def test_webhooks_reach_their_function_with_path_parameters(http: httpx.Client, 
     [
         ("GET", "/"),
         ("GET", "/v2/connections"),
-        ("POST", "/v1/health"),
         ("GET", "/v1/webhooks/github/c1"),
         ("GET", "/v1"),
     ],
@@ -274,6 +273,20 @@ def test_unknown_routes_are_404(http: httpx.Client, recorder: Recorder, method: 
     assert response.status_code == 404
     assert error_code(response) == "NOT_FOUND"
     assert recorder.events == {}
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE", "TRACE", "PROPFIND"])
+def test_other_methods_of_a_public_resource_reach_the_api_function(
+    http: httpx.Client, recorder: Recorder, method: str
+) -> None:
+    # The api function answers them 405 with Allow (tests/unit/api); the gateway only routes, unauthorized.
+    response = http.request(method, "/v1/health")
+
+    assert response.status_code == 200
+    (event,) = recorder.events["api"]
+    assert event["httpMethod"] == method
+    assert event["resource"] == "/v1/health"
+    assert "authorizer" not in event["requestContext"]
 
 
 def test_bodies_over_10_mb_are_413(http: httpx.Client, recorder: Recorder) -> None:

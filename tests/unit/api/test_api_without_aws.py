@@ -143,6 +143,16 @@ def test_wrong_method_is_a_405_with_allow(call: Any) -> None:
     assert header(response, "Allow") == "DELETE, GET, PATCH"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"), [("TRACE", "/v1/health"), ("POST", "/v1/docs"), ("TRACE", "/v1/keys")]
+)
+def test_a_method_no_route_declares_is_a_405_with_allow(call: Any, method: str, path: str) -> None:
+    response = call(method, path)
+    assert response["statusCode"] == 405
+    assert body_of(response)["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert header(response, "Allow") == "GET"
+
+
 def test_body_over_the_limit_is_a_413_before_parsing(call: Any) -> None:
     # Not even JSON: proves the size check runs before any parsing
     response = call("POST", "/v1/connections", body="x" * (1_048_576 + 1))

@@ -26,6 +26,7 @@ from trackbridge import __version__
 from trackbridge.domain.errors import InvalidInput, PayloadTooLarge, TrackbridgeError, Unauthorized
 from trackbridge.runtime.api import actions, audit, connections, errors, health, issues, keys, oauth, sync
 from trackbridge.runtime.api.context import principal_from_event
+from trackbridge.runtime.api.openapi import document_errors
 from trackbridge.runtime.observability import logger, metrics
 from trackbridge.runtime.settings import get_settings
 
@@ -67,7 +68,12 @@ app.enable_swagger(path=DOCS_PATH, persist_authorization=True)
 @lru_cache(maxsize=1)
 def _openapi_json() -> str:
     # The schema only changes with the code, so it is generated once per process.
-    return app.get_openapi_json_schema()
+    return json.dumps(openapi_document(), separators=(",", ":"))
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document with every operation's error answers (``runtime.api.openapi``)."""
+    return document_errors(json.loads(app.get_openapi_json_schema()), PUBLIC_PATHS)
 
 
 @app.get(OPENAPI_PATH, include_in_schema=False)
@@ -166,4 +172,4 @@ def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return response
 
 
-__all__ = ["DOCS_PATH", "OPENAPI_PATH", "PUBLIC_PATHS", "app", "resolve"]
+__all__ = ["DOCS_PATH", "OPENAPI_PATH", "PUBLIC_PATHS", "app", "openapi_document", "resolve"]
