@@ -258,6 +258,17 @@ def _sandbox(provider: str, issues: int, comments: int) -> Any:
     return tracker.start()
 
 
+def _allow(tracker: Any) -> None:
+    """Let trackbridge's outbound policy reach exactly this sandbox (here and in the children), as the
+    embedded stack does: a loopback tracker is refused otherwise."""
+    from infra.definition import ALLOWED_PRIVATE_NETWORKS_ENV
+    from infra.local.stack import sandbox_allowlist
+    from trackbridge.runtime import container
+
+    os.environ[ALLOWED_PRIVATE_NETWORKS_ENV] = sandbox_allowlist({"sandbox": tracker.describe()})
+    container.reset()
+
+
 def _connection(provider: str, tracker: Any, tenant: str) -> Any:
     from trackbridge.domain.audit import Actor
     from trackbridge.domain.connections import ConnectionCreate
@@ -368,6 +379,7 @@ def run_provider(
     _fresh_table(f"bench{provider}{issues}")
     tracker = _sandbox(provider, issues, comments)
     try:
+        _allow(tracker)
         tenant = f"bench-{provider}-{uuid.uuid4().hex[:8]}"
         connection = _connection(provider, tracker, tenant)
         plain, listed, comment_count = _counts(tracker)

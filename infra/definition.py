@@ -221,6 +221,12 @@ APP_EVENT_PATTERN: dict[str, list[object]] = {"detail-type": [{"exists": True}]}
 JIRA_OAUTH_BASE_URL_ENV = "TB_JIRA_OAUTH_BASE_URL"
 JIRA_OAUTH_REVOCATION_URL_ENV = "TB_JIRA_OAUTH_REVOCATION_URL"
 JIRA_OAUTH_REDIRECT_URI_ENV = "TB_JIRA_OAUTH_REDIRECT_URI"
+# Optional outbound policy allowlist (trackbridge.domain.egress): networks, each optionally with a port, that
+# trackers may be on although they are not public. Unset: public addresses only. The embedded stack lists
+# exactly its sandbox trackers' loopback host and ports.
+ALLOWED_PRIVATE_NETWORKS_ENV = "TB_ALLOWED_PRIVATE_NETWORKS"
+# Optional: how old the last deletion check may be before a scheduled sync runs another. Unset: 3600 s.
+DELETION_CHECK_INTERVAL_ENV = "TB_DELETION_CHECK_INTERVAL_S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +249,13 @@ class Env:
     extra: tuple[str, ...] = field(default=())
     # Set only where they differ from the default (the str fields above are always set).
     optional: tuple[str, ...] = field(
-        default=(JIRA_OAUTH_BASE_URL_ENV, JIRA_OAUTH_REVOCATION_URL_ENV, JIRA_OAUTH_REDIRECT_URI_ENV)
+        default=(
+            JIRA_OAUTH_BASE_URL_ENV,
+            JIRA_OAUTH_REVOCATION_URL_ENV,
+            JIRA_OAUTH_REDIRECT_URI_ENV,
+            ALLOWED_PRIVATE_NETWORKS_ENV,
+            DELETION_CHECK_INTERVAL_ENV,
+        )
     )
 
 

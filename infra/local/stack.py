@@ -7,10 +7,15 @@ answers, so a script that waits for the file can use it at once. ``stop()`` undo
 restores the environment and removes the file; it is safe to call twice or after a failed start.
 
 moto's state is process-global, so two stacks in one process (tests) must use different stages.
+
+The outbound policy (``TB_ALLOWED_PRIVATE_NETWORKS``) is set to exactly the sandbox trackers' loopback
+host and ports (their API and, for Jira, the OAuth server and gateway): the embedded API reaches its
+sandboxes and nothing else on loopback, not moto, not the gateway, not a developer's own services.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -25,7 +30,12 @@ from urllib.parse import urlsplit
 import httpx
 from botocore.exceptions import ClientError
 
-from infra.definition import JIRA_OAUTH_BASE_URL_ENV, jira_oauth_app_secret_name
+from infra.definition import (
+    ALLOWED_PRIVATE_NETWORKS_ENV,
+    JIRA_OAUTH_BASE_URL_ENV,
+    jira_oauth_app_secret_name,
+    secrets_prefix,
+)
 from infra.local.alarms import AlarmBridge
 from infra.local.apigw import LocalApiGateway
 from infra.local.invoke import Handler, LocalFunctions
@@ -79,6 +89,29 @@ def _port_answers(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def sandbox_allowlist(trackers: Mapping[str, Any]) -> str:
+    """The ``TB_ALLOWED_PRIVATE_NETWORKS`` value that lets trackbridge reach exactly these sandboxes: one
+    ``address/32:port`` entry per URL in their ``describe()`` entries (``url``, ``oauth_url``...)."""
+    from trackbridge.domain.egress import AllowedNetwork, parse_ip_literal
+
+    entries: list[str] = []
+    for tracker in trackers.values():
+        if not isinstance(tracker, Mapping):
+            continue
+        for key, value in tracker.items():
+            if not (key.endswith("url") and isinstance(value, str) and value.startswith("http")):
+                continue
+            parts = urlsplit(value)
+            address = parse_ip_literal(parts.hostname or "")
+            if address is None or parts.port is None:
+                logger.warning("local.sandbox_not_allowlisted: %s is not an address and a port", value)
+                continue
+            entry = str(AllowedNetwork(ipaddress.ip_network(address), parts.port))
+            if entry not in entries:
+                entries.append(entry)
+    return ",".join(entries)
 
 
 # Scope and credential keys of each sandbox's describe() entry, per provider.
@@ -163,6 +196,8 @@ class LocalStack:
         self.sandboxes: SandboxCluster | None = None
         self.api_key: str | None = None
         self.startup_s: float | None = None
+        # What TB_ALLOWED_PRIVATE_NETWORKS is while the stack runs (the sandboxes' host:ports), else "".
+        self.egress_allowlist = ""
         self._saved_env: dict[str, str | None] = {}
         self._wrote_state = False
 
@@ -188,7 +223,13 @@ class LocalStack:
             "aws_endpoint_url": self.resources.endpoint_url,
             "region": self.resources.region,
             "table": self.resources.table_name,
+            "stage": self.stage,
+            "secrets_prefix": secrets_prefix(self.stage),
+            # The outbound allowlist the stack runs with (its sandboxes), for CLI commands that call trackers.
+            "allowed_private_networks": self.egress_allowlist,
             "trackers": self.sandboxes.describe() if self.sandboxes is not None else {},
+            # The demo connections by name, so scripts and the CLI can say `github-sandbox`.
+            "connections": {f"{provider}-sandbox": cid for provider, cid in self.demo_connections.items()},
         }
 
     # ------------------------------------------------------------------------------------- lifecycle
@@ -218,9 +259,15 @@ class LocalStack:
             cloudwatch=self.resources.client("cloudwatch"), events=self.resources.client("events")
         ).start()
         self.gateway = LocalApiGateway(self.functions, port=self._port, region=self.region).start()
+        # Exactly the sandboxes (none without them): whatever the surrounding environment allowed is
+        # set aside until stop().
+        trackers: dict[str, Any] = {}
         if self._with_sandbox:
             self.sandboxes = self._start_sandboxes(self.seed)
-            self._configure_sandbox_oauth(self.sandboxes.describe())
+            trackers = self.sandboxes.describe()
+            self._configure_sandbox_oauth(trackers)
+        self.egress_allowlist = sandbox_allowlist(trackers)
+        self._apply_environment({ALLOWED_PRIVATE_NETWORKS_ENV: self.egress_allowlist})
 
         self.api_key = self._issue_api_key(DEMO_TENANT)
         for seeder in self._seeders:
@@ -254,6 +301,7 @@ class LocalStack:
         self.sandboxes = self.moto = None
         self.functions = self.resources = None
         self.api_key = None
+        self.egress_allowlist = ""
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -343,4 +391,4 @@ class LocalStack:
         self._wrote_state = True
 
 
-__all__ = ["DEMO_TENANT", "LocalStack", "SandboxCluster"]
+__all__ = ["DEMO_TENANT", "LocalStack", "SandboxCluster", "sandbox_allowlist"]

@@ -31,6 +31,8 @@ def _banner(stack: LocalStack, started_s: float) -> str:
         f"  API key:    {key}   (tenant 'demo')",
         f"  AWS (moto): {stack.describe()['aws_endpoint_url']}",
         f"  State file: {stack.state_file.resolve()}",
+        f"  Outbound:   public addresses, and the sandboxes at {stack.egress_allowlist or '(none)'}"
+        " (TB_ALLOWED_PRIVATE_NETWORKS)",
         "",
         "Try:",
         f"  curl -s -H 'Authorization: Bearer {key}' {api_url}/connections",

@@ -17,7 +17,8 @@ PACKAGE = ROOT / "layers" / "trackbridge"
 # For each layer: the trackbridge layers and third-party roots it may import. Stdlib is always allowed.
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "domain": (set(), {"pydantic", "pydantic_core", "jinja2", "markupsafe", "annotated_types"}),
-    "providers": ({"domain"}, {"httpx", "pydantic", "markdown_it", "mdurl"}),
+    # httpcore is httpx's own engine: the outbound policy plugs its network backend in (providers.egress).
+    "providers": ({"domain"}, {"httpx", "httpcore", "pydantic", "markdown_it", "mdurl"}),
     "storage": ({"domain"}, {"boto3", "botocore", "pydantic"}),
     "runtime": (
         {"domain", "providers", "storage", "runtime"},

@@ -13,6 +13,15 @@ A Jira connection may authorize through OAuth 2.0 (3LO) instead: its credentials
 
 Field validators read ``info.data["provider"]`` (fields validate in declaration order) so that a wrong
 scope or credential field is reported at its own path (``body.scope``), not at the whole body.
+
+Strings people read back (the name, scope values, the Jira e-mail) refuse control characters (C0, DEL,
+C1 and the Unicode line separators): a name with a CR LF would forge lines in logs and terminals.
+
+``base_url`` is input for trackbridge's outbound requests: :func:`check_base_url` (which the connection
+service runs with the operator's allowlist) answers 422 at ``body.base_url`` when its host is an address
+trackbridge does not contact (a literal loopback, private, link-local... address, in any spelling, or a
+``localhost`` name). A name is not resolved here: it is checked against every address it resolves to
+whenever trackbridge connects (``trackbridge.providers.egress``).
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, cast, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,6 +45,7 @@ from pydantic import (
     model_serializer,
 )
 
+from trackbridge.domain.egress import EgressPolicy
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
 from trackbridge.domain.schedules import AtExpression, parse_schedule_expression, resolve_timezone
@@ -51,7 +63,31 @@ SUPPORTED_ENTITIES: Final[Mapping[str, tuple[str, ...]]] = {
 }
 DEFAULT_ENTITIES: Final[tuple[str, ...]] = ("issues", "comments")
 
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+# C0 controls, DEL, C1 controls, and U+2028/U+2029 (line and paragraph separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The same, except tab, LF and CR: a multi-line query is still a query.
+_CONTROL_EXCEPT_WHITESPACE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _refuse(pattern: re.Pattern[str], value: str) -> str:
+    found = pattern.search(value)
+    if found is not None:
+        raise ValueError(
+            f"must not contain control characters (U+{ord(found.group()):04X} at position {found.start()})"
+        )
+    return value
+
+
+def printable(value: str) -> str:
+    """``value`` if it holds no control character; ValueError naming the first one otherwise."""
+    return _refuse(_CONTROL, value)
+
+
+def _printable_query(value: str) -> str:
+    return _refuse(_CONTROL_EXCEPT_WHITESPACE, value)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(printable)]
 SecretText = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
 _GITHUB_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 _GITLAB_PROJECT = r"^(\d{1,20}|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,20})$"
@@ -65,8 +101,8 @@ class Scope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     repo: Annotated[str, Field(pattern=_GITHUB_REPO)] | None = None
-    project: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    jql: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
+    project: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(printable)] | None = None
+    jql: Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_printable_query)] | None = None
 
     @model_serializer(mode="wrap")
     def _drop_unset(self, handler: Any) -> dict[str, Any]:
@@ -130,7 +166,7 @@ class JiraCredentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    email: Annotated[str, Field(pattern=_EMAIL)]
+    email: Annotated[str, Field(pattern=_EMAIL), AfterValidator(printable)]
     api_token: SecretText
 
 
@@ -219,6 +255,23 @@ def _clean_base_url(url: HttpUrl) -> str:
     if url.query or url.fragment or url.username or url.password:
         raise ValueError("base_url must be a plain http(s) URL without credentials, query or fragment")
     return str(url).rstrip("/")
+
+
+def check_base_url(base_url: str, policy: EgressPolicy, *, path: str = "body.base_url") -> None:
+    """ValidationFailed (422) at ``path`` when ``base_url``'s host is a literal address ``policy`` refuses
+    (``127.0.0.1``, ``[::1]``, ``169.254.169.254``, ``2130706433``...) or a ``localhost`` name. Other names
+    pass: they are not resolved here, but checked whenever trackbridge connects."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _field_error(path, "base_url has an invalid port") from None
+    refusal = policy.check_literal(host, port)
+    if refusal is not None:
+        error = _field_error(path, refusal.message, kind="egress_denied")
+        error.guidance = refusal.guidance
+        raise error
 
 
 class ConnectionCreate(BaseModel):
@@ -382,9 +435,9 @@ class Connection(BaseModel):
         return self.model_dump(mode="json", exclude={"created_at", "updated_at", "version"})
 
 
-def _field_error(path: str, message: str) -> ValidationFailed:
+def _field_error(path: str, message: str, *, kind: str = "value_error") -> ValidationFailed:
     return ValidationFailed(
-        f"{path}: {message}", details={"errors": [{"path": path, "message": message, "type": "value_error"}]}
+        f"{path}: {message}", details={"errors": [{"path": path, "message": message, "type": kind}]}
     )
 
 
@@ -407,6 +460,8 @@ __all__ = [
     "Scope",
     "TokenCredentials",
     "auth_kind",
+    "check_base_url",
     "parse_credentials",
+    "printable",
     "secret_payload",
 ]

@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     MALFORMED_RESPONSE = "MALFORMED_RESPONSE"
+    EGRESS_DENIED = "EGRESS_DENIED"
+    TRACKER_MOVED = "TRACKER_MOVED"
     UNKNOWN = "UNKNOWN"
 
 
@@ -122,6 +124,22 @@ ERROR_CODES: Mapping[ErrorCode, ErrorCodeInfo] = MappingProxyType(
         ErrorCode.MALFORMED_RESPONSE: ErrorCodeInfo(
             True,
             "The tracker sent an unreadable response (often a proxy or an outage): retried later.",
+            502,
+        ),
+        # The outbound policy (domain.egress): the connection points at an address trackbridge never contacts.
+        ErrorCode.EGRESS_DENIED: ErrorCodeInfo(
+            False,
+            "The tracker's address is loopback, link-local, private or otherwise not public, and "
+            "trackbridge does not contact such addresses: use the tracker's public address, or have an "
+            "operator allow its network in TB_ALLOWED_PRIVATE_NETWORKS "
+            "(e.g. 10.0.0.0/8 or 10.1.2.3/32:8443).",
+            422,
+        ),
+        # A redirect to another origin is never followed: the connection's credentials stay on its origin.
+        ErrorCode.TRACKER_MOVED: ErrorCodeInfo(
+            False,
+            "The tracker redirected to another address, which trackbridge does not follow with the "
+            "connection's credentials: if it moved, use the new address as the connection's base_url.",
             502,
         ),
         ErrorCode.UNKNOWN: ErrorCodeInfo(

@@ -23,7 +23,14 @@ behave the same for every tracker lives here, once:
 - **one page loop** (:meth:`TrackerAdapter.iter_pages`) over the declared paginator, with conditional
   requests (``If-None-Match``) against an :class:`~trackbridge.providers.etags.ETagCache` the caller owns.
 - **test connection** as a template: the adapter lists its checks, the base runs them in order, turns
-  every error into a failed check with guidance, and skips the rest once authentication has failed.
+  every error into a failed check with guidance, and skips the rest once authentication has failed. A
+  failed check says what failed in trackbridge's words (:func:`describe_failure`: the status and the
+  code), never with the text of the server's reply: the server at a base URL may be anyone's.
+- **the outbound policy** (:mod:`~trackbridge.providers.egress`): the client an adapter builds connects
+  only to addresses the :class:`~trackbridge.domain.egress.EgressPolicy` allows (``egress=``, from the
+  runtime's settings; without one, public addresses only), and a redirect is followed only on the API's
+  own origin: one to another origin raises :class:`TrackerMovedError` naming it, so credentials (an
+  ``Authorization`` or a ``PRIVATE-TOKEN`` header alike) never leave the origin they were made for.
 
 Operations a tracker does not have raise the domain's ``UnsupportedCapability`` (HTTP 422) naming the
 capability, so callers can also ask ``capabilities`` first. The clock, the sleep and the random source are
@@ -44,6 +51,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
+from trackbridge.domain.egress import EgressPolicy
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import UnsupportedCapability, ValidationFailed
 from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
@@ -56,7 +64,15 @@ from trackbridge.providers.classify import (
     parse_body,
     request_never_sent,
 )
-from trackbridge.providers.errors import NotFoundError, RateLimitedError, TrackerError, TransientError
+from trackbridge.providers.egress import Resolver, egress_client
+from trackbridge.providers.errors import (
+    EgressDeniedError,
+    NotFoundError,
+    RateLimitedError,
+    TrackerError,
+    TrackerMovedError,
+    TransientError,
+)
 from trackbridge.providers.etags import CachedPage, ConditionalCache
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest, Paginator
 from trackbridge.providers.ratelimit import NoRateLimitHeaders, RateLimitInfo, RateLimitReader
@@ -83,6 +99,8 @@ _T = TypeVar("_T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0, pool=10.0)
 USER_AGENT = "trackbridge/0.1 (+https://github.com/trackbridge)"
+# Same-origin redirects followed for one request (GitHub: a transferred issue, a renamed repository).
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +116,29 @@ class FetchedPage:
 def _origin_of(url: httpx.URL) -> tuple[str, str, int]:
     """(scheme, host, port) with the default port filled in: ``https://h`` and ``https://h:443`` agree."""
     return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
+def _shown_location(url: httpx.URL) -> str:
+    """Where a redirect pointed, for a message: scheme, host, port and path (no userinfo, no query)."""
+    path = url.path if len(url.path) <= 200 else url.path[:199] + "…"
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None, path=path))
+
+
+def describe_failure(error: TrackerError) -> str:
+    """A failed step in trackbridge's own words: what happened, the HTTP status, the code.
+
+    Connection checks say this instead of ``error.message``, which may quote the server's reply: the server
+    behind a base URL is whoever the connection points at. The outbound policy's own refusals
+    (:class:`EgressDeniedError`, :class:`TrackerMovedError`) are written by trackbridge and kept.
+    """
+    if isinstance(error, EgressDeniedError | TrackerMovedError):
+        return error.message
+    if error.status is not None:
+        return f"the tracker answered HTTP {error.status} ({error.code})"
+    if error.code is ErrorCode.MALFORMED_RESPONSE:
+        return f"the tracker's answer is not what its API documents ({error.code})"
+    cause = type(error.__cause__).__name__ if error.__cause__ is not None else None
+    return f"no usable answer from the tracker ({error.code}{f': {cause}' if cause else ''})"
 
 
 # One connection check: a name and a callable that returns the check (or raises a TrackerError).
@@ -137,7 +178,12 @@ class TrackerAdapter(ABC):
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         timeout: httpx.Timeout | float | None = None,
+        egress: EgressPolicy | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
+        """``client``: a client the caller owns (and whose transport is the caller's policy); otherwise the
+        adapter builds one that connects only where ``egress`` allows (default: public addresses only),
+        resolving names with ``resolver`` (default: the system's)."""
         self.config = config
         api = httpx.URL(self.api_base)
         if api.scheme not in ("http", "https") or not api.host:
@@ -148,9 +194,12 @@ class TrackerAdapter(ABC):
         self._origin = _origin_of(api)
         self._auth = auth
         self._owns_client = client is None
-        self.client = client or httpx.Client(
+        # Redirects are followed by `_send`, on the API's origin only.
+        self.client = client or egress_client(
+            egress if egress is not None else EgressPolicy(),
+            resolver=resolver,
+            provider=self.name,
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-            follow_redirects=True,  # GitHub answers 301 for transferred issues and renamed repositories
         )
         self.retry = retry or RetryPolicy()
         self.etag_cache = etag_cache
@@ -255,16 +304,17 @@ class TrackerAdapter(ABC):
         for _ in range(self.retry.bound):
             self.stats.requests += 1
             try:
-                response = self.client.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    files=files,
-                    content=content,
-                    headers=send_headers,
-                    auth=self._auth,
+                response = self._send(
+                    self.client.build_request(
+                        method,
+                        url,
+                        params=params,
+                        json=json,
+                        data=data,
+                        files=files,
+                        content=content,
+                        headers=send_headers,
+                    )
                 )
             except httpx.HTTPError as exc:
                 error = classify_transport_error(exc, provider=self.name)
@@ -315,6 +365,32 @@ class TrackerAdapter(ABC):
         raise TrackerError(
             f"gave up after {self.retry.bound} attempts", code=ErrorCode.UNKNOWN, provider=self.name
         )
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, following redirects on the API's origin only (at most ``MAX_REDIRECTS``).
+
+        httpx would follow a redirect to another host too, dropping only ``Authorization``: a GitLab
+        ``PRIVATE-TOKEN`` would go along. Here a redirect off the origin is not sent at all.
+        """
+        response = self.client.send(request, auth=self._auth, follow_redirects=False)
+        for _ in range(MAX_REDIRECTS):
+            follow = response.next_request  # set by httpx for a 301/302/303/307/308 with a Location
+            if follow is None:
+                return response
+            response.close()
+            if _origin_of(follow.url) != self._origin:
+                where = _shown_location(follow.url)
+                raise TrackerMovedError(
+                    f"the tracker answered HTTP {response.status_code} redirecting to {where}, another "
+                    "origin: not followed, so the connection's credentials stay on "
+                    f"{self._origin[0]}://{self._origin[1]}:{self._origin[2]}",
+                    provider=self.name,
+                    status=response.status_code,
+                    location=where,
+                )
+            response = self.client.send(follow, auth=self._auth, follow_redirects=False)
+        response.close()
+        raise malformed(self.name, f"more than {MAX_REDIRECTS} redirects", status=response.status_code)
 
     def _pause(self, seconds: float, method: str, path: str, error: TrackerError) -> None:
         self.stats.retries += 1
@@ -477,7 +553,7 @@ class TrackerAdapter(ABC):
             try:
                 check = step()
             except TrackerError as exc:
-                check = ConnectionCheck(name, False, exc.message, exc.guidance, exc.code)
+                check = ConnectionCheck(name, False, describe_failure(exc), exc.guidance, exc.code)
             checks.append(check)
             if name == "auth" and not check.ok:
                 auth_failed = True
@@ -580,4 +656,4 @@ class TrackerAdapter(ABC):
         raise self.unsupported("security_advisories")
 
 
-__all__ = ["USER_AGENT", "CheckStep", "FetchedPage", "TrackerAdapter"]
+__all__ = ["MAX_REDIRECTS", "USER_AGENT", "CheckStep", "FetchedPage", "TrackerAdapter", "describe_failure"]

@@ -12,7 +12,9 @@ class where they act differently, and read ``code`` where they only record.
     ├── TrackerAccessError          a person must fix credentials, permissions or billing; never retried
     │   ├── AuthenticationError     AUTH_INVALID, AUTH_EXPIRED
     │   ├── PermissionDeniedError   PERMISSION_DENIED
-    │   └── AccountSuspendedError   SUSPENDED_PAYMENT
+    │   ├── AccountSuspendedError   SUSPENDED_PAYMENT
+    │   ├── EgressDeniedError       EGRESS_DENIED: the address is not public (trackbridge's outbound policy)
+    │   └── TrackerMovedError       TRACKER_MOVED: a redirect to another origin, not followed; ``location``
     ├── NotFoundError               NOT_FOUND (404, 410): the tombstone check relies on it
     ├── RateLimitedError            RATE_LIMITED, QUOTA_EXHAUSTED; reset_at, retry_after_s, secondary, quota:
     │                               the sync engine parks the slice until ``reset_at`` instead of failing
@@ -114,6 +116,28 @@ class AccountSuspendedError(TrackerAccessError):
     pass
 
 
+class EgressDeniedError(TrackerAccessError):
+    """trackbridge refused to connect: the tracker's address is not public and not allowlisted. Raised
+    before any packet leaves (``providers.egress``); the message is trackbridge's own."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("code", ErrorCode.EGRESS_DENIED)
+        super().__init__(message, **kwargs)
+
+
+class TrackerMovedError(TrackerAccessError):
+    """The tracker answered with a redirect to another origin; it was not followed, so the connection's
+    credentials never left its origin. ``location`` is where it pointed (without query or userinfo)."""
+
+    def __init__(self, message: str, *, location: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("code", ErrorCode.TRACKER_MOVED)
+        super().__init__(message, **kwargs)
+        self.location = location
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "location": self.location}
+
+
 class NotFoundError(TrackerError):
     pass
 
@@ -166,6 +190,8 @@ _CLASS_BY_CODE: Mapping[ErrorCode, type[TrackerError]] = {
     ErrorCode.TIMEOUT: TransientError,
     ErrorCode.PROVIDER_UNAVAILABLE: TransientError,
     ErrorCode.MALFORMED_RESPONSE: MalformedResponseError,
+    ErrorCode.EGRESS_DENIED: EgressDeniedError,
+    ErrorCode.TRACKER_MOVED: TrackerMovedError,
     ErrorCode.UNKNOWN: TrackerError,
 }
 
@@ -192,6 +218,7 @@ __all__ = [
     "AccountSuspendedError",
     "AuthenticationError",
     "ConflictError",
+    "EgressDeniedError",
     "FieldError",
     "InvalidRequestError",
     "MalformedResponseError",
@@ -200,6 +227,7 @@ __all__ = [
     "RateLimitedError",
     "TrackerAccessError",
     "TrackerError",
+    "TrackerMovedError",
     "TransientError",
     "error_class_for",
     "make_error",

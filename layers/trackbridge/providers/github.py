@@ -37,7 +37,7 @@ from trackbridge.providers._util import (
     trailing_number,
 )
 from trackbridge.providers.auth import BearerScheme
-from trackbridge.providers.base import CheckStep, TrackerAdapter
+from trackbridge.providers.base import CheckStep, TrackerAdapter, describe_failure
 from trackbridge.providers.classify import ErrorContext, ErrorRule
 from trackbridge.providers.errors import NotFoundError, PermissionDeniedError
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest
@@ -525,7 +525,7 @@ class GitHubAdapter(TrackerAdapter):
                 return ConnectionCheck(
                     "webhooks",
                     False,
-                    exc.message,
+                    describe_failure(exc),
                     "Registering webhooks needs admin rights on the repository (classic token: repo or "
                     "admin:repo_hook scope; fine-grained: Webhooks permission). Without it, sync polls.",
                     ErrorCode.PERMISSION_DENIED,

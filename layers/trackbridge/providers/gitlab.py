@@ -33,7 +33,7 @@ from trackbridge.domain.ids import external_id, issue_ref
 from trackbridge.domain.issues import Comment, Issue, User, status_category_of
 from trackbridge.providers._util import assignee_objects, iso_seconds, issue_number, label_names, segment
 from trackbridge.providers.auth import HeaderTokenScheme
-from trackbridge.providers.base import CheckStep, FetchedPage, TrackerAdapter
+from trackbridge.providers.base import CheckStep, FetchedPage, TrackerAdapter, describe_failure
 from trackbridge.providers.classify import ErrorRule
 from trackbridge.providers.errors import NotFoundError, PermissionDeniedError, TrackerError
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest
@@ -495,7 +495,7 @@ class GitLabAdapter(TrackerAdapter):
                 return ConnectionCheck(
                     "webhooks",
                     False,
-                    exc.message,
+                    describe_failure(exc),
                     "Registering webhooks needs the Maintainer role on the project. Without it, sync polls.",
                     ErrorCode.PERMISSION_DENIED,
                 )

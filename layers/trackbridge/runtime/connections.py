@@ -2,6 +2,8 @@
 
 Order of effects, chosen so no failure leaves a state worse than "retry":
 
+* validation first: a ``base_url`` whose host is an address the outbound policy refuses (``egress``, the
+  operator's ``TB_ALLOWED_PRIVATE_NETWORKS``) is a 422 at ``body.base_url`` before anything is written.
 * create: credentials first (a connection never exists without them), then the connection item and its
   audit entry in one conditional transaction; if that fails the fresh secrets are deleted again.
 * update: the version-conditioned write and its audit entry first (a lost race is a clean 409 with nothing
@@ -18,7 +20,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from trackbridge.domain.audit import Actor, diff, new_entry
-from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch
+from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch, check_base_url
+from trackbridge.domain.egress import EgressPolicy
 from trackbridge.domain.errors import DependencyFailure, NotFound
 from trackbridge.domain.ids import IdPrefix, is_id, new_id
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
@@ -44,11 +47,14 @@ class ConnectionService:
         *,
         clock: Callable[[], datetime] = utcnow,
         schedules: ScheduleSync | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.connections = connections
         self.audit = audit
         self.secrets = secrets
         self.clock = clock
+        # The outbound policy base URLs are checked against (default: public addresses only).
+        self.egress = egress if egress is not None else EgressPolicy()
         # Keeps each connection's EventBridge schedule in step with its ``schedule`` field (sync issue).
         self.schedules = schedules
 
@@ -66,6 +72,7 @@ class ConnectionService:
     def create(self, tenant: str, body: ConnectionCreate, actor: Actor) -> Connection:
         now = self.clock()
         connection = Connection.from_create(body, connection_id=new_id(IdPrefix.CONNECTION), now=now)
+        check_base_url(connection.base_url, self.egress)
         secrets = ("credentials", "webhook_secret") if body.webhook_secret else ("credentials",)
         entry = new_entry(
             action="connection.create",
@@ -94,6 +101,8 @@ class ConnectionService:
         current = self.get(tenant, connection_id)
         now = self.clock()
         updated = current.apply(patch, now=now)
+        if updated.base_url != current.base_url:
+            check_base_url(updated.base_url, self.egress)
         credentials = current.patch_credentials(patch)
         secrets = tuple(
             name

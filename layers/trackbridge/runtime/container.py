@@ -17,6 +17,7 @@ from trackbridge.runtime import aws
 from trackbridge.runtime.settings import get_settings
 
 if TYPE_CHECKING:
+    from trackbridge.domain.egress import EgressPolicy
     from trackbridge.runtime.actions import AdapterPool, TrackerActions
     from trackbridge.runtime.api_keys import ApiKeyService
     from trackbridge.runtime.connections import ConnectionService
@@ -77,11 +78,21 @@ def connection_secrets() -> ConnectionSecrets:
 
 
 @lru_cache(maxsize=1)
+def egress_policy() -> EgressPolicy:
+    """The outbound policy from ``TB_ALLOWED_PRIVATE_NETWORKS``: every tracker client connects under it."""
+    return get_settings().egress_policy
+
+
+@lru_cache(maxsize=1)
 def connection_service() -> ConnectionService:
     from trackbridge.runtime.connections import ConnectionService
 
     return ConnectionService(
-        connection_repository(), audit_repository(), connection_secrets(), schedules=connection_schedules()
+        connection_repository(),
+        audit_repository(),
+        connection_secrets(),
+        schedules=connection_schedules(),
+        egress=egress_policy(),
     )
 
 
@@ -94,10 +105,13 @@ def jira_oauth_config() -> JiraOAuthConfig:
 
 @lru_cache(maxsize=1)
 def oauth_http() -> Any:
-    """One keep-alive client for the OAuth authorization server (code exchange, refresh, revocation)."""
+    """One keep-alive client for the OAuth authorization server (code exchange, refresh, revocation), under
+    the outbound policy like every tracker client; it follows no redirect."""
     import httpx
 
-    return httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    from trackbridge.providers.egress import egress_client
+
+    return egress_client(egress_policy(), provider="jira", timeout=httpx.Timeout(10.0, connect=5.0))
 
 
 def oauth_token_store(secret_name: str) -> SecretsManagerTokenStore:
@@ -249,6 +263,7 @@ def synced_issues() -> SyncedIssues:
 
 
 _FACTORIES = (
+    egress_policy,
     adapter_pool,
     tracker_actions,
     synced_issues,
@@ -291,6 +306,7 @@ __all__ = [
     "connection_schedules",
     "connection_secrets",
     "connection_service",
+    "egress_policy",
     "health_checker",
     "health_client",
     "jira_oauth_config",

@@ -11,7 +11,9 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trackbridge.domain.egress import EgressPolicy
 
 
 class Settings(BaseModel):
@@ -44,6 +46,21 @@ class Settings(BaseModel):
     jira_oauth_revocation_url: str = Field("", alias="TB_JIRA_OAUTH_REVOCATION_URL")
     # Empty: derived per request from the API's own host and stage (.../v1/oauth/jira/callback).
     jira_oauth_redirect_uri: str = Field("", alias="TB_JIRA_OAUTH_REDIRECT_URI")
+    # Networks (CIDRs, each optionally with a port) that trackers may be on although they are not public:
+    # a self-hosted GitLab or Jira Data Center inside the VPC. Empty: public addresses only.
+    # Syntax in trackbridge.domain.egress: "10.0.0.0/8,10.1.2.3:8443,[fd00::1]:443".
+    allowed_private_networks: str = Field("", alias="TB_ALLOWED_PRIVATE_NETWORKS")
+
+    @field_validator("allowed_private_networks")
+    @classmethod
+    def _valid_allowlist(cls, value: str) -> str:
+        EgressPolicy.parse(value)  # a typo fails the cold start, not the first tracker call
+        return value
+
+    @property
+    def egress_policy(self) -> EgressPolicy:
+        """The outbound policy every tracker client connects under (``trackbridge.providers.egress``)."""
+        return EgressPolicy.parse(self.allowed_private_networks)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

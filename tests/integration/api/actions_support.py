@@ -2,7 +2,8 @@
 
 Requests go the whole way a client's do: HTTP to :class:`~infra.local.apigw.LocalApiGateway`, which runs
 the real authorizer and ``functions.api.handler`` on an API Gateway proxy event (base64 bodies included),
-and the API talks HTTP to the sandbox trackers. Everything binds 127.0.0.1.
+and the API talks HTTP to the sandbox trackers. Everything binds 127.0.0.1; the outbound policy allows
+exactly the sandboxes' host:ports while the world runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from infra.local.apigw import LocalApiGateway
 from infra.local.invoke import LocalFunctions
 from infra.local.trackers import PROVIDERS as SANDBOXES
 from infra.local.trackers.core import SandboxTracker
+from tests.support.sandboxes import egress_allowed
 from trackbridge.runtime import container
 from trackbridge.runtime.api_keys import issue_api_key
 
@@ -79,7 +81,9 @@ def world(local_resources: LocalResources) -> Iterator[World]:
         for name in PROVIDER_NAMES:
             started[name] = SANDBOXES[name](seed="actions", issues=SEED_ISSUES, comments_per_issue=1).start()
         gateway.start()
-        yield World(gateway, started)
+        urls = [str(u) for s in started.values() for k, u in s.describe().items() if k.endswith("url")]
+        with egress_allowed(*urls):
+            yield World(gateway, started)
     finally:
         gateway.stop()
         for sandbox in started.values():

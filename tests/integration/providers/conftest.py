@@ -3,7 +3,8 @@
 The contract runs for every provider that has both an adapter (``trackbridge.providers.registry``) and a
 sandbox (``infra.local.trackers``): GitLab and Jira join by themselves once their sandboxes are
 registered. Each test gets its sandbox freshly reset (data, hooks, faults, counters) and an adapter
-whose sleep is recorded, never slept, so rate-limit waits cost no time.
+whose sleep is recorded, never slept, so rate-limit waits cost no time, and whose outbound policy allows
+exactly its sandbox's loopback host:port.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from infra.local.trackers import PROVIDERS as SANDBOXES
 from infra.local.trackers.core import SandboxTracker
 from tests.support.hooks import HookReceiver, serve_hooks
+from tests.support.sandboxes import allowlist_for
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.registry import PROVIDERS, create_adapter
 from trackbridge.providers.retry import RetryPolicy
@@ -61,6 +63,7 @@ def build_adapter(name: str, info: dict[str, Any], **options: Any) -> TrackerAda
     config = TrackerConfig(info["url"], {scope_key: info[scope_key]}, CONNECTION_ID)
     credentials = {key: info[CREDENTIAL_SOURCES[key]] for key in cls.auth_scheme.keys}
     options.setdefault("timeout", httpx.Timeout(REQUEST_TIMEOUT_S))
+    options.setdefault("egress", allowlist_for(info["url"]))
     options.setdefault(
         "retry", RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, max_wait_s=30.0)
     )

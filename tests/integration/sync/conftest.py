@@ -1,6 +1,7 @@
 """Fixtures of the sync integration tests: moto, the three sandboxes, a connection per test, a harness.
 
 Every test gets a fresh tenant (so DynamoDB state never leaks between tests) and a freshly reset sandbox.
+Each sandbox's loopback host:port is allowlisted in the outbound policy while it runs (``egress_allowed``).
 The sandboxes and moto are started once per process; the tests share one xdist group so that process is
 the only one paying for them. :class:`Provider` lets one test body drive any of the three trackers.
 """
@@ -21,7 +22,7 @@ from infra.local.trackers.github import GitHubSandbox
 from infra.local.trackers.gitlab import GitLabSandbox
 from infra.local.trackers.jira import JiraSandbox
 from tests.integration.sync.support import Harness, adapter_for, build_harness
-from tests.support.sandboxes import fresh
+from tests.support.sandboxes import egress_allowed, fresh
 from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import Connection, ConnectionCreate
 from trackbridge.providers.base import TrackerAdapter
@@ -40,19 +41,28 @@ PROVIDER_COMMENTS = 2
 
 @pytest.fixture(scope="session")
 def github_sync_sandbox() -> Iterator[GitHubSandbox]:
-    with GitHubSandbox(seed="sync", issues=SYNC_ISSUES, comments_per_issue=SYNC_COMMENTS) as tracker:
+    with (
+        GitHubSandbox(seed="sync", issues=SYNC_ISSUES, comments_per_issue=SYNC_COMMENTS) as tracker,
+        egress_allowed(tracker.url),
+    ):
         yield tracker
 
 
 @pytest.fixture(scope="session")
 def gitlab_sandbox() -> Iterator[GitLabSandbox]:
-    with GitLabSandbox(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS) as tracker:
+    with (
+        GitLabSandbox(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS) as tracker,
+        egress_allowed(tracker.url),
+    ):
         yield tracker
 
 
 @pytest.fixture(scope="session")
 def jira_sandbox() -> Iterator[JiraSandbox]:
-    with JiraSandbox(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS) as tracker:
+    with (
+        JiraSandbox(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS) as tracker,
+        egress_allowed(tracker.url, tracker.oauth_url),
+    ):
         yield tracker
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.sandboxes import egress_allowed
 from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import ConnectionCreate, ConnectionPatch
 from trackbridge.domain.sync_plan import ScheduledMessage, parse_message
@@ -20,14 +21,23 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sync")]
 
 
+# Loopback's discard port: were the connection ever called, nothing would answer (and nothing would leave).
+DISCARD = "http://127.0.0.1:9"
+
+
 def test_schedule_follows_the_connection(aws: LocalResources, tenant: str) -> None:
+    with egress_allowed(DISCARD):
+        _schedule_follows_the_connection(aws, tenant)
+
+
+def _schedule_follows_the_connection(aws: LocalResources, tenant: str) -> None:
     service = container.connection_service()
     scheduler = aws.client("scheduler")
     body = ConnectionCreate.model_validate(
         {
             "name": "scheduled",
             "provider": "github",
-            "base_url": "http://127.0.0.1:9",
+            "base_url": DISCARD,
             "scope": {"repo": "acme/widgets"},
             "credentials": {"token": "tok-schedule-test"},
             "schedule": {"expression": "rate(15 minutes)", "timezone": "Europe/Paris"},

@@ -23,7 +23,12 @@ from trackbridge.providers.types import TrackerConfig
 def default_adapter_factory(
     connection: Connection, credentials: Mapping[str, Any], **options: Any
 ) -> TrackerAdapter:
-    """An adapter for ``connection``; ``options`` are the adapter's keyword arguments (retry, sleep...)."""
+    """An adapter for ``connection``; ``options`` are the adapter's keyword arguments (retry, sleep...).
+    Its client connects under the process's outbound policy (``TB_ALLOWED_PRIVATE_NETWORKS``) unless
+    ``options`` bring their own ``egress`` or ``client``."""
+    from trackbridge.runtime import container
+
+    options.setdefault("egress", container.egress_policy())
     if credentials.get("auth") == "oauth":
         return oauth_adapter(connection, credentials, **options)
     return create_adapter(
