@@ -10,14 +10,24 @@ The flow::
 
     # POST /v1/oauth/jira/start
     start = start_authorization(app, tenant=..., connection_id=..., state_key=key)
+    # the runtime records state_id(start.state) with session_nonce_hash(start.session_nonce) and hands
+    # start.session_nonce to the caller (a cookie for a browser)
     # the user consents at start.url; Atlassian redirects to GET /v1/oauth/jira/callback?code&state
+    # the runtime checks the nonce the caller presents and consumes the record, once
     claims, tokens = complete_authorization(app, http, code=..., state=..., state_key=key)
     store.compare_and_swap(None, tokens)
     auth = OAuthTokenAuth(app, store, http)    # the adapter's httpx.Auth: refreshes before expiry and on 401
     base_url = tokens.api_base_url(app.endpoints)   # https://api.atlassian.com/ex/jira/{cloudId}
 
 **State** is signed (HMAC-SHA256 over tenant, connection, nonce and expiry) and short-lived, so the callback
-needs no lookup to know whose authorization it completes, and a forged or stale state is a 400.
+knows whose authorization it completes before any lookup, and a forged or stale state is a 400. A signature
+alone does not make it single-use, nor tie it to the browser that started the flow: whoever saw the
+authorization URL could replay its state with a code of their own and attach their Atlassian site to the
+tenant's connection. So the runtime also records each state when it issues it (keyed by :func:`state_id`)
+and consumes the record at the callback, and :func:`start_authorization` returns a **session nonce**, a
+secret apart from the state (which travels in URLs), that the caller who started the flow must present at
+the callback; only :func:`session_nonce_hash` of it is stored, and :func:`session_nonce_matches` compares
+in constant time (RFC 6749 10.12, "binding to the user-agent's authenticated state").
 
 **PKCE**: Atlassian does not document PKCE for 3LO and still requires ``client_secret`` in the exchange
 (tracker-apis 1.1). We send an S256 ``code_challenge`` anyway, since an authorization server ignores
@@ -66,6 +76,8 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "offline_access",
 )
 STATE_TTL_S = 600
+SESSION_NONCE_BYTES = 32  # 256 bits: guessing one is hopeless, however many callbacks an attacker sends
+_MAX_SESSION_NONCE_CHARS = 256
 REFRESH_SKEW_S = 300  # refresh this long before expiry: a sync slice must not see a token die mid-page
 
 
@@ -255,6 +267,30 @@ class AuthorizationStart:
     url: str
     state: str
     expires_at: datetime
+    # The secret the starter keeps and presents at the callback; never logged (kept out of repr).
+    session_nonce: str = field(default="", repr=False)
+
+
+def state_id(state: str) -> str:
+    """The id the issued-state record is kept under: a digest of the exact state string, so no other
+    string (another tenant's, a re-signed one) can address it, and a key never holds raw input."""
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+def new_session_nonce() -> str:
+    return secrets.token_urlsafe(SESSION_NONCE_BYTES)
+
+
+def session_nonce_hash(nonce: str) -> str:
+    """What is stored instead of the nonce. A plain digest suffices: the nonce is 256 random bits."""
+    return hashlib.sha256(b"oauth-session:" + nonce.encode("utf-8")).hexdigest()
+
+
+def session_nonce_matches(presented: str | None, expected_hash: str) -> bool:
+    """Whether ``presented`` is the nonce behind ``expected_hash``, compared in constant time."""
+    if not presented or len(presented) > _MAX_SESSION_NONCE_CHARS:
+        return False
+    return hmac.compare_digest(session_nonce_hash(presented).encode(), expected_hash.encode())
 
 
 def start_authorization(
@@ -266,7 +302,8 @@ def start_authorization(
     now: datetime | None = None,
     ttl_s: int = STATE_TTL_S,
 ) -> AuthorizationStart:
-    """The URL to send the user to, with a signed state bound to ``tenant`` and ``connection_id``."""
+    """The URL to send the user to, with a signed state bound to ``tenant`` and ``connection_id``, and a
+    fresh session nonce for the caller (the state is public; the nonce is not)."""
     now = now or datetime.now(UTC)
     claims = AuthorizationState(
         tenant, connection_id, secrets.token_urlsafe(16), now + timedelta(seconds=ttl_s)
@@ -285,7 +322,9 @@ def start_authorization(
     }
     # quote, not quote_plus: Atlassian's documented URL separates scopes with %20.
     url = f"{app.endpoints.authorize_url}?{urlencode(params, quote_via=quote)}"
-    return AuthorizationStart(url=url, state=state, expires_at=claims.expires_at)
+    return AuthorizationStart(
+        url=url, state=state, expires_at=claims.expires_at, session_nonce=new_session_nonce()
+    )
 
 
 def raise_for_callback_error(query: Mapping[str, str]) -> None:
@@ -644,6 +683,7 @@ class OAuthTokenAuth(httpx.Auth):
 __all__ = [
     "DEFAULT_SCOPES",
     "REFRESH_SKEW_S",
+    "SESSION_NONCE_BYTES",
     "STATE_TTL_S",
     "AccessibleResource",
     "AuthorizationStart",
@@ -658,12 +698,16 @@ __all__ = [
     "complete_authorization",
     "exchange_code",
     "fresh_tokens",
+    "new_session_nonce",
     "pkce_challenge",
     "pkce_verifier",
     "raise_for_callback_error",
     "refresh_tokens",
     "revoke_token",
+    "session_nonce_hash",
+    "session_nonce_matches",
     "sign_state",
     "start_authorization",
+    "state_id",
     "verify_state",
 ]

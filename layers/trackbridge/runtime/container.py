@@ -124,11 +124,13 @@ def oauth_token_store(secret_name: str) -> SecretsManagerTokenStore:
 @lru_cache(maxsize=1)
 def jira_oauth_service() -> JiraOAuthService:
     from trackbridge.runtime.jira_oauth import JiraOAuthService
+    from trackbridge.storage.oauth_states import OAuthStateRepository
 
     return JiraOAuthService(
         config=jira_oauth_config(),
         connections=connection_repository(),
         audit=audit_repository(),
+        states=OAuthStateRepository(table()),
         secrets=connection_secrets(),
         store_for=oauth_token_store,
         http=oauth_http(),

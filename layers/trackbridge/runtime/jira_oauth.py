@@ -7,8 +7,18 @@ The protocol itself (signed state, PKCE, code exchange, accessible resources, ro
   from Secrets Manager (names in settings; cached like every secret) and the endpoints from settings:
   Atlassian's by default, one base URL (the sandbox's) under the embedded stack.
 * :class:`JiraOAuthService` keeps the connection, its token secret and the audit trail in step. Order at
-  the callback: exchange and store the tokens first (a connection never says ``has_credentials`` without
-  them), then the version-conditioned connection update with its audit entry in one transaction.
+  the callback: check the state (signature, expiry), the caller's session nonce and the issued-state
+  record, consume the record (a conditional write: once), then exchange and store the tokens (a connection
+  never says ``has_credentials`` without them), then the version-conditioned connection update with its
+  audit entry in one transaction.
+
+Single use and session binding (issue 11): :meth:`JiraOAuthService.start` records every state it issues
+(``storage.oauth_states``, TTL = the state's expiry) with the digest of a fresh session nonce that only the
+starter receives. The callback refuses a state that was not recorded (``OAUTH_STATE_INVALID``), a missing or
+wrong nonce (``OAUTH_NONCE_MISSING`` / ``OAUTH_NONCE_MISMATCH``) and a state already consumed
+(``OAUTH_STATE_USED``), all 400 and all before any token exchange. The state is consumed before the
+exchange, so a failed exchange (Atlassian down, a bad code) spends it too: the user starts again, which an
+authorization code (single-use at Atlassian as well) would need anyway.
 
 Tokens only travel inside ``SecretStr`` and the token store; log lines carry names and versions, never
 values. Errors of the authorization server become API errors here (a 503 for an unreachable or refusing
@@ -49,8 +59,12 @@ from trackbridge.runtime.secrets import ConnectionSecrets
 from trackbridge.runtime.settings import Settings
 from trackbridge.storage.audit import AuditRepository
 from trackbridge.storage.connections import ConnectionRepository
+from trackbridge.storage.oauth_states import IssuedOAuthState, OAuthStateRepository
 
 CALLBACK_PATH = "/v1/oauth/jira/callback"
+# How a caller that is not a browser presents the session nonce at the callback (a browser sends the cookie).
+SESSION_NONCE_HEADER = "X-Trackbridge-OAuth-Nonce"
+SESSION_NONCE_COOKIE = "tb_oauth_nonce"
 # A state key shorter than this is a misconfiguration (HMAC-SHA256 wants at least 32 bytes of key).
 MIN_STATE_KEY_BYTES = 32
 # How often a write that lost a race (a concurrent refresh or edit) is tried again before a 409.
@@ -161,6 +175,44 @@ class Revocation:
     forgot_tokens: bool
 
 
+_START_AGAIN = "Call POST /v1/oauth/jira/start again and follow the new URL from the same browser."
+
+
+def _state_invalid() -> InvalidInput:
+    return InvalidInput(
+        "the OAuth state is invalid: start the authorization again",
+        code="OAUTH_STATE_INVALID",
+        guidance=_START_AGAIN,
+    )
+
+
+def _state_used() -> InvalidInput:
+    return InvalidInput(
+        "this authorization was already completed or attempted: its state can be used only once",
+        code="OAUTH_STATE_USED",
+        guidance=_START_AGAIN,
+    )
+
+
+def _nonce_refused(*, missing: bool) -> InvalidInput:
+    where = (
+        "the tb_oauth_nonce cookie that POST /v1/oauth/jira/start set, or the "
+        f"{SESSION_NONCE_HEADER} header with the nonce it returned"
+    )
+    if missing:
+        return InvalidInput(
+            f"the OAuth callback must come from whoever started the authorization: send {where}",
+            code="OAUTH_NONCE_MISSING",
+            guidance="Open the authorization URL in the browser that called start (cookies enabled), "
+            f"or present the start's nonce in the {SESSION_NONCE_HEADER} header.",
+        )
+    return InvalidInput(
+        "the OAuth callback's session nonce does not belong to this authorization",
+        code="OAUTH_NONCE_MISMATCH",
+        guidance=_START_AGAIN,
+    )
+
+
 class JiraOAuthService:
     def __init__(
         self,
@@ -168,6 +220,7 @@ class JiraOAuthService:
         config: JiraOAuthConfig,
         connections: ConnectionRepository,
         audit: AuditRepository,
+        states: OAuthStateRepository,
         secrets: ConnectionSecrets,
         store_for: Callable[[str], SecretsManagerTokenStore],
         http: httpx.Client,
@@ -176,6 +229,7 @@ class JiraOAuthService:
         self.config = config
         self.connections = connections
         self.audit = audit
+        self.states = states
         self.secrets = secrets
         self.store_for = store_for
         self.http = http
@@ -199,20 +253,41 @@ class JiraOAuthService:
     # -- start --------------------------------------------------------------------------------------------
 
     def start(self, tenant: str, connection_id: str, *, redirect_uri: str) -> oauth_jira.AuthorizationStart:
+        """The authorization URL, its state recorded for one use, and the session nonce for the caller."""
         self._connection(tenant, connection_id)
+        now = self.clock()
         started = oauth_jira.start_authorization(
             self.config.app(redirect_uri),
             tenant=tenant,
             connection_id=connection_id,
             state_key=self.config.state_key(),
-            now=self.clock(),
+            now=now,
+        )
+        self.states.issue(
+            tenant,
+            IssuedOAuthState(
+                state_id=oauth_jira.state_id(started.state),
+                connection_id=connection_id,
+                nonce_hash=oauth_jira.session_nonce_hash(started.session_nonce),
+                created_at=now,
+                expires_at=started.expires_at,
+            ),
         )
         logger.info("oauth.jira.started", extra={"tenant": tenant, "connection_id": connection_id})
         return started
 
     # -- callback -----------------------------------------------------------------------------------------
 
-    def complete(self, query: Mapping[str, str], *, redirect_uri: str, request_id: str | None) -> Connection:
+    def complete(
+        self,
+        query: Mapping[str, str],
+        *,
+        session_nonce: str | None,
+        redirect_uri: str,
+        request_id: str | None,
+    ) -> Connection:
+        """Complete the authorization ``query`` (the callback's ``code`` and ``state``) names, for the
+        caller holding ``session_nonce``; the state is spent before the code is exchanged."""
         oauth_jira.raise_for_callback_error(query)
         code, state = query.get("code"), query.get("state")
         if not code or not state:
@@ -225,6 +300,7 @@ class JiraOAuthService:
         key = self.config.state_key()
         now = self.clock()
         claims = oauth_jira.verify_state(state, key, now=now)
+        self._consume_state(claims, state, session_nonce, now=now)
         connection = self._connection(claims.tenant, claims.connection_id)
         store = self.store(claims.tenant, connection.id)
         app = self.config.app(redirect_uri)
@@ -264,6 +340,35 @@ class JiraOAuthService:
             extra={"tenant": claims.tenant, "connection_id": connection.id, "cloud_id": tokens.cloud_id},
         )
         return updated
+
+    def _consume_state(
+        self, claims: oauth_jira.AuthorizationState, state: str, session_nonce: str | None, *, now: datetime
+    ) -> None:
+        """Spend the issued state for this caller, or raise the 400 that says why not.
+
+        The record is read under the tenant the signed state names: a state issued to another tenant, or
+        signed without being issued (a leaked key), is simply not there. A missing or wrong nonce leaves the
+        state unconsumed: if it burnt the state, anyone who saw the victim's authorization URL could spoil
+        the victim's flow with one request, whereas keeping it costs nothing, since the nonce is 256 random
+        bits and cannot be guessed however often one tries before the state expires (10 minutes). The read
+        serves the constant-time nonce check and a precise error; the race between two callbacks is settled
+        by the conditional write alone.
+        """
+        if not session_nonce:
+            raise _nonce_refused(missing=True)
+        issued = self.states.get(claims.tenant, oauth_jira.state_id(state))
+        if issued is None or issued.connection_id != claims.connection_id:
+            raise _state_invalid()
+        if not oauth_jira.session_nonce_matches(session_nonce, issued.nonce_hash):
+            raise _nonce_refused(missing=False)
+        if issued.consumed or not self.states.consume(
+            claims.tenant, issued.state_id, connection_id=claims.connection_id, now=now
+        ):
+            logger.warning(
+                "oauth.jira.state_reused",
+                extra={"tenant": claims.tenant, "connection_id": claims.connection_id},
+            )
+            raise _state_used()
 
     @staticmethod
     def _site_hint(
@@ -364,6 +469,8 @@ class JiraOAuthService:
 
 __all__ = [
     "CALLBACK_PATH",
+    "SESSION_NONCE_COOKIE",
+    "SESSION_NONCE_HEADER",
     "JiraOAuthConfig",
     "JiraOAuthService",
     "Revocation",

@@ -42,8 +42,11 @@ from trackbridge.providers.oauth_jira import (
     raise_for_callback_error,
     refresh_tokens,
     revoke_token,
+    session_nonce_hash,
+    session_nonce_matches,
     sign_state,
     start_authorization,
+    state_id,
     verify_state,
 )
 from trackbridge.providers.types import TrackerConfig
@@ -270,6 +273,48 @@ def test_pkce_verifier_fits_rfc_7636() -> None:
         pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
         == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     )
+
+
+def test_each_start_hands_the_caller_a_secret_session_nonce_apart_from_the_state() -> None:
+    first, second = (
+        start_authorization(app(), tenant="acme", connection_id=CONNECTION_ID, state_key=STATE_KEY, now=T0)
+        for _ in range(2)
+    )
+
+    assert len(first.session_nonce) >= 43  # 32 random bytes, base64url
+    assert first.session_nonce != second.session_nonce
+    # The state travels in URLs (browser history, logs, Referer): the nonce must not be derivable from it.
+    assert first.session_nonce not in first.url
+    assert first.session_nonce not in first.state
+    assert first.session_nonce not in repr(first)
+    assert verify_state(first.state, STATE_KEY, now=T0).nonce != first.session_nonce
+
+
+def test_only_the_right_session_nonce_matches_its_stored_digest() -> None:
+    nonce = start_authorization(
+        app(), tenant="acme", connection_id=CONNECTION_ID, state_key=STATE_KEY, now=T0
+    ).session_nonce
+    stored = session_nonce_hash(nonce)
+
+    assert nonce not in stored
+    assert session_nonce_matches(nonce, stored)
+    for wrong in (None, "", nonce[:-1], nonce + "x", nonce.upper(), "x" * 5000):
+        assert not session_nonce_matches(wrong, stored)
+
+
+def test_state_ids_are_key_safe_digests_of_the_exact_state() -> None:
+    start = start_authorization(
+        app(), tenant="acme", connection_id=CONNECTION_ID, state_key=STATE_KEY, now=T0
+    )
+    other = start_authorization(
+        app(), tenant="acme", connection_id=CONNECTION_ID, state_key=STATE_KEY, now=T0
+    )
+
+    assert state_id(start.state) == state_id(start.state)
+    assert state_id(start.state) != state_id(other.state)
+    assert state_id(start.state) != state_id(_tamper(start.state))
+    assert len(state_id(start.state)) == 64
+    assert set(state_id(start.state)) <= set("0123456789abcdef")
 
 
 def _tamper(state: str) -> str:
