@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.times import UtcDatetime
 
-SyncMode = Literal["full", "incremental"]
+# ``deletions``: only the deletion check (the scope's issue ids, then a direct GET for each stored issue
+# missing from them), for the window between full syncs (``runtime.sync.deletion_check``).
+SyncMode = Literal["full", "incremental", "deletions"]
 OperationStatus = Literal["Pending", "InProgress", "Completed", "Failed", "Cancelled"]
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"Pending", "InProgress"})
 FINAL_STATUSES: Final[frozenset[str]] = frozenset({"Completed", "Failed", "Cancelled"})
@@ -61,6 +63,9 @@ class SyncOperation(BaseModel):
     started_at: UtcDatetime | None = None
     finished_at: UtcDatetime | None = None
     triggered_by: str
+    # An incremental sync that ends with a deletion check (scheduled runs, once per
+    # ``TB_DELETION_CHECK_INTERVAL_S``); a ``deletions`` operation is the check alone.
+    check_deletions: bool = False
     slice_no: int = Field(0, ge=0)
     version: int = Field(1, ge=1)
 
@@ -73,7 +78,9 @@ class SyncState(BaseModel):
     """Where incremental sync of one entity of one connection resumes.
 
     ``high_water`` is the largest ``updated`` seen that is not after the sync's start (the signpost);
-    ``cursor`` holds a provider token when the provider pages by token instead.
+    ``cursor`` holds a provider token when the provider pages by token instead. ``deletions_checked_at``:
+    the start of the last operation whose deletion sweep (a full sync's, or a deletion check's) finished;
+    every deletion at the tracker before it is tombstoned in the store.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -86,6 +93,7 @@ class SyncState(BaseModel):
     last_operation_id: str | None = None
     last_success_at: UtcDatetime | None = None
     last_error: str | None = None
+    deletions_checked_at: UtcDatetime | None = None
     updated_at: UtcDatetime
     version: int = Field(1, ge=1)
 

@@ -18,6 +18,11 @@ the engine in ``trackbridge.runtime.sync`` does the side effects. The rules are 
   tombstoned only on 404/410; issues, and comments where a scope-wide comment listing is their own
   entity). incremental mode with a high-water mark: ``incremental``; without one (first run) it is a full
   sync without the sweep, since nothing stored can be stale.
+* **Deletions between full syncs.** An update-ordered listing never shows a deleted issue, so the deletion
+  check lists only the scope's issue ids (``ids``, the cheapest listing each tracker has) into the same
+  ``seen`` set a full pass fills, and the full sync's ``sweep`` confirms every stored issue missing from it
+  with a direct GET. ``deletions`` mode is that check alone; a scheduled incremental sync appends it
+  (``check_deletions``) when :func:`deletion_check_due` says the last one is older than the interval.
 * **Writes.** :func:`decide_write` compares the stored version with the incoming one; the conditional
   ``PutItem`` in storage settles races with webhooks, so a lost race is "unchanged", never an error.
 * **Parking.** SQS delays are at most 900 s: a later reset is reached by chained delayed messages that
@@ -186,7 +191,7 @@ def decide_write(stored: StoredVersion | None, updated_at: datetime, content_has
 
 # ------------------------------------------------------------------------------------------------- phases
 
-Phase = Literal["full", "catchup", "incremental", "sweep", "done"]
+Phase = Literal["full", "catchup", "incremental", "ids", "sweep", "done"]
 # The stage shown in progress when a slice is parked on a rate limit.
 STAGE_WAITING_RATE_LIMIT: Final = "waiting_rate_limit"
 STAGE_WAITING_RETRY: Final = "waiting_retry"
@@ -196,13 +201,39 @@ STAGE_WAITING_RETRY: Final = "waiting_retry"
 SWEPT_ENTITIES: Final = frozenset({"issues", "comments"})
 
 
-def plan_phases(mode: SyncMode, entity: Entity, high_water: datetime | None) -> tuple[Phase, ...]:
+# Entities the deletion check covers: an issue's comments are tombstoned with it (comment deletions of
+# live issues are found by the passes that re-read comment lists, and by full syncs).
+CHECKED_ENTITIES: Final = frozenset({"issues"})
+DELETION_CHECK: Final[tuple[Phase, ...]] = ("ids", "sweep")
+
+
+def plan_phases(
+    mode: SyncMode, entity: Entity, high_water: datetime | None, *, check_deletions: bool = False
+) -> tuple[Phase, ...]:
     """The passes one entity goes through in one operation."""
+    checks = entity in CHECKED_ENTITIES
+    if mode == "deletions":
+        return DELETION_CHECK if checks else ("done",)
     if mode == "incremental" and high_water is not None:
-        return ("incremental",)
+        return ("incremental", *DELETION_CHECK) if check_deletions and checks else ("incremental",)
     if mode == "full" and entity in SWEPT_ENTITIES:
         return ("full", "catchup", "sweep")
     return ("full", "catchup")
+
+
+def deletion_check_due(last_checked: datetime | None, now: datetime, interval: timedelta) -> bool:
+    """Whether a scheduled incremental sync should end with a deletion check: never checked, or the last
+    check (or full sync sweep) started ``interval`` or longer ago. A zero interval checks on every run."""
+    return last_checked is None or now - last_checked >= interval
+
+
+def deletions_checked_at(cp: Checkpoint, previous: datetime | None) -> datetime | None:
+    """What the entity's state records as its last deletion check once ``cp`` is stored: the operation's
+    start (every deletion before it has been seen missing) when a sweep just finished over a complete set
+    of seen ids, else what it recorded before."""
+    if cp.phase == "done" and "sweep" in cp.phases and not cp.seen_overflow:
+        return cp.signpost if previous is None else max(previous, cp.signpost)
+    return previous
 
 
 def next_phase(phases: Sequence[Phase], current: Phase) -> Phase:
@@ -377,9 +408,10 @@ def start_checkpoint(
     signpost: datetime,
     overlap: timedelta,
     previous: Checkpoint | None,
+    check_deletions: bool = False,
 ) -> Checkpoint:
     """The first checkpoint of an entity in an operation; ETags and the last total carry over."""
-    phases = plan_phases(mode, entity, high_water)
+    phases = plan_phases(mode, entity, high_water, check_deletions=check_deletions)
     first = phases[0]
     return Checkpoint(
         operation_id=operation_id,
@@ -408,7 +440,9 @@ def from_iso_or_none(text: str | None) -> datetime | None:
 
 
 __all__ = [
+    "CHECKED_ENTITIES",
     "DEFAULT_OVERLAP",
+    "DELETION_CHECK",
     "MAX_SEEN_CHARS",
     "MAX_SQS_DELAY_S",
     "OVERLAP",
@@ -426,6 +460,8 @@ __all__ = [
     "SyncRequest",
     "WriteDecision",
     "decide_write",
+    "deletion_check_due",
+    "deletions_checked_at",
     "enter_phase",
     "from_iso_or_none",
     "latest",

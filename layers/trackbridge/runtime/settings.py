@@ -36,6 +36,8 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(1_048_576, alias="TB_MAX_BODY_BYTES")
     # How long secrets stay cached in memory (Powertools parameters max_age).
     secrets_ttl_s: int = Field(300, alias="TB_SECRETS_TTL_S")
+    # A scheduled incremental sync also checks for deleted issues when the last check is older (0: always).
+    deletion_check_interval_s: int = Field(3600, ge=0, alias="TB_DELETION_CHECK_INTERVAL_S")
     # Jira OAuth 2.0 (3LO): names of the state-signing key and of the app's {client_id, client_secret}.
     oauth_state_key_secret: str = Field("", alias="TB_OAUTH_STATE_KEY_SECRET")
     jira_oauth_app_secret: str = Field("", alias="TB_JIRA_OAUTH_APP_SECRET")

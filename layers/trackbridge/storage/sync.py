@@ -79,6 +79,7 @@ class SyncOperationRepository:
             "started_at": _opt_iso(op.started_at),
             "finished_at": _opt_iso(op.finished_at),
             "triggered_by": op.triggered_by,
+            "check_deletions": op.check_deletions,
             "slice_no": op.slice_no,
             "version": op.version,
         }
@@ -99,6 +100,7 @@ class SyncOperationRepository:
             started_at=_opt_dt(item.get("started_at")),
             finished_at=_opt_dt(item.get("finished_at")),
             triggered_by=item["triggered_by"],
+            check_deletions=item.get("check_deletions", False),
             slice_no=item["slice_no"],
             version=item["version"],
         )
@@ -331,6 +333,7 @@ class SyncStateRepository:
             "last_operation_id": state.last_operation_id,
             "last_success_at": _opt_iso(state.last_success_at),
             "last_error": state.last_error,
+            "deletions_checked_at": _opt_iso(state.deletions_checked_at),
             "updated_at": to_iso(state.updated_at),
             "version": state.version,
         }
@@ -346,6 +349,7 @@ class SyncStateRepository:
             last_operation_id=item.get("last_operation_id"),
             last_success_at=_opt_dt(item.get("last_success_at")),
             last_error=item.get("last_error"),
+            deletions_checked_at=_opt_dt(item.get("deletions_checked_at")),
             updated_at=from_iso(item["updated_at"]),
             version=item["version"],
         )

@@ -116,3 +116,29 @@ def test_sync_routes_refuse_bad_input(
     assert api.call("GET", "/v1/connections/conn_aaaaaaaaaaaaaaaaaaaa/sync-states").status == 404
     assert api.call("POST", "/v1/connections/conn_aaaaaaaaaaaaaaaaaaaa/syncs", body={}).status == 404
     container.reset()
+
+
+def test_deletion_check_through_the_api(
+    aws: LocalResources, api: ApiClient, github_tracker: GitHubSandbox
+) -> None:
+    connection_id = _create_github(api, github_tracker)
+    syncs = f"/v1/connections/{connection_id}/syncs"
+    assert api.call("POST", syncs, body={"mode": "full"}).status == 202
+    pump_sync_queue(aws)
+    github_tracker.mutate("delete", number=3)
+
+    comments_only = api.call("POST", syncs, body={"mode": "deletions", "entities": ["comments"]})
+    assert comments_only.status == 422, comments_only.body
+    started = api.call("POST", syncs, body={"mode": "deletions"})
+    assert started.status == 202, started.body
+    assert (started.body["mode"], started.body["entities"]) == ("deletions", ["issues"])
+
+    pump_sync_queue(aws)
+    done = api.call("GET", f"/v1/sync-operations/{started.body['id']}").body
+    assert done["status"] == "Completed", done
+    assert done["results"]["deleted"] >= 1  # the issue, and its comments with it
+    assert (done["results"]["created"], done["results"]["updated"]) == (0, 0)
+    # Newest update first: the tombstone's update time is when the check found it gone
+    newest = api.call("GET", "/v1/issues", query={"connection": connection_id, "limit": "100"})
+    assert newest.status == 200, newest.body
+    assert [i["key"] for i in newest.body["items"] if i.get("deleted_at")] == ["#3"]

@@ -34,6 +34,7 @@ from trackbridge.domain.sync_plan import (
     STAGE_WAITING_RETRY,
     Checkpoint,
     ContinueMessage,
+    deletions_checked_at,
     overlap_for,
     park_delay_s,
     stage_name,
@@ -255,6 +256,7 @@ class SyncEngine:
                     signpost=op.started_at or self.clock(),
                     overlap=overlap,
                     previous=previous,
+                    check_deletions=op.check_deletions,
                 )
             adapter.etag_cache = _cache_from(cp)
             while cp.phase != "done":
@@ -306,6 +308,7 @@ class SyncEngine:
             last_operation_id=run.op.id,
             last_success_at=now if done else (state.last_success_at if state else None),
             last_error=None,
+            deletions_checked_at=deletions_checked_at(cp, state.deletions_checked_at if state else None),
             updated_at=now,
             version=(state.version + 1) if state else 1,
         )

@@ -3,24 +3,35 @@
 ``functions/sync.py`` is decorators plus :func:`process_record`. A body that is not a sync message is
 logged and dropped (retrying it could never succeed); infrastructure failures propagate, so SQS redelivers
 the message and, after ``maxReceiveCount`` tries, parks it in the DLQ. Rate limits never get here as
-failures: the engine parks them with a new delayed message.
+failures: the engine parks them with a new delayed message. A scheduled message starts an incremental sync
+that ends with a deletion check when the last one is older than ``TB_DELETION_CHECK_INTERVAL_S``.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from trackbridge.domain.errors import Conflict, NotFound, ValidationFailed
-from trackbridge.domain.sync_plan import ScheduledMessage, SyncRequest, parse_message
+from trackbridge.domain.sync_plan import ScheduledMessage, parse_message
 from trackbridge.runtime.observability import logger, metrics
 from trackbridge.runtime.sync.engine import RemainingTime, SliceOutcome, SyncEngine
 from trackbridge.runtime.sync.service import SyncService
 
+DEFAULT_DELETION_CHECK_INTERVAL = timedelta(hours=1)
 
-def handle_body(body: str, context: RemainingTime, *, engine: SyncEngine, service: SyncService) -> str:
+
+def handle_body(
+    body: str,
+    context: RemainingTime,
+    *,
+    engine: SyncEngine,
+    service: SyncService,
+    deletion_check_interval: timedelta = DEFAULT_DELETION_CHECK_INTERVAL,
+) -> str:
     try:
         message = parse_message(body)
     except ValidationError as exc:
@@ -28,12 +39,8 @@ def handle_body(body: str, context: RemainingTime, *, engine: SyncEngine, servic
         return "dropped"
     if isinstance(message, ScheduledMessage):
         try:
-            op = service.start(
-                message.tenant,
-                message.connection_id,
-                SyncRequest(mode="incremental"),
-                triggered_by="schedule",
-                enqueue=False,
+            op = service.start_scheduled(
+                message.tenant, message.connection_id, deletion_check_interval=deletion_check_interval
             )
         except (NotFound, ValidationFailed) as exc:
             # The connection is gone (or syncs nothing yet): retrying cannot help, and no operation exists.
@@ -61,14 +68,19 @@ def handle_body(body: str, context: RemainingTime, *, engine: SyncEngine, servic
 def process_record(record: Any, lambda_context: Any) -> str:
     """Powertools record handler: the composition root's engine and service, one message."""
     from trackbridge.runtime import container
+    from trackbridge.runtime.settings import get_settings
 
     body = record.body if hasattr(record, "body") else record["body"]
     outcome = handle_body(
-        body, lambda_context, engine=container.sync_engine(), service=container.sync_service()
+        body,
+        lambda_context,
+        engine=container.sync_engine(),
+        service=container.sync_service(),
+        deletion_check_interval=timedelta(seconds=get_settings().deletion_check_interval_s),
     )
     # One count per outcome (SyncSliceContinued, SyncSliceParked...): what dashboards and alarms watch.
     metrics.add_metric(name=f"SyncSlice{outcome.title()}", unit=MetricUnit.Count, value=1)
     return outcome
 
 
-__all__ = ["handle_body", "process_record"]
+__all__ = ["DEFAULT_DELETION_CHECK_INTERVAL", "handle_body", "process_record"]

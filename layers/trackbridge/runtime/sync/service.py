@@ -4,6 +4,10 @@ Starting is one transaction (the operation and the connection's lock, 409 while 
 InProgress) followed by the ``start`` message; if the message cannot be sent the operation is finished as
 Failed at once, so a lost message can never hold the lock. Cancelling is a version-conditioned status
 change: the worker notices at its next checkpoint (the next page boundary) and stops.
+
+A scheduled run is an incremental sync that also checks for deleted issues (``check_deletions``) when the
+connection's last check is older than ``TB_DELETION_CHECK_INTERVAL_S``: an incremental listing never shows a
+deleted issue, so without it the store would keep them until the next full sync.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from trackbridge.domain.errors import Conflict, DependencyFailure, NotFound, Val
 from trackbridge.domain.ids import IdPrefix, is_id, new_id
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.sync import SyncLogEntry, SyncOperation, SyncState
-from trackbridge.domain.sync_plan import StartMessage, SyncRequest
+from trackbridge.domain.sync_plan import CHECKED_ENTITIES, StartMessage, SyncRequest, deletion_check_due
 from trackbridge.domain.times import utcnow
 from trackbridge.runtime.observability import logger
 from trackbridge.runtime.sync.queue import SyncQueue
@@ -60,9 +64,12 @@ class SyncService:
         *,
         triggered_by: str,
         enqueue: bool = True,
+        check_deletions: bool = False,
     ) -> SyncOperation:
         connection = self.connection(tenant, connection_id)
         entities = _entities(connection, request.entities)
+        if request.mode == "deletions":
+            entities = _checked_entities(entities, requested=request.entities is not None)
         now = self.clock()
         op = SyncOperation(
             id=new_id(IdPrefix.OPERATION),
@@ -74,6 +81,7 @@ class SyncService:
             else request.include_closed,
             created_at=now,
             triggered_by=triggered_by,
+            check_deletions=check_deletions and request.mode == "incremental",
         )
         self.operations.start(tenant, op, owner="api", lease_until=now + START_LEASE)
         self.logs.append(
@@ -85,7 +93,12 @@ class SyncService:
                     seq=0,
                     at=now,
                     event="sync.queued",
-                    data={"mode": op.mode, "entities": list(entities), "triggered_by": triggered_by},
+                    data={
+                        "mode": op.mode,
+                        "entities": list(entities),
+                        "triggered_by": triggered_by,
+                        "check_deletions": op.check_deletions,
+                    },
                 )
             ],
         )
@@ -114,6 +127,29 @@ class SyncService:
             extra={"tenant": tenant, "operation_id": op.id, "mode": op.mode, "triggered_by": triggered_by},
         )
         return op
+
+    def deletion_check_due(self, tenant: str, connection_id: str, interval: timedelta) -> bool:
+        """Whether a scheduled run now should end with a deletion check (the last one, or the last full
+        sync's sweep, started ``interval`` or longer ago, or there was none)."""
+        if not is_id(IdPrefix.CONNECTION, connection_id):
+            raise NotFound(f"no connection {connection_id!r}", details={"id": connection_id})
+        state = self.states.find(tenant, connection_id, "issues")
+        return deletion_check_due(state.deletions_checked_at if state else None, self.clock(), interval)
+
+    def start_scheduled(
+        self, tenant: str, connection_id: str, *, deletion_check_interval: timedelta
+    ) -> SyncOperation:
+        """The operation a schedule fires: incremental, with a deletion check when one is due. Not
+        enqueued: the schedule's own invocation runs its first slice."""
+        check = self.deletion_check_due(tenant, connection_id, deletion_check_interval)
+        return self.start(
+            tenant,
+            connection_id,
+            SyncRequest(mode="incremental"),
+            triggered_by="schedule",
+            enqueue=False,
+            check_deletions=check,
+        )
 
     def skipped(self, tenant: str, connection_id: str, running: str | None, reason: str) -> None:
         """Record that a scheduled run found a sync already running: a log line, not an error."""
@@ -188,6 +224,19 @@ class SyncService:
     ) -> Page[SyncOperation]:
         self.connection(tenant, connection_id)
         return self.operations.list_for_connection(tenant, connection_id, limit=limit, cursor=cursor)
+
+
+def _checked_entities(entities: list[Entity], *, requested: bool) -> list[Entity]:
+    """A ``deletions`` operation checks issues (their comments are tombstoned with them) and nothing else:
+    the connection's other entities are left out, other entities asked for by name are a 422."""
+    checked = [e for e in entities if e in CHECKED_ENTITIES]
+    other = [e for e in entities if e not in CHECKED_ENTITIES]
+    if not checked or (requested and other):
+        raise ValidationFailed(
+            "a deletion check covers issues only (their comments are tombstoned with them)",
+            details={"entities": other or list(entities), "checked": sorted(CHECKED_ENTITIES)},
+        )
+    return checked
 
 
 def _entities(connection: Connection, requested: list[Entity] | None) -> list[Entity]:

@@ -9,7 +9,9 @@ The engine writes that checkpoint, so the order is always fetch -> write -> chec
 
 Deletions (DESIGN section 10: never tombstone on absence alone, confirm with a direct GET):
 
-* issues: the full sync's ``sweep`` asks every stored issue no pass met;
+* issues: the full sync's ``sweep`` asks every stored issue no pass met; between full syncs the deletion
+  check (``deletions`` mode, or a scheduled incremental sync's ``check_deletions``) runs the same sweep after
+  an ``ids`` pass that lists only the scope's issue ids (:mod:`~trackbridge.runtime.sync.deletion_check`);
 * comments that come with their issues (GitLab, Jira): whenever an issue's complete comment list is in
   hand for an issue already stored (a changed issue in any pass; every issue in a full pass), stored
   comments missing from it are asked for one by one and tombstoned on 404/410;
@@ -29,7 +31,7 @@ Adding an entity (worklogs, sprints, users in the next issue) is one more syncer
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -51,6 +53,7 @@ from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.errors import NotFoundError
 from trackbridge.providers.pagination import PageCursor
 from trackbridge.providers.types import Page
+from trackbridge.runtime.sync.deletion_check import first_page, id_listing_for
 from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
 from trackbridge.storage.issues import CommentRepository, IssueRepository
 
@@ -88,14 +91,17 @@ def _cursor(data: Mapping[str, Any] | None) -> PageCursor | None:
     return PageCursor.from_dict(data) if data else None
 
 
-def _first(pages: Iterator[Page[Any]]) -> Page[Any]:
-    """One page of a listing: the generator is closed after it, so nothing more is requested."""
-    try:
-        return next(pages)
-    finally:
-        close = getattr(pages, "close", None)
-        if close is not None:
-            close()
+def _track_seen(cp: Checkpoint, native_ids: Sequence[str]) -> dict[str, Any]:
+    """Checkpoint changes that add ``native_ids`` to the ids the sweep will not ask about."""
+    if not native_ids:
+        return {}
+    seen = IdRanges.decode(cp.seen)
+    for native_id in native_ids:
+        seen.add(native_id)
+    encoded = seen.encode()
+    if len(encoded) > MAX_SEEN_CHARS:
+        return {"seen": None, "seen_overflow": True}
+    return {"seen": encoded}
 
 
 def _native_id(item: Issue | Comment) -> str:
@@ -115,6 +121,8 @@ class ListingSyncer(ABC):
     def step(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         if cp.phase == "sweep":
             return self._sweep(run, cp, high_water)
+        if cp.phase == "ids":
+            return self._list_ids(run, cp, high_water)
         keyset = cp.phase in ("catchup", "incremental")
         since = cp.since if keyset else None
         page = self.fetch(run, since, _cursor(cp.page))
@@ -130,15 +138,8 @@ class ListingSyncer(ABC):
             "retries": 0,
         }
         tracking = "sweep" in cp.phases and cp.phase in ("full", "catchup") and not cp.seen_overflow
-        if tracking and items:
-            seen = IdRanges.decode(cp.seen)
-            for item in items:
-                seen.add(_native_id(item))
-            encoded = seen.encode()
-            if len(encoded) > MAX_SEEN_CHARS:
-                changes.update(seen=None, seen_overflow=True)
-            else:
-                changes["seen"] = encoded
+        if tracking:
+            changes.update(_track_seen(cp, [_native_id(item) for item in items]))
         following_page = page.next_cursor
         finished = following_page is None
         if following_page is not None:
@@ -190,17 +191,38 @@ class ListingSyncer(ABC):
         counts.add(run.writer.write(items, decisions))
         return counts
 
+    def _list_ids(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
+        """One page of the deletion check's id listing, added to ``seen``; nothing is written."""
+        page = id_listing_for(run.adapter).page(
+            run.adapter, include_closed=run.include_closed, cursor=_cursor(cp.page)
+        )
+        changes: dict[str, Any] = {"processed": cp.processed + len(page.ids), "retries": 0}
+        if not cp.seen_overflow:
+            changes.update(_track_seen(cp, page.ids))
+        if page.next_cursor is not None:
+            changes["page"] = page.next_cursor.to_dict()
+        cp = cp.model_copy(update=changes)
+        if page.next_cursor is None:
+            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        return StepResult(cp, WriteCounts(), len(page.ids), high_water)
+
     def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
-        """One page of stored issues checked against what the passes of this full sync met."""
+        """One page of stored issues checked against what the passes of this full sync (or the id listing
+        of this deletion check) met."""
         stored = run.issues.list_for_connection(
             run.tenant, run.connection_id, limit=SWEEP_PAGE, cursor=cp.sweep_cursor
         )
         counts = WriteCounts()
         fetched = 0
+        # A deletion check without closed issues lists open ones only: a copy already stored as closed is
+        # outside the connection's scope and is left to the full sync's sweep, rather than costing one GET
+        # per closed issue on every check (a stored open copy of a now closed issue is still asked about,
+        # and stored as closed).
+        skip_closed = "ids" in cp.phases and not run.include_closed
         if not cp.seen_overflow:
             seen = IdRanges.decode(cp.seen)
             for issue in stored.items:
-                if issue.deleted_at is None:
+                if issue.deleted_at is None and not (skip_closed and issue.status_category == "done"):
                     fetched += self._sweep_issue(run, issue, seen, counts)
         cp = cp.model_copy(update={"sweep_cursor": stored.next_cursor})
         if stored.next_cursor is None:
@@ -281,7 +303,9 @@ class IssuesSyncer(ListingSyncer):
     def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
         # Update-ordered passes ask for every state: an issue closed since it was stored must be seen.
         include_closed = run.include_closed or since is not None
-        return _first(run.adapter.iter_issue_pages(since=since, include_closed=include_closed, cursor=cursor))
+        return first_page(
+            run.adapter.iter_issue_pages(since=since, include_closed=include_closed, cursor=cursor)
+        )
 
 
 class IssuesWithCommentsSyncer(IssuesSyncer):
@@ -297,7 +321,7 @@ class RepoCommentsSyncer(ListingSyncer):
     entity = "comments"
 
     def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
-        return _first(run.adapter.iter_comment_pages(since=since, cursor=cursor))
+        return first_page(run.adapter.iter_comment_pages(since=since, cursor=cursor))
 
     def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         """One page of the connection's stored comments (GSI3, grouped by issue) checked against what the
