@@ -121,6 +121,20 @@ class Provider:
         self.tracker.mutate("delete", **self.ident(n))
 
 
+@pytest.fixture(params=["github", "gitlab", "jira"])
+def small_provider(
+    request: pytest.FixtureRequest,
+    github_tracker: GitHubSandbox,
+    gitlab_sandbox: GitLabSandbox,
+    jira_sandbox: JiraSandbox,
+) -> Provider:
+    """Each sandbox, fresh and at the same small size (the GitHub one re-seeded to the others' size)."""
+    if request.param == "github":
+        github_tracker.reset(issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS)
+        return Provider("github", github_tracker)
+    return Provider(request.param, fresh(gitlab_sandbox if request.param == "gitlab" else jira_sandbox))
+
+
 @pytest.fixture
 def github_tracker(github_sync_sandbox: GitHubSandbox) -> GitHubSandbox:
     return fresh(github_sync_sandbox)

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trackbridge.domain.connections import Connection
+from trackbridge.domain.sync import SyncOperation
+from trackbridge.domain.sync_plan import SyncRequest
 from trackbridge.domain.times import utcnow
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.retry import RetryPolicy
@@ -109,6 +111,14 @@ class Harness:
             for _ in range(copies):
                 self._deliver(message, pages_per_slice)
         raise AssertionError(f"the queue did not drain in {max_deliveries} deliveries")
+
+    def run(self, tenant: str, connection_id: str, request: SyncRequest) -> SyncOperation:
+        """Start a sync, drain it three pages a slice, and return the operation, which must have completed."""
+        op = self.service.start(tenant, connection_id, request, triggered_by="tests")
+        self.drain(pages_per_slice=3)
+        final = self.service.get(tenant, op.id)
+        assert final.status == "Completed", (final.results.errors, self.outcomes)
+        return final
 
     def _deliver(self, message: Message, pages_per_slice: int) -> None:
         try:

@@ -16,12 +16,8 @@ from typing import Any
 
 import pytest
 
-from infra.local.trackers.github import GitHubSandbox
-from infra.local.trackers.gitlab import GitLabSandbox
-from infra.local.trackers.jira import JiraSandbox
-from tests.integration.sync.conftest import PROVIDER_COMMENTS, PROVIDER_ISSUES, Provider
+from tests.integration.sync.conftest import Provider
 from tests.integration.sync.support import Harness
-from tests.support.sandboxes import fresh
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.issues import Issue
 from trackbridge.domain.sync import SyncOperation
@@ -33,29 +29,16 @@ from trackbridge.storage.issues import CommentRepository, IssueRepository
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sync")]
 
 
-@pytest.fixture(params=["github", "gitlab", "jira"])
-def provider(
-    request: pytest.FixtureRequest,
-    github_tracker: GitHubSandbox,
-    gitlab_sandbox: GitLabSandbox,
-    jira_sandbox: JiraSandbox,
-) -> Provider:
-    if request.param == "github":
-        # Fresh already; re-seeded at the other two sandboxes' size, which is all these tests need.
-        github_tracker.reset(issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS)
-        return Provider("github", github_tracker)
-    return Provider(request.param, fresh(gitlab_sandbox if request.param == "gitlab" else jira_sandbox))
+@pytest.fixture
+def provider(small_provider: Provider) -> Provider:
+    return small_provider
 
 
 def _sync(
     harness: Harness, tenant: str, connection: Connection, mode: str, *, include_closed: bool | None = None
 ) -> SyncOperation:
     request = SyncRequest(mode=mode, include_closed=include_closed)  # type: ignore[arg-type]
-    op = harness.service.start(tenant, connection.id, request, triggered_by="tests")
-    harness.drain(pages_per_slice=3)
-    final = harness.service.get(tenant, op.id)
-    assert final.status == "Completed", (final.results.errors, harness.outcomes)
-    return final
+    return harness.run(tenant, connection.id, request)
 
 
 def _stored_issue(tenant: str, connection: Connection, ident: int | str) -> Issue:
