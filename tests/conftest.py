@@ -7,10 +7,12 @@ can ever reach a real AWS account.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -32,6 +34,30 @@ os.environ["AWS_REGION"] = "us-east-1"
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "trackbridge")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "trackbridge")
+
+
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def _local_only_getaddrinfo(real: Any) -> Any:
+    """``socket.getaddrinfo`` for tests: address literals and ``localhost`` only. No test may send a DNS
+    query off this machine (a fuzzed connection's ``https://x7q.dev`` would go to the system's name
+    server); any other name fails at once, as an unknown name does (socket.gaierror)."""
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or str(name).lower().rstrip(".") in _LOCAL_NAMES:
+            return real(host, *args, **kwargs)
+        try:
+            ipaddress.ip_address(str(name).split("%")[0])
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no names: {name}") from None
+        return real(host, *args, **kwargs)
+
+    return getaddrinfo
+
+
+socket.getaddrinfo = _local_only_getaddrinfo(socket.getaddrinfo)
 
 
 @pytest.fixture(scope="session")
