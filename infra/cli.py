@@ -112,7 +112,7 @@ def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
 
     verify = groups.add_parser("verify", help="compare a connection's stored data with the live tracker")
     verify.set_defaults(command="")
-    verify.add_argument("connection", help="a connection id (conn_...)")
+    verify.add_argument("connection", help="a connection id (conn_...) or name")
     verify.add_argument("--tenant", default="demo", help="the connection's tenant (default: demo)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.add_argument(

@@ -48,6 +48,13 @@ def _use_local_state(path: Path) -> None:
             "TB_TABLE_NAME": str(state["table"]),
         }
     )
+    # Credentials live under the stack's secrets prefix: without it a command reads the default prefix and
+    # finds no credentials for any connection (local.json of an older stack may lack it: derive it).
+    stage = str(state.get("stage") or "local")
+    os.environ["TB_STAGE"] = stage
+    os.environ["TB_SECRETS_PREFIX"] = str(state.get("secrets_prefix") or f"trackbridge/{stage}/")
+    # The sandboxes' loopback ports, which the outbound policy refuses unless allowlisted (`verify`).
+    os.environ["TB_ALLOWED_PRIVATE_NETWORKS"] = str(state.get("allowed_private_networks") or "")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
 

@@ -14,10 +14,32 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.commands.keys import _logs_on_stderr, _use_local_state
+
+if TYPE_CHECKING:
+    from trackbridge.runtime.connections import ConnectionService
 
 
+def _connection_id(service: ConnectionService, tenant: str, ref: str) -> str:
+    """``ref`` as an id: ids pass through, a name is looked up among the tenant's connections."""
+    if ref.startswith("conn_"):
+        return ref
+    cursor: str | None = None
+    for _ in range(1000):  # bounded: 1000 pages of connections
+        page = service.list(tenant, limit=100, cursor=cursor)
+        for connection in page.items:
+            if connection.name == ref:
+                return connection.id
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return ref  # the service's lookup answers with the same 404 as for an unknown id
+
+
+@_logs_on_stderr
 def verify(args: argparse.Namespace) -> int:
-    from infra.commands.keys import _use_local_state
     from trackbridge.domain.errors import TrackbridgeError
     from trackbridge.providers.errors import TrackerError
     from trackbridge.runtime import container
@@ -29,7 +51,8 @@ def verify(args: argparse.Namespace) -> int:
         _use_local_state(state_file)
     container.reset()
     try:
-        connection = container.connection_service().get(args.tenant, args.connection)
+        service = container.connection_service()
+        connection = service.get(args.tenant, _connection_id(service, args.tenant, args.connection))
         credentials = container.connection_secrets().credentials(args.tenant, connection.id)
         if credentials is None:
             sys.stderr.write("error: the connection has no stored credentials\n")
