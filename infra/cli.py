@@ -24,6 +24,16 @@ _COMMANDS: dict[tuple[str, ...], str] = {
 }
 
 
+def package_version() -> str:
+    """The installed trackbridge distribution's version (``unknown`` when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trackbridge")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _int_port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -35,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trackbridge", description="trackbridge: issue trackers <-> your systems"
     )
+    parser.add_argument("--version", action="version", version=f"trackbridge {package_version()}")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
 
     local = groups.add_parser("local", help="the embedded stack (moto + sandbox trackers), no AWS account")
@@ -103,11 +114,28 @@ def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
     sync.add_argument("--full", action="store_true", help="a full sync (default: incremental)")
     sync.add_argument("--wait", action="store_true", help="follow it with a progress bar until it ends")
     sync.add_argument("--timeout", type=float, default=3600.0, help="how long --wait waits (seconds)")
+    sync.add_argument(
+        "--json",
+        action="store_true",
+        help="print the operation as the API returns it (the final one with --wait)",
+    )
     add_api_arguments(sync)
 
-    status = groups.add_parser("status", help="a sync operation, or the latest sync of every connection")
+    status = groups.add_parser(
+        "status", help="a sync operation, or the latest sync of one connection or of every connection"
+    )
     status.set_defaults(command="")
-    status.add_argument("operation", nargs="?", help="an operation id (op_...)")
+    status.add_argument(
+        "target",
+        nargs="?",
+        metavar="operation|connection",
+        help="an operation id (op_...), or a connection id or name",
+    )
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help='print the operation as the API returns it; for connections {"items": [latest operation, ...]}',
+    )
     add_api_arguments(status)
 
     verify = groups.add_parser("verify", help="compare a connection's stored data with the live tracker")

@@ -1,10 +1,18 @@
-"""``trackbridge sync <connection> [--full] [--wait]`` and ``trackbridge status [<operation>]``.
+"""``trackbridge sync <connection> [--full] [--wait] [--json]`` and ``trackbridge status [<target>] [--json]``
+(a target is an operation id, a connection id or a connection name).
 
 Both talk to the REST API only (a script could do the same with curl). Where the API is: ``--api-url`` /
 ``--api-key``, else ``TRACKBRIDGE_API_URL`` / ``TRACKBRIDGE_API_KEY``, else ``.trackbridge/local.json``
 written by ``trackbridge local up``. ``<connection>`` is an id (``conn_...``) or a connection's name.
-With ``--wait`` a progress bar follows the operation until it ends; the exit code is 0 for Completed,
-1 for Failed or Cancelled, 2 for bad input or an unreachable API.
+With ``--wait`` a progress bar follows the operation until it ends (:mod:`infra.commands.sync_view`) and a
+per-entity summary follows; the exit code is 0 for Completed, 1 for Failed or Cancelled, 2 for bad input or
+an unreachable API.
+
+``status`` shows one operation (``op_...``), the latest operation of one connection (id or name), or the
+latest operation of every connection. ``--json`` prints what the API answers and nothing else on stdout:
+the operation object of DESIGN section 9 (``sync``; ``status op_...``), or ``{"items": [...]}`` of the
+latest operation per connection (``status``, ``status <connection>``; a connection never synced has none).
+With ``--json --wait`` the bar goes to stderr, and only when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -14,8 +22,11 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from infra.commands.sync_view import FINAL, ProgressView, summary_lines
 
 if TYPE_CHECKING:
     import httpx
@@ -75,21 +86,26 @@ def _json(response: httpx.Response) -> Any:
 
 
 def resolve_connection(client: httpx.Client, ref: str) -> str:
+    """A connection id as given, or the id of the connection named ``ref``."""
     if ref.startswith("conn_"):
         return ref
+    for item in _connections(client):
+        if item.get("name") == ref:
+            return str(item["id"])
+    raise CliError(f"no connection named {ref!r}")
+
+
+def _connections(client: httpx.Client) -> Iterator[dict[str, Any]]:
     cursor: str | None = None
     for _ in range(1_000):
         params: dict[str, Any] = {"limit": 100}
         if cursor:
             params["cursor"] = cursor
         page = _json(client.get("/v1/connections", params=params))
-        for item in page.get("items", []):
-            if item.get("name") == ref:
-                return str(item["id"])
+        yield from page.get("items", [])
         cursor = page.get("next_cursor")
         if not cursor:
-            break
-    raise CliError(f"no connection named {ref!r}")
+            return
 
 
 def _describe(op: dict[str, Any]) -> str:
@@ -102,28 +118,41 @@ def _describe(op: dict[str, Any]) -> str:
     )
 
 
-def wait_for(client: httpx.Client, op: dict[str, Any], *, timeout_s: float) -> dict[str, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
+
+def wait_for(
+    client: httpx.Client,
+    op: dict[str, Any],
+    *,
+    timeout_s: float,
+    view: ProgressView | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll the operation until it ends, showing each snapshot on ``view`` (if any); the final operation."""
     deadline = time.monotonic() + timeout_s
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("queued", total=None)
-        while time.monotonic() < deadline:
-            op = _json(client.get(f"/v1/sync-operations/{op['id']}"))
-            progress = op.get("progress") or {}
-            stage = str(progress.get("stage") or op["status"])
-            if progress.get("resume_at"):
-                stage += f" until {progress['resume_at']}"
-            bar.update(
-                task, description=stage, completed=progress.get("processed") or 0, total=progress.get("total")
-            )
-            if op["status"] in ("Completed", "Failed", "Cancelled"):
-                return op
-            time.sleep(POLL_S)
+    while time.monotonic() < deadline:
+        op = _json(client.get(f"/v1/sync-operations/{op['id']}"))
+        if view is not None:
+            view.show(op)
+        if op["status"] in FINAL:
+            return op
+        sleep(POLL_S)
     raise CliError(
         f"still {op['status']} after {timeout_s:.0f} s; follow it with `trackbridge status {op['id']}`"
     )
+
+
+def _view(*, as_json: bool) -> ProgressView | None:
+    """The bar: on stdout, or with --json on stderr when it is a terminal (else none at all)."""
+    from rich.console import Console
+
+    if not as_json:
+        return ProgressView(Console())
+    if sys.stderr.isatty():
+        return ProgressView(Console(stderr=True))
+    return None
 
 
 def _http_error() -> type[Exception]:
@@ -132,43 +161,75 @@ def _http_error() -> type[Exception]:
     return httpx.HTTPError
 
 
-def sync(args: argparse.Namespace) -> int:
+def sync(
+    args: argparse.Namespace,
+    *,
+    client: httpx.Client | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    as_json = bool(getattr(args, "json", False))
     try:
-        with api_client(args) as client:
-            connection_id = resolve_connection(client, args.connection)
+        with client or api_client(args) as api:
+            connection_id = resolve_connection(api, args.connection)
             body = {"mode": "full" if args.full else "incremental"}
-            op = _json(client.post(f"/v1/connections/{connection_id}/syncs", json=body))
-            sys.stdout.write(f"started {op['id']} ({body['mode']})\n")
+            op = _json(api.post(f"/v1/connections/{connection_id}/syncs", json=body))
+            if not as_json:
+                sys.stdout.write(f"started {op['id']} ({body['mode']})\n")
             if not args.wait:
+                if as_json:
+                    _print_json(op)
                 return 0
-            op = wait_for(client, op, timeout_s=args.timeout)
+            view = _view(as_json=as_json)
+            if view is None:
+                op = wait_for(api, op, timeout_s=args.timeout, sleep=sleep)
+            else:
+                with view:
+                    op = wait_for(api, op, timeout_s=args.timeout, view=view, sleep=sleep)
     except (CliError, _http_error()) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    sys.stdout.write(_describe(op) + "\n")
-    for error in (op.get("results") or {}).get("errors", [])[:5]:
-        sys.stdout.write(f"  {error.get('code')}: {error.get('message')} -- {error.get('guidance')}\n")
+    if as_json:
+        _print_json(op)
+    else:
+        sys.stdout.write("\n".join(summary_lines(op)) + "\n")
     return 0 if op["status"] == "Completed" else 1
 
 
-def status(args: argparse.Namespace) -> int:
+def _latest(client: httpx.Client, connection_id: str) -> dict[str, Any] | None:
+    ops = _json(client.get(f"/v1/connections/{connection_id}/syncs", params={"limit": 1}))
+    items = ops.get("items") or []
+    return dict(items[0]) if items else None
+
+
+def status(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
+    """One operation (``op_...``), one connection's latest (id or name), or every connection's latest."""
+    as_json = bool(getattr(args, "json", False))
+    target: str | None = getattr(args, "target", None)
     try:
-        with api_client(args) as client:
-            if args.operation:
-                op = _json(client.get(f"/v1/sync-operations/{args.operation}"))
-                sys.stdout.write(_describe(op) + "\n")
+        with client or api_client(args) as api:
+            if target and target.startswith("op_"):
+                op = _json(api.get(f"/v1/sync-operations/{target}"))
+                if as_json:
+                    _print_json(op)
+                else:
+                    sys.stdout.write("\n".join(summary_lines(op)) + "\n")
                 return 1 if op["status"] == "Failed" else 0
-            connections = _json(client.get("/v1/connections", params={"limit": 100})).get("items", [])
-            for connection in connections:
-                ops = _json(client.get(f"/v1/connections/{connection['id']}/syncs", params={"limit": 1}))
-                latest = (ops.get("items") or [None])[0]
-                line = _describe(latest) if latest else "never synced"
-                sys.stdout.write(
-                    f"{connection['name']} ({connection['provider']}, {connection['id']}): {line}\n"
-                )
+            if target:
+                connections = [_json(api.get(f"/v1/connections/{resolve_connection(api, target)}"))]
+            else:
+                connections = list(_connections(api))
+            latest = [(connection, _latest(api, connection["id"])) for connection in connections]
     except (CliError, _http_error()) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    if as_json:
+        _print_json({"items": [op for _, op in latest if op is not None]})
+        return 0
+    for connection, op in latest:
+        line = _describe(op) if op else "never synced"
+        sys.stdout.write(f"{connection['name']} ({connection['provider']}, {connection['id']}): {line}\n")
+        if op and target:
+            sys.stdout.write("\n".join(summary_lines(op)) + "\n")
     return 0
 
 

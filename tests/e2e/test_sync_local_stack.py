@@ -7,6 +7,7 @@ included); the test drives it only from the outside: the REST API over HTTP, and
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,36 @@ def test_cli_sync_status_and_verify(stack: LocalStack, capsys: pytest.CaptureFix
     assert cli(["sync", "github-sandbox", "--full", "--wait", "--local-state", state]) == 0
     capsys.readouterr()
     assert cli([*verify, "--strict"]) == 0
+
+
+def test_cli_json_prints_operations_as_the_api_returns_them(
+    stack: LocalStack, api: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: the stack; When: a sync runs to its end with --json
+    state = str(stack.state_file)
+    assert cli(["sync", "gitlab-sandbox", "--full", "--wait", "--json", "--local-state", state]) == 0
+    synced = json.loads(capsys.readouterr().out)
+
+    # Then: stdout is the final operation, exactly as the API answers it, and its counters add up
+    assert synced == api.get(f"/sync-operations/{synced['id']}").json()
+    results, progress = synced["results"], synced["progress"]
+    counted = ("created", "updated", "unchanged", "failed")
+    assert progress["processed"] == sum(results[c] for c in counted)
+    assert set(results["by_entity"]) == {"issues", "comments"}
+    for counter in (*counted, "deleted"):
+        assert sum(e[counter] for e in results["by_entity"].values()) == results[counter]
+
+    # status takes an operation, a connection name or id, or nothing, and prints what the API answers
+    assert cli(["status", synced["id"], "--json", "--local-state", state]) == 0
+    assert json.loads(capsys.readouterr().out) == synced
+    gitlab = stack.demo_connections["gitlab"]
+    for target in ("gitlab-sandbox", gitlab):
+        assert cli(["status", target, "--json", "--local-state", state]) == 0
+        assert json.loads(capsys.readouterr().out) == {"items": [synced]}
+    assert cli(["status", "--json", "--local-state", state]) == 0
+    latest = json.loads(capsys.readouterr().out)["items"]
+    assert synced in latest
+    assert {op["connection_id"] for op in latest} <= set(stack.demo_connections.values())
 
 
 def test_cli_refuses_an_unknown_connection(stack: LocalStack, tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ continuation messages, so a duplicate SQS delivery of slice n finds n+1 stored a
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from collections.abc import Mapping
+from typing import Any, Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.times import UtcDatetime
@@ -23,6 +24,11 @@ FINAL_STATUSES: Final[frozenset[str]] = frozenset({"Completed", "Failed", "Cance
 
 
 class Progress(BaseModel):
+    """Where a running operation stands. ``processed`` is ``results``' created + updated + unchanged +
+    failed (deletions are counted apart); ``total`` is what ``processed`` should reach, or None while
+    unknown: the trackers do not say how many items a listing holds, so a full sync's total is the last
+    full sync's count (``estimated``), an incremental sync's is unknown until it completes."""
+
     model_config = ConfigDict(frozen=True)
 
     stage: str = "queued"
@@ -34,7 +40,40 @@ class Progress(BaseModel):
     resume_at: UtcDatetime | None = None
 
 
+COUNTERS: Final = ("created", "updated", "unchanged", "deleted", "failed")
+# The counters that make up ``processed``: every item an operation met, once. Deletions are counted apart.
+PROCESSED_COUNTERS: Final = ("created", "updated", "unchanged", "failed")
+
+
+class EntityResults(BaseModel):
+    """One entity's counters in an operation. Every item the operation met counts once, by what the sync
+    did to it: ``created`` (new to the store), ``updated`` (stored, and changed), ``unchanged`` (stored and
+    current: no write) or ``failed`` (could not be stored); ``processed`` is their sum, always. ``deleted``
+    counts tombstones written (items the tracker no longer has), apart from ``processed``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    processed: int = Field(0, ge=0, description="created + updated + unchanged + failed")
+    created: int = Field(0, ge=0)
+    updated: int = Field(0, ge=0)
+    unchanged: int = Field(0, ge=0)
+    deleted: int = Field(0, ge=0)
+    failed: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sum_processed(cls, data: Any) -> Any:
+        # Derived, never stored on its own: whatever a caller (or an old item) says, the sum holds.
+        if isinstance(data, Mapping):
+            data = {**data, "processed": sum(int(data.get(k) or 0) for k in PROCESSED_COUNTERS)}
+        return data
+
+
 class Results(BaseModel):
+    """An operation's counters: the totals of DESIGN section 9 and, in ``by_entity``, each entity's share
+    (``{"issues": {...}, "comments": {...}}``); each total is the sum of its entity counters. Operations
+    stored before ``by_entity`` existed read back with an empty map."""
+
     model_config = ConfigDict(frozen=True)
 
     created: int = Field(0, ge=0)
@@ -43,6 +82,25 @@ class Results(BaseModel):
     deleted: int = Field(0, ge=0)
     failed: int = Field(0, ge=0)
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    by_entity: dict[str, EntityResults] = Field(default_factory=dict)
+
+    @property
+    def processed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+    @classmethod
+    def of(
+        cls, by_entity: Mapping[str, EntityResults], errors: list[dict[str, Any]] | None = None
+    ) -> Results:
+        """Totals summed from the entities' counters."""
+        totals = {c: sum(getattr(e, c) for e in by_entity.values()) for c in COUNTERS}
+        order = {entity: n for n, entity in enumerate(get_args(Entity))}
+        ordered = dict(sorted(by_entity.items(), key=lambda pair: (order.get(pair[0], len(order)), pair[0])))
+        return cls(**totals, errors=list(errors or []), by_entity=ordered)
+
+    def counters(self) -> dict[str, int]:
+        """The totals as a plain mapping (logs, the CLI): ``processed`` first."""
+        return {"processed": self.processed, **{c: int(getattr(self, c)) for c in COUNTERS}}
 
 
 class SyncOperation(BaseModel):
@@ -115,7 +173,10 @@ class SyncLogEntry(BaseModel):
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "COUNTERS",
     "FINAL_STATUSES",
+    "PROCESSED_COUNTERS",
+    "EntityResults",
     "OperationStatus",
     "Progress",
     "Results",

@@ -25,6 +25,11 @@ the engine in ``trackbridge.runtime.sync`` does the side effects. The rules are 
   (``check_deletions``) when :func:`deletion_check_due` says the last one is older than the interval.
 * **Writes.** :func:`decide_write` compares the stored version with the incoming one; the conditional
   ``PutItem`` in storage settles races with webhooks, so a lost race is "unchanged", never an error.
+* **Counters.** Every item an operation meets counts once, by what the sync did to it (:func:`count_write`):
+  an item met again (the catch-up pass re-reads the overlap window of the full pass; an update-ordered
+  page re-reads the items at its keyset position) is not counted again, and a page replayed after a crash
+  counts what the lost attempt wrote, which the writer's mark on each stored item
+  (``{operation_id}/{c|u|d}``) tells. ``processed`` is created + updated + unchanged + failed.
 * **Parking.** SQS delays are at most 900 s: a later reset is reached by chained delayed messages that
   carry ``resume_at``; a message that arrives before ``resume_at`` only re-parks.
 """
@@ -167,11 +172,13 @@ WriteDecision = Literal["create", "update", "skip"]
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
-    """What the engine reads of a stored item before deciding: its update time, hash and tombstone."""
+    """What the engine reads of a stored item before deciding: its update time, hash and tombstone, and
+    the mark of the sync operation that wrote it last (None when a webhook or an API call did)."""
 
     updated_at: str
     content_hash: str
     deleted: bool = False
+    mark: str | None = None
 
 
 def decide_write(stored: StoredVersion | None, updated_at: datetime, content_hash: str) -> WriteDecision:
@@ -187,6 +194,69 @@ def decide_write(stored: StoredVersion | None, updated_at: datetime, content_has
     if stored.updated_at == incoming and stored.content_hash == content_hash:
         return "skip"
     return "update"
+
+
+# ---------------------------------------------------------------------------------------------- counters
+
+# What writing one item came to: ``skip`` (the stored copy is current: no write), the conditional put's
+# answer (``created``, ``updated``, ``unchanged`` when a newer copy won the race), ``failed``, or
+# ``deleted`` (a tombstone written).
+WriteOutcome = Literal["skip", "created", "updated", "unchanged", "failed", "deleted"]
+EarlierWrite = Literal["created", "updated"]
+_MARKS: Final[Mapping[str, EarlierWrite | Literal["deleted"]]] = {
+    "c": "created",
+    "u": "updated",
+    "d": "deleted",
+}
+
+
+def write_mark(operation_id: str, decision: WriteDecision, *, tombstone: bool = False) -> str:
+    """What the writer stores on an item it writes: which operation wrote it, and how."""
+    return f"{operation_id}/{'d' if tombstone else decision[0]}"
+
+
+def earlier_write(stored: StoredVersion | None, operation_id: str) -> EarlierWrite | None:
+    """Whether ``operation_id`` itself wrote the stored copy (created or updated it), from its mark."""
+    if stored is None or not stored.mark:
+        return None
+    op, _, how = stored.mark.rpartition("/")
+    written = _MARKS.get(how) if op == operation_id else None
+    return written if written in ("created", "updated") else None
+
+
+def count_write(outcome: WriteOutcome, *, met: bool, earlier: EarlierWrite | None) -> dict[str, int]:
+    """What one item adds to its entity's counters (a delta; the operation's sums never go below 0).
+
+    ``met``: this operation already met, and counted, the item (an earlier page or pass listed it).
+    ``earlier``: what this operation's own earlier write of the item did (:func:`earlier_write`).
+
+    * first meeting: counted by the outcome; a copy that is current because this operation wrote it
+      (a page replayed after a crash between write and checkpoint) counts as that write did;
+    * met again: nothing, unless the item changed while the operation ran and was counted unchanged the
+      first time: then it moves from ``unchanged`` to ``updated``.
+    """
+    if outcome == "deleted":
+        return {"deleted": 1}
+    if not met:
+        if outcome in ("skip", "unchanged"):
+            return {earlier or "unchanged": 1}
+        if outcome == "updated" and earlier == "created":
+            return {"created": 1}
+        return {outcome: 1}
+    if outcome == "updated" and earlier is None:
+        return {"unchanged": -1, "updated": 1}
+    return {}
+
+
+def met_before(
+    native_id: str, seen: IdRanges | None, *, phase: Phase, updated_at: datetime | None, signpost: datetime
+) -> bool:
+    """Whether a listed item was met earlier in this operation: its id is in the pass's ``seen`` set; when
+    that set outgrew the checkpoint, a catch-up item not updated since the operation started (the full
+    pass, in an order updates cannot change, met every such item)."""
+    if seen is not None:
+        return native_id in seen
+    return phase == "catchup" and updated_at is not None and updated_at <= signpost
 
 
 # ------------------------------------------------------------------------------------------------- phases
@@ -252,7 +322,7 @@ def stage_name(entity: str, phase: Phase) -> str:
 
 
 class IdRanges:
-    """A set of native ids met by a full pass, small enough to ride in every checkpoint.
+    """A set of native ids met by the passes of an operation, small enough to ride in every checkpoint.
 
     Small numbers (issue numbers, sandbox comment ids) are bits of a bitmap, stored zlib-compressed:
     100,000 issue numbers with gaps for pull requests take a few KB, where a list of runs would take a
@@ -356,7 +426,8 @@ class Checkpoint(BaseModel):
 
     ``page`` is the provider's next-page cursor to resume with; ``since`` the keyset position of an
     update-ordered pass; ``seen_max`` the largest ``updated`` met so far in this operation; ``seen`` the
-    native ids the full and catch-up passes met (for the sweep); ``sweep_cursor`` where the sweep over
+    native ids the listing passes met (for the sweep, and so that an item met twice counts once; the
+    deletion check's ``ids`` pass starts it afresh); ``sweep_cursor`` where the sweep over
     stored items resumes; ``etags`` the conditional-request cache, kept across operations so an idle
     incremental poll costs 304s; ``retries`` counts consecutive transient failures of this entity.
     """
@@ -432,6 +503,10 @@ def enter_phase(
     changes: dict[str, Any] = {"phase": phase, "page": None, "retries": 0}
     if phase in ("catchup", "incremental"):
         changes["since"] = query_since(high_water, overlap)
+    if phase == "ids":
+        # The deletion check's listing is complete on its own: what an incremental pass before it met
+        # (and may have been deleted since) must not spare an issue from the sweep.
+        changes.update(seen=None, seen_overflow=False)
     return checkpoint.model_copy(update=changes)
 
 
@@ -451,6 +526,7 @@ __all__ = [
     "SWEPT_ENTITIES",
     "Checkpoint",
     "ContinueMessage",
+    "EarlierWrite",
     "IdRanges",
     "Phase",
     "ScheduledMessage",
@@ -459,12 +535,16 @@ __all__ = [
     "SyncMessage",
     "SyncRequest",
     "WriteDecision",
+    "WriteOutcome",
+    "count_write",
     "decide_write",
     "deletion_check_due",
     "deletions_checked_at",
+    "earlier_write",
     "enter_phase",
     "from_iso_or_none",
     "latest",
+    "met_before",
     "next_high_water",
     "next_keyset_since",
     "next_phase",
@@ -475,4 +555,5 @@ __all__ = [
     "query_since",
     "stage_name",
     "start_checkpoint",
+    "write_mark",
 ]

@@ -9,16 +9,21 @@
 * state ``T#{t}#CONN#{c}`` / ``STATE#{entity}``, optimistic locking on ``version``.
 * log ``T#{t}#OPLOG#{op}`` / ``LOG#{at}#{seq}``; GSI1 ``T#{t}#CONN#{c}#LOGS`` / ``{at}#{op}#{seq}``; expires
   via TTL after ``log_retention``.
+* synced items (issues, comments) written by the sync engine carry ``sync_mark`` (``{operation}/{c|u|d}``,
+  see ``domain.sync_plan.write_mark``); :func:`stored_sync_versions` reads it with the version, so an
+  operation recognises what it wrote itself. Writes from elsewhere (webhooks, the API) leave it out.
+* an operation's ``results.by_entity`` was added later: items written before read back without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from trackbridge.domain.errors import Conflict, NotFound
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.sync import Progress, Results, SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync_plan import StoredVersion
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import (
     GSI1,
@@ -43,6 +48,24 @@ from trackbridge.storage.keys import (
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 DEFAULT_LOG_RETENTION = timedelta(days=30)
+# The attribute of a synced item naming the sync operation that wrote it last, and how.
+SYNC_MARK = "sync_mark"
+
+
+def stored_sync_versions(
+    table: Table, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], StoredVersion]:
+    """Update time, hash, tombstone and sync mark of stored items, one batch read per 100 keys."""
+    found = table.batch_get(keys, attributes=("updated_at", "content_hash", "deleted_at", SYNC_MARK))
+    return {
+        key: StoredVersion(
+            updated_at=str(item.get("updated_at") or ""),
+            content_hash=str(item.get("content_hash") or ""),
+            deleted=bool(item.get("deleted_at")),
+            mark=str(item[SYNC_MARK]) if item.get(SYNC_MARK) else None,
+        )
+        for key, item in found.items()
+    }
 
 
 def _opt_iso(moment: datetime | None) -> str | None:
@@ -451,4 +474,11 @@ class SyncLogRepository:
         return Page[SyncLogEntry](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
 
-__all__ = ["DEFAULT_LOG_RETENTION", "SyncLogRepository", "SyncOperationRepository", "SyncStateRepository"]
+__all__ = [
+    "DEFAULT_LOG_RETENTION",
+    "SYNC_MARK",
+    "SyncLogRepository",
+    "SyncOperationRepository",
+    "SyncStateRepository",
+    "stored_sync_versions",
+]

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trackbridge.domain.connections import Connection
-from trackbridge.domain.sync import SyncOperation
+from trackbridge.domain.sync import COUNTERS, SyncOperation
 from trackbridge.domain.sync_plan import SyncRequest
 from trackbridge.domain.times import utcnow
 from trackbridge.providers.base import TrackerAdapter
@@ -176,6 +176,20 @@ def build_harness(
     )
     service = SyncService(queue=queue, clock=clock, **repos)
     return Harness(engine=engine, service=service, queue=queue, clock=clock)
+
+
+def assert_counters_add_up(op: SyncOperation) -> None:
+    """The arithmetic every finished operation's counters obey (DESIGN section 5, issue 12)."""
+    results = op.results
+    assert results.by_entity, results
+    for counter in COUNTERS:
+        by_entity = sum(getattr(e, counter) for e in results.by_entity.values())
+        assert by_entity == getattr(results, counter), (counter, results)
+    for entity, counts in results.by_entity.items():
+        assert counts.processed == counts.created + counts.updated + counts.unchanged + counts.failed, entity
+    assert op.progress.processed == results.created + results.updated + results.unchanged + results.failed
+    if op.status == "Completed":
+        assert op.progress.total == op.progress.processed
 
 
 def adapter_for(connection: Connection, credentials: Mapping[str, Any]) -> TrackerAdapter:

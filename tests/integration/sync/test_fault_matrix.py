@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra.local.trackers.github import GitHubSandbox
-from tests.integration.sync.support import Harness, SimulatedCrash
+from tests.integration.sync.support import Harness, SimulatedCrash, assert_counters_add_up
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.sync_plan import SyncRequest
 from trackbridge.runtime.verify import VerifyReport
@@ -120,6 +120,12 @@ def test_full_then_incremental_under_fault(
         github_tracker.clear_faults()
         final = harness.service.get(tenant, op.id)
         assert final.status == "Completed", (mode, final.results.errors, harness.outcomes, final.progress)
+        assert_counters_add_up(final)
+        if mode == "full" and not fault.drift:
+            # A first sync counts every item once, as created, whatever it went through: a page replayed
+            # after a crash counts what the lost attempt wrote, not "unchanged".
+            counted = (final.results.unchanged, final.results.updated, final.results.failed)
+            assert counted == (0, 0, 0), (name, final.results)
         # Changes made after the full sync, for the incremental one to find.
         number = 1 + next(i.number for i in github_tracker.state.issues if i is not None and not i.pull)
         if mode == "full":

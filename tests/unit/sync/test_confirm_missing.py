@@ -70,15 +70,12 @@ class FakeWriter:
         self.writes: list[tuple[list[Comment], bool]] = []
 
     def write(
-        self, objects: Sequence[Any], decisions: Any = None, *, tombstones: bool = False
+        self, objects: Sequence[Any], versions: Any = None, *, met: Any = None, tombstones: bool = False
     ) -> WriteCounts:
         self.writes.append((list(objects), tombstones))
-        counts = WriteCounts()
         if tombstones:
-            counts.deleted = len(objects)
-        else:
-            counts.updated = len(objects)
-        return counts
+            return WriteCounts.of("comments", deleted=len(objects))
+        return WriteCounts.of("comments", updated=len(objects))
 
 
 def run_with(adapter: FakeAdapter, writer: FakeWriter) -> SyncRun:

@@ -365,13 +365,19 @@ class Tracker:
 
 
 class Writer:
-    def decisions(self, items: Sequence[Any]) -> list[str]:
+    def versions(self, items: Sequence[Any]) -> list[None]:
+        return [None] * len(items)
+
+    def decisions(self, items: Sequence[Any], versions: Any = None) -> list[str]:
         return ["skip"] * len(items)
 
+    def wrote(self, stored: Any) -> bool:
+        return False
+
     def write(
-        self, objects: Sequence[Any], decisions: Any = None, *, tombstones: bool = False
+        self, objects: Sequence[Any], versions: Any = None, *, met: Any = None, tombstones: bool = False
     ) -> WriteCounts:
-        return WriteCounts(unchanged=len(objects))
+        return WriteCounts.of("issues", unchanged=len(objects))
 
 
 @pytest.mark.parametrize("include_closed", [True, False])

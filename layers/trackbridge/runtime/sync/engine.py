@@ -28,7 +28,16 @@ from typing import Any, Protocol
 
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.errors import Conflict, NotFound, TrackbridgeError
-from trackbridge.domain.sync import FINAL_STATUSES, Progress, Results, SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync import (
+    COUNTERS,
+    FINAL_STATUSES,
+    EntityResults,
+    Progress,
+    Results,
+    SyncLogEntry,
+    SyncOperation,
+    SyncState,
+)
 from trackbridge.domain.sync_plan import (
     STAGE_WAITING_RATE_LIMIT,
     STAGE_WAITING_RETRY,
@@ -179,7 +188,10 @@ class SyncEngine:
         self.operations.extend_lease(tenant, op.connection_id, op.id, lease_until)
         if op.status == "Pending" or op.progress.resume_at is not None:
             started = op.started_at or now
-            progress = op.progress.model_copy(update={"resume_at": None, "stage": "starting"})
+            update: dict[str, Any] = {"resume_at": None, "stage": "starting"}
+            if op.status == "Pending":
+                update.update(total=self._estimate_total(run.tenant, op), estimated=True)
+            progress = op.progress.model_copy(update=update)
             if not self._save(run, status="InProgress", started_at=started, progress=progress):
                 return SliceOutcome.CANCELLED
         try:
@@ -209,7 +221,7 @@ class SyncEngine:
         except TrackbridgeError as exc:
             # A connection the adapter cannot work with (bad URL, credentials of the wrong shape).
             return self._fail(run, {"code": exc.code, "message": exc.message, "guidance": exc.guidance})
-        writer = ItemWriter(self.table, run.tenant, workers=self.config.writer_workers)
+        writer = ItemWriter(self.table, run.tenant, operation_id=op.id, workers=self.config.writer_workers)
         try:
             return self._entities(run, context, connection, adapter, writer)
         finally:
@@ -278,7 +290,7 @@ class SyncEngine:
                 if self.fault_hook is not None:
                     self.fault_hook("after_write")
                 result.checkpoint = result.checkpoint.model_copy(update={"etags": _etags_of(adapter)})
-                state = self._checkpoint(run, connection, entity, state, result, adapter, before)
+                state = self._checkpoint(run, connection, entity, state, result, adapter, before, cp.phase)
                 if state is None:
                     return SliceOutcome.CANCELLED
                 cp = result.checkpoint
@@ -294,6 +306,7 @@ class SyncEngine:
         result: StepResult,
         adapter: TrackerAdapter,
         requests_before: int,
+        ran: str,
     ) -> SyncState | None:
         """Store progress and the entity's state together; None when the operation was cancelled."""
         now = self.clock()
@@ -315,13 +328,12 @@ class SyncEngine:
         requests = adapter.stats.requests - requests_before
         op = run.op
         results = _merge_results(op.results, result.counts)
-        processed = op.progress.processed + result.fetched
-        total, estimated = _total(cp, processed, op.progress)
+        processed = results.processed
         progress = Progress(
             stage=stage_name(entity, cp.phase if not done else "done"),
             processed=processed,
-            total=total,
-            estimated=estimated,
+            total=_running_total(op.progress.total, processed),
+            estimated=True,
         )
         updated = op.model_copy(
             update={
@@ -336,7 +348,8 @@ class SyncEngine:
             "sync.page",
             data={
                 "entity": entity,
-                "phase": cp.phase,
+                # The pass this page belonged to (the checkpoint may already name the next one).
+                "phase": ran,
                 "fetched": result.fetched,
                 "not_modified": result.not_modified,
                 "requests": requests,
@@ -360,6 +373,24 @@ class SyncEngine:
             run.tenant, op.connection_id, op.id, now + timedelta(seconds=self.config.lease_s)
         )
         return new_state
+
+    def _estimate_total(self, tenant: str, op: SyncOperation) -> int | None:
+        """What a full sync's ``processed`` should reach: the last completed full sync's count of the same
+        entities (the trackers do not say). None for other modes, and when no such sync counted them."""
+        if op.mode != "full":
+            return None
+        try:
+            recent = self.operations.list_for_connection(tenant, op.connection_id, limit=_ESTIMATE_LOOKBACK)
+        except TrackbridgeError:
+            return None
+        for previous in recent.items:
+            if previous.id == op.id or previous.mode != "full" or previous.status != "Completed":
+                continue
+            counted = previous.results.by_entity
+            if not all(entity in counted for entity in op.entities):
+                return None
+            return sum(counted[entity].processed for entity in op.entities) or None
+        return None
 
     def _cancelled(self, run: _Slice) -> bool:
         current = self.operations.get(run.tenant, run.op.id)
@@ -508,14 +539,21 @@ class SyncEngine:
             raise
         run.op = finished
         self._log(
-            run, "sync.completed", data={"requests": finished.requests, **_results_dict(finished.results)}
+            run,
+            "sync.completed",
+            data={
+                "requests": finished.requests,
+                **finished.results.counters(),
+                "by_entity": _by_entity_dict(finished.results),
+            },
         )
         logger.info(
             "sync.completed",
             extra={
                 "operation_id": op.id,
                 "requests": finished.requests,
-                "results": _results_dict(finished.results),
+                "results": finished.results.counters(),
+                "by_entity": _by_entity_dict(finished.results),
             },
         )
         return SliceOutcome.COMPLETED
@@ -620,32 +658,35 @@ def _error(exc: TrackerError) -> dict[str, Any]:
 
 
 def _merge_results(results: Results, counts: WriteCounts) -> Results:
+    """The operation's counters plus one page's deltas, per entity; the totals are the entities' sums."""
     errors = [*results.errors, *counts.errors][-MAX_ERRORS_KEPT:]
-    return Results(
-        created=results.created + counts.created,
-        updated=results.updated + counts.updated,
-        unchanged=results.unchanged + counts.unchanged,
-        deleted=results.deleted + counts.deleted,
-        failed=results.failed + counts.failed,
-        errors=errors,
-    )
+    if not results.by_entity and any(getattr(results, c) for c in COUNTERS):
+        # An operation that started before per-entity counters existed: it keeps counting totals only.
+        totals = {c: max(0, getattr(results, c) + counts.total(c)) for c in COUNTERS}
+        return Results(**totals, errors=errors)
+    by_entity: dict[str, EntityResults] = dict(results.by_entity)
+    for entity, deltas in counts.by_entity.items():
+        before = by_entity.get(entity, EntityResults())
+        # A delta may move a count between counters (unchanged -> updated); a sum never goes below 0.
+        merged = {c: max(0, getattr(before, c) + deltas.get(c, 0)) for c in COUNTERS}
+        by_entity[entity] = EntityResults(**merged)
+    return Results.of(by_entity, errors)
 
 
-def _results_dict(results: Results) -> dict[str, int]:
-    return {
-        "created": results.created,
-        "updated": results.updated,
-        "unchanged": results.unchanged,
-        "deleted": results.deleted,
-        "failed": results.failed,
-    }
+def _by_entity_dict(results: Results) -> dict[str, dict[str, int]]:
+    return {entity: counts.model_dump() for entity, counts in results.by_entity.items()}
 
 
-def _total(cp: Checkpoint, processed: int, progress: Progress) -> tuple[int | None, bool]:
-    """The provider gives no total for these listings: the last full pass's count is the estimate."""
-    if cp.last_total is not None:
-        return max(cp.last_total, processed), True
-    return progress.total, True
+# Operations looked at (newest first) for the last completed full sync whose count estimates a total.
+_ESTIMATE_LOOKBACK = 20
+
+
+def _running_total(estimate: int | None, processed: int) -> int | None:
+    """``progress.total`` while the operation runs: the estimate until ``processed`` passes it, then
+    unknown (None) rather than a total that moves along with the count."""
+    if estimate is None or processed > estimate:
+        return None
+    return estimate
 
 
 __all__ = ["AdapterFactory", "EngineConfig", "SliceOutcome", "SyncEngine"]

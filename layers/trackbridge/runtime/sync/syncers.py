@@ -20,6 +20,12 @@ Deletions (DESIGN section 10: never tombstone on absence alone, confirm with a d
   connection's stored comments (GSI3, a page of up to 1,000 per query). Between full syncs a deleted GitHub
   comment is caught by the webhook.
 
+Counting (:func:`~trackbridge.domain.sync_plan.count_write`): every listing pass adds the ids it meets to the
+checkpoint's ``seen`` set, and an item whose id is already there (the catch-up pass re-reading the full
+pass's overlap window, an update-ordered page re-reading its keyset position) is written if it changed but
+not counted again; comments listed with an issue met before are met before too, unless new. So a first
+sync counts every item once as created, and ``processed`` is the number of distinct items met.
+
 Closed issues under ``include_closed=false``: update-ordered passes list every state, so an issue closed
 since it was stored is seen and stored as closed (the stored copy never claims it is still open); closed
 issues that were never stored are not written.
@@ -45,6 +51,7 @@ from trackbridge.domain.sync_plan import (
     IdRanges,
     enter_phase,
     latest,
+    met_before,
     next_high_water,
     next_keyset_since,
     next_phase,
@@ -91,11 +98,12 @@ def _cursor(data: Mapping[str, Any] | None) -> PageCursor | None:
     return PageCursor.from_dict(data) if data else None
 
 
-def _track_seen(cp: Checkpoint, native_ids: Sequence[str]) -> dict[str, Any]:
-    """Checkpoint changes that add ``native_ids`` to the ids the sweep will not ask about."""
+def _track_seen(cp: Checkpoint, native_ids: Sequence[str], seen: IdRanges | None = None) -> dict[str, Any]:
+    """Checkpoint changes that add ``native_ids`` to the ids the sweep will not ask about (and that count
+    once); ``seen`` is the decoded set when the caller already has it."""
     if not native_ids:
         return {}
-    seen = IdRanges.decode(cp.seen)
+    seen = seen if seen is not None else IdRanges.decode(cp.seen)
     for native_id in native_ids:
         seen.add(native_id)
     encoded = seen.encode()
@@ -127,9 +135,16 @@ class ListingSyncer(ABC):
         since = cp.since if keyset else None
         page = self.fetch(run, since, _cursor(cp.page))
         items: tuple[Any, ...] = page.items
+        seen = None if cp.seen_overflow else IdRanges.decode(cp.seen)
+        met = [
+            met_before(
+                _native_id(item), seen, phase=cp.phase, updated_at=item.updated_at, signpost=cp.signpost
+            )
+            for item in items
+        ]
         # A full pass hands every issue's comment list over (not only changed issues'): the only way a
         # deleted GitLab note or Jira comment of an unchanged issue is ever seen missing.
-        counts = self._write(run, items, all_comments=cp.phase == "full" and "sweep" in cp.phases)
+        counts = self._write(run, items, all_comments=cp.phase == "full" and "sweep" in cp.phases, met=met)
         page_max = latest(getattr(i, "updated_at", None) for i in items)
         seen_max = latest((cp.seen_max, page_max))
         changes: dict[str, Any] = {
@@ -137,9 +152,8 @@ class ListingSyncer(ABC):
             "processed": cp.processed + len(items),
             "retries": 0,
         }
-        tracking = "sweep" in cp.phases and cp.phase in ("full", "catchup") and not cp.seen_overflow
-        if tracking:
-            changes.update(_track_seen(cp, [_native_id(item) for item in items]))
+        if seen is not None:
+            changes.update(_track_seen(cp, [_native_id(item) for item in items], seen))
         following_page = page.next_cursor
         finished = following_page is None
         if following_page is not None:
@@ -159,36 +173,58 @@ class ListingSyncer(ABC):
             cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
         return StepResult(cp, counts, len(items), high_water, page.not_modified)
 
-    def _write(self, run: SyncRun, items: Sequence[Any], *, all_comments: bool = False) -> WriteCounts:
-        decisions = run.writer.decisions(items)
+    def _write(
+        self,
+        run: SyncRun,
+        items: Sequence[Any],
+        *,
+        all_comments: bool = False,
+        met: Sequence[bool] | None = None,
+    ) -> WriteCounts:
+        """Write a page's items (and, for trackers whose issues bring their comments, the comments of the
+        issues that changed); ``met`` flags the items this operation met before (counted once)."""
+        flags = list(met) if met is not None else [False] * len(items)
+        versions = run.writer.versions(items)
+        decisions = run.writer.decisions(items, versions)
+        rows = list(zip(items, versions, decisions, flags, strict=True))
         if not run.include_closed:
             # Update-ordered passes list closed issues too: keep those already stored (now closed), never
             # start storing closed ones.
-            kept = [
-                (i, d)
-                for i, d in zip(items, decisions, strict=True)
-                if not (d == "create" and isinstance(i, Issue) and i.status_category == "done")
+            rows = [
+                row
+                for row in rows
+                if not (row[2] == "create" and isinstance(row[0], Issue) and row[0].status_category == "done")
             ]
-            items, decisions = [i for i, _ in kept], [d for _, d in kept]
         counts = WriteCounts()
         if self.comments_per_issue and "comments" in run.entities:
             comments: list[Comment] = []
+            parents_met: list[bool] = []
             complete_lists: list[tuple[Issue, list[Comment]]] = []
-            for issue, decision in zip(items, decisions, strict=True):
-                if decision == "skip" and not all_comments:
+            for issue, stored, decision, seen_before in rows:
+                # A current copy this operation wrote itself, first met now: a page replayed after a crash,
+                # whose comments the lost attempt may have written (and must be counted) too.
+                replayed = not seen_before and run.writer.wrote(stored)
+                if decision == "skip" and not all_comments and not replayed:
                     continue
                 listed = run.adapter.list_issue_comments(issue.key)
                 comments.extend(listed)
+                parents_met.extend([seen_before] * len(listed))
                 if decision != "create":
                     complete_lists.append((issue, listed))
             # The page's comments in one write: batch reads of 100 keys and the writer's whole pool, rather
             # than a read and three puts per issue.
             if comments:
-                counts.add(run.writer.write(comments))
+                comment_versions = run.writer.versions(comments)
+                # The comments of an issue met before were listed then too, except those new since.
+                comments_met = [
+                    parent_met and stored is not None
+                    for parent_met, stored in zip(parents_met, comment_versions, strict=True)
+                ]
+                counts.add(run.writer.write(comments, comment_versions, met=comments_met))
             for issue, listed in complete_lists:
                 # The list is complete: stored comments missing from it may have been deleted.
                 counts.add(_confirm_missing(run, issue, listed))
-        counts.add(run.writer.write(items, decisions))
+        counts.add(run.writer.write([r[0] for r in rows], [r[1] for r in rows], met=[r[3] for r in rows]))
         return counts
 
     def _list_ids(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:

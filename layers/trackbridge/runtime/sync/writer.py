@@ -5,66 +5,117 @@ The stored versions of a page (100 keys per ``BatchGetItem``) decide which items
 writes that remain are the conditional ``PutItem`` of DESIGN section 10, so a webhook that wrote a newer
 version meanwhile wins and the page's item counts as unchanged. Puts run on a small thread pool (boto3
 clients are thread-safe): a first full sync is bound by DynamoDB round trips, not by the tracker.
+
+Each item written carries the operation's mark, and each item is counted per entity by
+:func:`~trackbridge.domain.sync_plan.count_write`: an item the operation met before (``met``) is not
+counted twice, and an item this operation already wrote (its mark) counts as that write did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from trackbridge.domain.connections import Entity
 from trackbridge.domain.errors import PayloadTooLarge
 from trackbridge.domain.issues import Comment, Issue
-from trackbridge.domain.sync_plan import WriteDecision, decide_write
-from trackbridge.storage.issues import CommentRepository, IssueRepository, put_if_newer, stored_versions
+from trackbridge.domain.sync import COUNTERS
+from trackbridge.domain.sync_plan import (
+    StoredVersion,
+    WriteDecision,
+    WriteOutcome,
+    count_write,
+    decide_write,
+    earlier_write,
+    write_mark,
+)
+from trackbridge.storage.issues import CommentRepository, IssueRepository, put_if_newer
+from trackbridge.storage.sync import SYNC_MARK, stored_sync_versions
 from trackbridge.storage.table import Item, Table
 
 Synced = Issue | Comment
 MAX_ERRORS_KEPT = 20
 
 
+def entity_of(obj: Synced) -> Entity:
+    return "issues" if isinstance(obj, Issue) else "comments"
+
+
 @dataclass
 class WriteCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    failed: int = 0
+    """Counter deltas per entity (``{"issues": Counter(created=3, ...)}``) and the errors met.
+
+    A delta, not a total: an item met again that changed meanwhile moves one count from ``unchanged`` to
+    ``updated``, so one page's ``unchanged`` may be negative; the operation's sums never are.
+    """
+
+    by_entity: dict[str, Counter[str]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, entity: str, **counts: int) -> WriteCounts:
+        made = cls()
+        made.count(entity, counts)
+        return made
+
+    def count(self, entity: str, deltas: Mapping[str, int]) -> None:
+        tally = self.by_entity.setdefault(entity, Counter())
+        for counter, delta in deltas.items():
+            tally[counter] += delta
+
     def add(self, other: WriteCounts) -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.deleted += other.deleted
-        self.failed += other.failed
+        for entity, tally in other.by_entity.items():
+            self.count(entity, tally)
         self.errors.extend(other.errors[: max(0, MAX_ERRORS_KEPT - len(self.errors))])
 
+    def total(self, counter: str) -> int:
+        return sum(tally[counter] for tally in self.by_entity.values())
+
     @property
-    def written(self) -> int:
-        return self.created + self.updated + self.deleted
+    def created(self) -> int:
+        return self.total("created")
+
+    @property
+    def updated(self) -> int:
+        return self.total("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self.total("unchanged")
+
+    @property
+    def deleted(self) -> int:
+        return self.total("deleted")
+
+    @property
+    def failed(self) -> int:
+        return self.total("failed")
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-            "failed": self.failed,
-        }
+        return {counter: self.total(counter) for counter in COUNTERS}
 
 
-def _key_and_item(tenant: str, obj: Synced) -> tuple[tuple[str, str], Item]:
+def _key(tenant: str, obj: Synced) -> tuple[str, str]:
     if isinstance(obj, Issue):
-        return IssueRepository.key(tenant, obj), IssueRepository.item(tenant, obj)
-    return CommentRepository.key(tenant, obj), CommentRepository.item(tenant, obj)
+        return IssueRepository.key(tenant, obj)
+    return CommentRepository.key(tenant, obj)
+
+
+def _item(tenant: str, obj: Synced) -> Item:
+    if isinstance(obj, Issue):
+        return IssueRepository.item(tenant, obj)
+    return CommentRepository.item(tenant, obj)
 
 
 class ItemWriter:
-    def __init__(self, table: Table, tenant: str, *, workers: int = 8) -> None:
+    def __init__(self, table: Table, tenant: str, *, operation_id: str = "", workers: int = 8) -> None:
         self.table = table
         self.tenant = tenant
+        # Marks what this writer stores; empty: no mark (writes outside an operation).
+        self.operation_id = operation_id
         self._workers = max(1, workers)
         self._pool: ThreadPoolExecutor | None = None
 
@@ -73,53 +124,74 @@ class ItemWriter:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def decisions(self, objects: Sequence[Synced]) -> list[WriteDecision]:
-        """What each object needs, from one batch read of the stored versions."""
-        keyed = [_key_and_item(self.tenant, obj)[0] for obj in objects]
-        stored = stored_versions(self.table, keyed) if keyed else {}
+    def versions(self, objects: Sequence[Synced]) -> list[StoredVersion | None]:
+        """The stored versions of ``objects`` (None: not stored), from one batch read."""
+        keyed = [_key(self.tenant, obj) for obj in objects]
+        stored = stored_sync_versions(self.table, keyed) if keyed else {}
+        return [stored.get(key) for key in keyed]
+
+    def decisions(
+        self, objects: Sequence[Synced], versions: Sequence[StoredVersion | None] | None = None
+    ) -> list[WriteDecision]:
+        """What each object needs, against ``versions`` (read here when not given)."""
+        if versions is None:
+            versions = self.versions(objects)
         return [
-            decide_write(stored.get(key), obj.updated_at, obj.content_hash or obj.compute_hash())
-            for key, obj in zip(keyed, objects, strict=True)
+            decide_write(stored, obj.updated_at, obj.content_hash or obj.compute_hash())
+            for obj, stored in zip(objects, versions, strict=True)
         ]
+
+    def wrote(self, stored: StoredVersion | None) -> bool:
+        """Whether this writer's operation wrote the stored copy itself."""
+        return earlier_write(stored, self.operation_id) is not None
 
     def write(
         self,
         objects: Sequence[Synced],
-        decisions: Sequence[WriteDecision] | None = None,
+        versions: Sequence[StoredVersion | None] | None = None,
         *,
+        met: Sequence[bool] | None = None,
         tombstones: bool = False,
     ) -> WriteCounts:
-        """Write what changed; ``tombstones`` counts successful writes as deletions."""
+        """Write what changed and count every object once per operation: ``met`` flags the objects the
+        operation met (and counted) before; ``tombstones`` counts successful writes as deletions."""
+        if versions is None:
+            versions = self.versions(objects)
+        decisions = self.decisions(objects, versions)
+        flags = list(met) if met is not None else [False] * len(objects)
+        outcomes: list[WriteOutcome | dict[str, Any]] = ["skip"] * len(objects)
+        todo = [n for n, decision in enumerate(decisions) if decision != "skip"]
+        if todo:
+            items = [self._marked(objects[n], decisions[n], tombstones) for n in todo]
+            if len(items) == 1 or self._workers == 1:
+                written = [self._put(item) for item in items]
+            else:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self._workers, thread_name_prefix="sync-writer"
+                    )
+                written = list(self._pool.map(self._put, items))
+            for n, outcome in zip(todo, written, strict=True):
+                outcomes[n] = outcome
         counts = WriteCounts()
-        if decisions is None:
-            decisions = self.decisions(objects)
-        todo = [obj for obj, decision in zip(objects, decisions, strict=True) if decision != "skip"]
-        counts.unchanged += len(objects) - len(todo)
-        if not todo:
-            return counts
-        items = [_key_and_item(self.tenant, obj)[1] for obj in todo]
-        if len(items) == 1 or self._workers == 1:
-            outcomes = [self._put(item) for item in items]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sync-writer")
-            outcomes = list(self._pool.map(self._put, items))
-        for obj, outcome in zip(todo, outcomes, strict=True):
+        for obj, stored, seen_before, outcome in zip(objects, versions, flags, outcomes, strict=True):
+            earlier = earlier_write(stored, self.operation_id)
             if isinstance(outcome, dict):
-                counts.failed += 1
                 if len(counts.errors) < MAX_ERRORS_KEPT:
                     counts.errors.append({**outcome, "item": obj.ref if isinstance(obj, Issue) else obj.id})
-            elif outcome == "unchanged":
-                counts.unchanged += 1
-            elif tombstones:
-                counts.deleted += 1
-            elif outcome == "created":
-                counts.created += 1
-            else:
-                counts.updated += 1
+                outcome = "failed"
+            elif tombstones and outcome in ("created", "updated"):
+                outcome = "deleted"
+            counts.count(entity_of(obj), count_write(outcome, met=seen_before, earlier=earlier))
         return counts
 
-    def _put(self, item: Item) -> str | dict[str, Any]:
+    def _marked(self, obj: Synced, decision: WriteDecision, tombstone: bool) -> Item:
+        item = _item(self.tenant, obj)
+        if self.operation_id:
+            item[SYNC_MARK] = write_mark(self.operation_id, decision, tombstone=tombstone)
+        return item
+
+    def _put(self, item: Item) -> WriteOutcome | dict[str, Any]:
         try:
             return put_if_newer(self.table, item)
         except PayloadTooLarge as exc:
@@ -131,4 +203,4 @@ class ItemWriter:
             }
 
 
-__all__ = ["MAX_ERRORS_KEPT", "ItemWriter", "WriteCounts"]
+__all__ = ["MAX_ERRORS_KEPT", "ItemWriter", "WriteCounts", "entity_of"]
