@@ -47,6 +47,7 @@ from infra.local.provision import MOTO_ACCOUNT_ID
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_FUNCTION_ENVIRON_KEY = "trackbridge.function"
 AUTHORIZER_FUNCTION = "authorizer"
 
 # The x-amzn-ErrorType API Gateway sends with each gateway response.
@@ -457,13 +458,26 @@ class LocalApiGateway:
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         request_id = str(uuid.uuid4())
+        started = time.perf_counter()
         response = self._handle(request, request_id)
+        duration_ms = (time.perf_counter() - started) * 1000
+        # The function that answered; none when the gateway did itself (404, 401, 403, 413, 429).
+        function = environ.get(_FUNCTION_ENVIRON_KEY)
         logger.info(
-            "apigw.request %s %s -> %s",
+            "apigw.request %s %s -> %s in %.0f ms (%s)",
             request.method,
             request.path,
             response.status_code,
-            extra={"request_id": request_id},
+            duration_ms,
+            function or "gateway",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(duration_ms, 1),
+                "function": function,
+            },
         )
         return response(environ, start_response)
 
@@ -504,6 +518,7 @@ class LocalApiGateway:
             stage=self.stage,
             authorizer=authorizer,
         )
+        request.environ[_FUNCTION_ENVIRON_KEY] = route.function  # for the request log line only
         try:
             result = self._functions.invoke(route.function, event)
             return proxy_response(result, request_id=request_id)

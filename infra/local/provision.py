@@ -176,6 +176,8 @@ class LocalResources:
             "POWERTOOLS_SERVICE_NAME": APP,
             "POWERTOOLS_METRICS_NAMESPACE": APP,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # No CloudWatch to read EMF here: the lines would only bury the request log in the terminal.
+            "POWERTOOLS_METRICS_DISABLED": "true",
         }
 
     def client(self, service: str) -> Any:
