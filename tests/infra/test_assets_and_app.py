@@ -153,7 +153,7 @@ RUNTIME_MODULES = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "u
 DEPS_LAYER_MODULES = {
     "aws_lambda_powertools",
     "aws_xray_sdk",
-    "fastjsonschema",
+    "cryptography",
     "pydantic",
     "pydantic_core",
     "annotated_types",

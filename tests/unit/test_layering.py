@@ -20,9 +20,10 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     # httpcore is httpx's own engine: the outbound policy plugs its network backend in (providers.egress).
     "providers": ({"domain"}, {"httpx", "httpcore", "pydantic", "markdown_it", "mdurl"}),
     "storage": ({"domain"}, {"boto3", "botocore", "pydantic"}),
+    # cryptography seals the API's pagination cursors (AES-GCM, HKDF): runtime.api.cursors.
     "runtime": (
         {"domain", "providers", "storage", "runtime"},
-        {"boto3", "botocore", "httpx", "pydantic", "aws_lambda_powertools", "jinja2"},
+        {"boto3", "botocore", "httpx", "pydantic", "aws_lambda_powertools", "jinja2", "cryptography"},
     ),
 }
 FORBIDDEN_EVERYWHERE = {"functions", "infra", "tests", "moto"}

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from trackbridge.runtime.api_keys import ApiKeyService
     from trackbridge.runtime.connections import ConnectionService
     from trackbridge.runtime.health import HealthChecker
+    from trackbridge.runtime.idempotency import IdempotentRequests, TenantIdempotencyStore
     from trackbridge.runtime.issues import SyncedIssues
     from trackbridge.runtime.jira_oauth import JiraOAuthConfig, JiraOAuthService
     from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
@@ -250,6 +251,21 @@ def tracker_actions() -> TrackerActions:
 
 
 @lru_cache(maxsize=1)
+def idempotency_store() -> TenantIdempotencyStore:
+    from trackbridge.runtime.idempotency import TenantIdempotencyStore
+
+    return TenantIdempotencyStore(aws.client("dynamodb"), get_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def idempotent_requests() -> IdempotentRequests:
+    from trackbridge.runtime.idempotency import IdempotentRequests
+
+    # The store is built on the first request that carries an Idempotency-Key, not here.
+    return IdempotentRequests(idempotency_store)
+
+
+@lru_cache(maxsize=1)
 def synced_issues() -> SyncedIssues:
     from trackbridge.runtime.issues import SyncedIssues
     from trackbridge.storage.issues import CommentRepository, IssueRepository, WorklogRepository
@@ -268,6 +284,8 @@ _FACTORIES = (
     egress_policy,
     adapter_pool,
     tracker_actions,
+    idempotency_store,
+    idempotent_requests,
     synced_issues,
     jira_oauth_config,
     jira_oauth_service,
@@ -311,6 +329,8 @@ __all__ = [
     "egress_policy",
     "health_checker",
     "health_client",
+    "idempotency_store",
+    "idempotent_requests",
     "jira_oauth_config",
     "jira_oauth_service",
     "oauth_http",

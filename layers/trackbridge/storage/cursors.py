@@ -1,12 +1,12 @@
-"""Opaque, validated pagination cursors.
+"""Validated pagination cursors: storage's plain form, which the API seals before a client sees it.
 
-A cursor is the base64url of the DynamoDB key a page ended at. Cursors come back from clients, so a decoded
-cursor is trusted only after it is checked against the query it is used with: exactly the key attributes of
-that table or index, all strings, the same partition value as the query, a sort key under the listing's
-prefix (a cursor of the connections listing cannot page the API keys of the same partition), and a table
-key inside the calling tenant's keyspace. A cursor edited by hand or taken from another tenant's listing is
-therefore refused with 400 ``INVALID_CURSOR``; at worst an edit starts a listing elsewhere in the caller's
-own partition, which the caller may read anyway.
+A cursor here is the base64url of the DynamoDB key a page ended at. Internal callers use it as it is (a sync
+sweep keeps its cursor in its checkpoint, which must outlive a rotation of the API's cursor key); the API
+encrypts and authenticates it for clients (``runtime.api.cursors``). A decoded cursor is still trusted only
+after it is checked against the query it is used with: exactly the key attributes of that table or index,
+all strings, the same partition value as the query, a sort key under the listing's prefix (a cursor of the
+connections listing cannot page the API keys of the same partition), and a table key inside the calling
+tenant's keyspace. Whatever fails these checks is a 400 ``INVALID_CURSOR``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ import json
 from collections.abc import Iterable, Mapping
 
 from trackbridge.domain.errors import InvalidInput
-from trackbridge.domain.pagination import MAX_CURSOR_LENGTH
+from trackbridge.domain.pagination import MAX_CURSOR_LENGTH, invalid_cursor
 from trackbridge.storage.keys import PK
 
 _VERSION = 1
 
 
 def _invalid() -> InvalidInput:
-    return InvalidInput(
-        "invalid cursor",
-        code="INVALID_CURSOR",
-        guidance="pass next_cursor exactly as a previous page of the same listing returned it",
-    )
+    return invalid_cursor()
 
 
 def encode_cursor(key: Mapping[str, str]) -> str:

@@ -1,7 +1,8 @@
 """Tracker actions over any connection, ``GET /v1/providers`` and ``POST /v1/connections/{id}/test``.
 
-Scopes: ``issues:write`` for changes, ``issues:read`` for transitions and search, ``connections:read`` for
-the connection test; ``GET /v1/providers`` is open to every authenticated tenant. How a tracker's refusal
+Scopes: ``issues:write`` for every route that calls the tracker, reads (transitions, search) included, and
+``connections:write`` for the connection test, so a read-only key never makes trackbridge send a request;
+``GET /v1/providers`` is open to every authenticated tenant. How a tracker's refusal
 becomes an HTTP answer is ``api/errors.py``'s table.
 
 Attachments come as ``multipart/form-data`` with one ``file`` part. API Gateway passes such bodies base64
@@ -11,9 +12,10 @@ gateway alike); :func:`multipart_problem` refuses a body Powertools' parser woul
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Depends, Response, content_types
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, File, Path, Query, UploadFile
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
@@ -38,6 +40,10 @@ from trackbridge.runtime.actions import (
     TransitionView,
 )
 from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.api.idempotency import Idempotency, IdempotencyKey, idempotently
+from trackbridge.runtime.api.operations import requires
+from trackbridge.runtime.api.views import ConnectionTestReport, ProviderList
+from trackbridge.runtime.idempotency import Answer
 from trackbridge.runtime.issues import IssueView, SyncedIssues
 
 WRITE, CONNECTIONS_WRITE = "issues:write", "connections:write"
@@ -59,7 +65,12 @@ ConnectionId = Annotated[
     str, Path(max_length=64, description="a connection id, e.g. conn_abcdefghijklmnopqrst")
 ]
 IssueKey = Annotated[
-    str, Path(max_length=255, description="the tracker's key: 12 (GitHub, GitLab), OPS-12 (Jira)")
+    str,
+    Path(
+        max_length=255,
+        description="the tracker's key: OPS-12 (Jira); 12 or #12 (GitHub, GitLab), where the # must be "
+        "percent-encoded in a URL path (/issues/%2312; a bare # would start the URL's fragment)",
+    ),
 ]
 
 
@@ -98,7 +109,21 @@ def multipart_problem(content_type: str, body: bytes) -> str | None:
     return None
 
 
-@router.get("/v1/providers", summary="Supported trackers and what each can do", tags=["providers"])
+@router.get(
+    "/v1/providers",
+    summary="Supported trackers and what each can do",
+    description="Per tracker: its `provider` name, capabilities (attachments, worklogs, transitions, ...), "
+    "the keys of a connection's scope and credentials, its default base URL and page size. Any valid API "
+    "key may read it.",
+    operation_id="listProviders",
+    tags=["providers"],
+    responses={
+        200: {
+            "description": "the supported trackers",
+            "content": {"application/json": {"model": ProviderList}},
+        }
+    },
+)
 def list_providers(caller: Caller) -> Providers:
     return Providers(items=describe_providers())
 
@@ -107,8 +132,16 @@ def list_providers(caller: Caller) -> Providers:
     "/v1/connections/<connection_id>/test",
     summary="Test a connection: authentication, scopes, reachability, webhook permission",
     description="Always 200 when the test ran: `ok` is false when a check failed, and each failed check "
-    "carries a canonical code and guidance. Needs `connections:write`." + OUTBOUND_NOTE,
+    "carries a canonical code and guidance." + OUTBOUND_NOTE,
+    operation_id="testConnection",
     tags=["connections"],
+    openapi_extensions=requires(CONNECTIONS_WRITE),
+    responses={
+        200: {
+            "description": "the test ran; `ok` says whether every check passed",
+            "content": {"application/json": {"model": ConnectionTestReport}},
+        }
+    },
 )
 def test_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> dict[str, Any]:
     caller.require(CONNECTIONS_WRITE)
@@ -119,7 +152,12 @@ def test_connection(connection_id: ConnectionId, caller: Caller, service: Servic
     "/v1/connections/<connection_id>/issues",
     status_code=201,
     summary="Create an issue on the tracker",
+    description="Creates the issue at the tracker and answers it as trackbridge stores it (201). `body` is "
+    "Markdown (sent as ADF to Jira); `assignees` are logins (GitHub), usernames (GitLab) or one account id "
+    "(Jira); `fields` are tracker-native extras passed as they are.",
+    operation_id="createIssue",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def create_issue(
     connection_id: ConnectionId,
@@ -127,16 +165,27 @@ def create_issue(
     caller: Caller,
     service: Service,
     reader: Reader,
+    idempotency: Idempotency,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[IssueView]:
     caller.require(WRITE)
-    issue = service.create_issue(caller.tenant, connection_id, body, caller.actor)
-    return Response(201, content_types.APPLICATION_JSON, reader.view(caller.tenant, issue))
+
+    def create() -> Answer:
+        issue = service.create_issue(caller.tenant, connection_id, body, caller.actor)
+        return Answer.of(201, reader.view(caller.tenant, issue))
+
+    request = {"connection_id": connection_id, "body": body}
+    return idempotently(idempotency, caller, "issue.create", idempotency_key, request, create)
 
 
 @router.patch(
     "/v1/connections/<connection_id>/issues/<key>",
     summary="Update an issue's title, body, labels, assignees, priority or native fields",
+    description="Changes only the fields given (at least one): `labels` replaces the set, `add_labels` and "
+    "`remove_labels` edit it. Status changes go through `.../transitions`. Answers the updated issue.",
+    operation_id="updateIssue",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def update_issue(
     connection_id: ConnectionId,
@@ -155,7 +204,10 @@ def update_issue(
     "/v1/connections/<connection_id>/issues/<key>/comments",
     status_code=201,
     summary="Comment on an issue (Markdown)",
+    description="Adds the comment at the tracker (Markdown; sent as ADF to Jira) and answers it (201).",
+    operation_id="addComment",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def add_comment(
     connection_id: ConnectionId,
@@ -163,17 +215,27 @@ def add_comment(
     body: Annotated[CommentCreate, Body()],
     caller: Caller,
     service: Service,
+    idempotency: Idempotency,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[Comment]:
     caller.require(WRITE)
-    comment = service.add_comment(caller.tenant, connection_id, key, body, caller.actor)
-    return Response(201, content_types.APPLICATION_JSON, comment)
+
+    def comment() -> Answer:
+        return Answer.of(201, service.add_comment(caller.tenant, connection_id, key, body, caller.actor))
+
+    request = {"connection_id": connection_id, "key": key, "body": body}
+    return idempotently(idempotency, caller, "issue.comment", idempotency_key, request, comment)
 
 
 @router.get(
     "/v1/connections/<connection_id>/issues/<key>/transitions",
     summary="The moves an issue can make now",
-    description="Needs `issues:write`." + OUTBOUND_NOTE,
+    description="The transitions the tracker offers for the issue in its current status (Jira's workflow; "
+    "open and close on GitHub and GitLab), each with the status and status category it leads to."
+    + OUTBOUND_NOTE,
+    operation_id="listTransitions",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def list_transitions(
     connection_id: ConnectionId, key: IssueKey, caller: Caller, service: Service
@@ -189,7 +251,9 @@ def list_transitions(
     description='`{"to": "In Review"}` (a status or transition name or id) or `{"status_category": '
     '"todo|in_progress|done"}`; `reason` (`completed`, `not_planned`, `duplicate`) is GitHub\'s close '
     "reason. GitHub and GitLab issues are only open or closed: `in_progress` is a 422 there.",
+    operation_id="transitionIssue",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def transition_issue(
     connection_id: ConnectionId,
@@ -210,7 +274,9 @@ def transition_issue(
     summary="Attach a file (multipart/form-data, one `file` part)",
     description=f"At most {MAX_UPLOAD_BYTES} bytes (413 beyond). A tracker without attachments (GitHub) "
     "answers 422 `UNSUPPORTED_CAPABILITY`; GitLab attaches by uploading and posting the upload as a note.",
+    operation_id="attachFile",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def attach_file(
     connection_id: ConnectionId,
@@ -218,6 +284,8 @@ def attach_file(
     file: Annotated[UploadFile, File(description="the file, with a file name")],
     caller: Caller,
     service: Service,
+    idempotency: Idempotency,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[AttachmentView]:
     caller.require(WRITE)
     filename = (file.filename or "").strip()
@@ -228,33 +296,42 @@ def attach_file(
         problems.append({"path": "body.file", "message": "the file is empty", "type": "too_short"})
     if problems:
         raise ValidationFailed("invalid upload", details={"errors": problems})
-    attachment = service.attach_file(
-        caller.tenant,
-        connection_id,
-        key,
-        filename=filename,
-        content=file.content,
-        content_type=file.content_type or "application/octet-stream",
-        actor=caller.actor,
-    )
-    view = AttachmentView(
-        id=attachment.id,
-        issue_key=key,
-        filename=attachment.filename,
-        url=attachment.url,
-        size=attachment.size,
-        content_type=attachment.content_type,
-    )
-    return Response(201, content_types.APPLICATION_JSON, view)
+    content_type = file.content_type or "application/octet-stream"
+
+    def attach() -> Answer:
+        attachment = service.attach_file(
+            caller.tenant,
+            connection_id,
+            key,
+            filename=filename,
+            content=file.content,
+            content_type=content_type,
+            actor=caller.actor,
+        )
+        view = AttachmentView(
+            id=attachment.id,
+            issue_key=key,
+            filename=attachment.filename,
+            url=attachment.url,
+            size=attachment.size,
+            content_type=attachment.content_type,
+        )
+        return Answer.of(201, view)
+
+    digest = hashlib.sha256(file.content).hexdigest()
+    request = {"connection_id": connection_id, "key": key, "file": [filename, content_type, digest]}
+    return idempotently(idempotency, caller, "issue.attach", idempotency_key, request, attach)
 
 
 @router.get(
     "/v1/connections/<connection_id>/search",
     summary="Search the tracker with its own query language",
     description="`q` is JQL on Jira (ANDed with the connection's scope; Jira's 400 comes back as a 400 "
-    "`INVALID_JQL` with Jira's message), GitHub search qualifiers, or GitLab's `search` text. Needs "
-    "`issues:write`." + OUTBOUND_NOTE,
+    "`INVALID_JQL` with Jira's message), GitHub search qualifiers, or GitLab's `search` text. One page of "
+    "at most `limit` issues, never a cursor." + OUTBOUND_NOTE,
+    operation_id="searchTracker",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def search(
     connection_id: ConnectionId,
@@ -284,16 +361,29 @@ def _bulk_budget_s() -> float:
     "status. `succeeded` and `failed` count them. A failed item never hides a success. Items run on a few "
     "threads (one on GitHub, whose limits punish concurrent writes); items not started before the "
     "request's time runs out answer 503 `NOT_ATTEMPTED`: nothing was sent for them, send them again.",
+    operation_id="bulkIssues",
     tags=["tracker actions"],
+    openapi_extensions=requires(WRITE),
 )
 def bulk(
     connection_id: ConnectionId,
     body: Annotated[BulkRequest, Body()],
     caller: Caller,
     service: Service,
-) -> BulkResult:
+    idempotency: Idempotency,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[BulkResult]:
     caller.require(WRITE)
-    return service.bulk(caller.tenant, connection_id, body.items, caller.actor, budget_s=_bulk_budget_s())
+
+    def run() -> Answer:
+        result = service.bulk(
+            caller.tenant, connection_id, body.items, caller.actor, budget_s=_bulk_budget_s()
+        )
+        # A bulk in which nothing succeeded created nothing: not stored, so a retry runs it again.
+        return Answer.of(200, result, store=result.succeeded > 0)
+
+    request = {"connection_id": connection_id, "body": body}
+    return idempotently(idempotency, caller, "issue.bulk", idempotency_key, request, run)
 
 
 __all__ = ["MAX_UPLOAD_BYTES", "MULTIPART", "multipart_problem", "router"]

@@ -1,11 +1,20 @@
 """The REST resolver: routes of every area, OpenAPI, Swagger UI, error mapping, and the pre-parse checks.
 
-:func:`resolve` is what ``functions/api.py`` calls. Before Powertools parses anything it refuses a tenant
-route without an authorizer tenant (401, first, as API Gateway would), a base64 body that does not decode
-(400), a body over ``max_body_bytes`` (413; uploads have their own larger limit) and a multipart body
-Powertools' parser would crash on (400). Powertools' validation runs before any middleware, so these
-checks cannot live in one. The public paths match the routes that ``infra/definition.py`` leaves without
-the authorizer (a test keeps the two in step).
+:func:`resolve` is what ``functions/api.py`` calls. Before Powertools parses anything it refuses, in API
+Gateway's order: a tenant route without an authorizer tenant (401), a key without the route's declared scope
+(403, ``operations.requires``), then a base64 body that does not decode (400), a body over
+``max_body_bytes`` (413; uploads have their own larger limit), a multipart body Powertools' parser would
+crash on (400) and a JSON body whose JSON types are not the documented ones (422: Powertools' lax mode
+would read ``0`` as ``false`` and an array as its first element). Powertools' validation runs before any
+middleware, so these checks cannot live in one.
+
+Pagination cursors are sealed here, at the boundary (``runtime.api.cursors``): a ``cursor`` parameter is
+opened before the route sees it and every ``next_cursor`` is sealed before the answer leaves.
+
+The OpenAPI document and Swagger UI name the server the request came through (``servers``): ``/`` behind
+the local gateway or a custom domain, ``/<stage>`` on an execute-api host, where the stage precedes the
+``/v1`` of every path. The public paths match the routes that ``infra/definition.py`` leaves without the
+authorizer (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -15,18 +24,31 @@ import binascii
 import json
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import api_gateway as powertools_api
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from trackbridge import __version__
-from trackbridge.domain.errors import InvalidInput, PayloadTooLarge, TrackbridgeError, Unauthorized
+from trackbridge.domain.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    TrackbridgeError,
+    Unauthorized,
+    ValidationFailed,
+)
+from trackbridge.domain.pagination import MAX_CURSOR_LENGTH
 from trackbridge.runtime.api import actions, audit, connections, errors, health, issues, keys, oauth, sync
-from trackbridge.runtime.api.context import principal_from_event
-from trackbridge.runtime.api.openapi import document_errors
+from trackbridge.runtime.api.context import Principal, principal_from_event
+from trackbridge.runtime.api.cursors import CursorSealer, cursor_sealer
+from trackbridge.runtime.api.openapi import API_DESCRIPTION, TAGS, complete, with_server
+from trackbridge.runtime.api.operations import Operation, OperationTable
 from trackbridge.runtime.observability import logger, metrics
 from trackbridge.runtime.settings import get_settings
 
@@ -50,6 +72,8 @@ app.configure_openapi(
     title="trackbridge",
     version=__version__,
     summary="One API over Jira Cloud, GitHub and GitLab, with sync, links and auto-issues",
+    description=API_DESCRIPTION,
+    tags=list(TAGS),
     security_schemes={
         "bearer": HTTPBearer(description="a tenant API key, tb_<key_id>_<secret> (trackbridge keys create)")
     },
@@ -62,23 +86,80 @@ app.include_router(oauth.router)
 app.include_router(actions.router)
 app.include_router(issues.router)
 app.include_router(keys.router)
-app.enable_swagger(path=DOCS_PATH, persist_authorization=True)
 
 
 @lru_cache(maxsize=1)
-def _openapi_json() -> str:
-    # The schema only changes with the code, so it is generated once per process.
-    return json.dumps(openapi_document(), separators=(",", ":"))
-
-
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document with every operation's error answers (``runtime.api.openapi``)."""
-    return document_errors(json.loads(app.get_openapi_json_schema()), PUBLIC_PATHS)
+    """The OpenAPI document with every operation's error answers and examples (``runtime.api.openapi``),
+    without ``servers``: :func:`served_document` names the server of the request at hand."""
+    # The schema only changes with the code, so it is generated once per process.
+    return complete(json.loads(app.get_openapi_json_schema()), PUBLIC_PATHS)
+
+
+# A stage or base path: what API Gateway puts before /v1. Anything else is not reflected into the page.
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~-]{1,128}){0,4}")
+
+
+def server_url(event: dict[str, Any]) -> str:
+    """Where the API is rooted for whoever sent ``event``: the part of the request path before the route's.
+
+    On an execute-api host ``requestContext.path`` is ``/<stage>/v1/...`` while ``path`` is ``/v1/...``:
+    the server is ``/<stage>``. Behind the local gateway or a custom domain without a base path the two are
+    equal: ``/``. Relative, so that Swagger UI and clients resolve it against the host they used.
+    """
+    context = event.get("requestContext") or {}
+    full, path = str(context.get("path") or ""), str(event.get("path") or "")
+    prefix = full[: -len(path)] if path and full.endswith(path) else ""
+    return prefix if prefix and _PREFIX.fullmatch(prefix) else "/"
+
+
+@lru_cache(maxsize=8)
+def served_document(server: str) -> str:
+    """The document as ``/v1/openapi.json`` and the docs page serve it under ``server``."""
+    return json.dumps(with_server(openapi_document(), server), separators=(",", ":"))
 
 
 @app.get(OPENAPI_PATH, include_in_schema=False)
 def openapi_schema() -> Response[str]:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json())
+    body = served_document(server_url(app.current_event.raw_event))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@lru_cache(maxsize=1)
+def _swagger_assets() -> tuple[str, str]:
+    # Powertools ships Swagger UI's bundle; the page inlines it, so nothing is fetched from elsewhere.
+    folder = Path(powertools_api.__file__).parent / "openapi" / "swagger_ui"
+    js = (folder / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    css = (folder / "swagger-ui.min.css").read_text(encoding="utf-8")
+    return js, css
+
+
+@app.get(DOCS_PATH, include_in_schema=False)
+def docs() -> Response[str]:
+    """Swagger UI over the served document (Powertools' own page would embed a document without the error
+    answers and with the stage doubled into every "Try it out" URL)."""
+    spec = served_document(server_url(app.current_event.raw_event))
+    query = app.current_event.query_string_parameters or {}
+    if query.get("format") == "json":  # the page names this URL as its document's
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=spec)
+    js, css = _swagger_assets()
+    # "</" inside the inlined JSON would end the <script> element early.
+    page = generate_swagger_html(spec.replace("</", "<\\/"), js, css, "", None, persist_authorization=True)
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page)
+
+
+@lru_cache(maxsize=1)
+def operations() -> OperationTable:
+    # Powertools keeps its route table private; errors.allowed_methods reads the same two lists.
+    routes = [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
+    return OperationTable(routes)
+
+
+def _sealer() -> CursorSealer:
+    # Honour app.dependency_overrides, the seam tests use for every other collaborator.
+    factory = app.dependency_overrides.get(cursor_sealer, cursor_sealer)
+    sealer: CursorSealer = factory()
+    return sealer
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:
@@ -106,12 +187,29 @@ def _is_multipart(event: dict[str, Any]) -> bool:
     return _content_type(event).startswith(actions.MULTIPART)
 
 
-def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A 401, 400 or 413 answer when the request must not reach the resolver, else None.
+def _strictly_invalid(operation: Operation, raw: bytes) -> ValidationFailed | None:
+    """A 422 for a JSON body that holds other JSON types than the document says, else None.
 
-    The order is API Gateway's: the authorizer answers before anything looks at the body.
+    Powertools validates in pydantic's lax mode, which reads ``0`` as ``false``, ``"12"`` as ``12`` and an
+    array as its first element; the document promises JSON types, so the body is held to them first (the
+    route's own model, in strict JSON mode). What is not JSON at all is left to Powertools (400).
     """
-    exc: TrackbridgeError | None = None
+    if not raw.strip():
+        return None  # no body: Powertools says whether one is required
+    try:
+        operation.body.validate_json(raw, strict=True)
+    except ValidationError as exc:
+        problems = list(exc.errors())
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            return None
+        reported = errors.field_errors({**p, "loc": ("body", *p["loc"])} for p in problems)
+        summary = "; ".join(f"{e['path']}: {e['message']}" for e in reported[:3])
+        return ValidationFailed(f"invalid request: {summary}", details={"errors": reported})
+    return None
+
+
+def _check_body(event: dict[str, Any], operation: Operation | None) -> None:
+    """400, 413 or 422 for a body that must not reach Powertools."""
     multipart = _is_multipart(event)
     # Uploads get a limit of their own: Lambda's 6 MB request cap, not the JSON body limit, bounds them.
     limit = (
@@ -119,23 +217,95 @@ def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
         if multipart
         else get_settings().max_body_bytes
     )
-    if event.get("path") not in PUBLIC_PATHS and principal_from_event(event) is None:
-        exc = Unauthorized("missing or invalid API key")
-    else:
-        try:
-            raw = _raw_body(event)
-            if _is_json(event) and event.get("isBase64Encoded"):
-                raw.decode("utf-8")  # Powertools would fail on it with an unhandled UnicodeDecodeError
-        except (binascii.Error, ValueError):
-            exc = InvalidInput("the body is not valid base64 or not UTF-8 JSON", code="INVALID_BODY")
-        else:
-            problem = actions.multipart_problem(_content_type(event), raw) if multipart else None
-            if len(raw) > limit:
-                what = "an upload" if multipart else "the request body"
-                exc = PayloadTooLarge(f"{what} may be at most {limit} bytes", details={"limit": limit})
-            elif problem is not None:
-                exc = InvalidInput(problem, code="INVALID_BODY")
-    return None if exc is None else errors.proxy_response(exc.status, exc.to_body())
+    try:
+        raw = _raw_body(event)
+        if _is_json(event) and event.get("isBase64Encoded"):
+            raw.decode("utf-8")  # Powertools would fail on it with an unhandled UnicodeDecodeError
+    except (binascii.Error, ValueError):
+        raise InvalidInput("the body is not valid base64 or not UTF-8 JSON", code="INVALID_BODY") from None
+    if len(raw) > limit:
+        what = "an upload" if multipart else "the request body"
+        raise PayloadTooLarge(f"{what} may be at most {limit} bytes", details={"limit": limit})
+    problem = actions.multipart_problem(_content_type(event), raw) if multipart else None
+    if problem is not None:
+        raise InvalidInput(problem, code="INVALID_BODY")
+    if operation is not None and operation.json_body and _is_json(event):
+        invalid = _strictly_invalid(operation, raw)
+        if invalid is not None:
+            raise invalid
+
+
+def _refusal(
+    event: dict[str, Any], operation: Operation | None, principal: Principal | None
+) -> dict[str, Any] | None:
+    """A 401, 403, 400, 413 or 422 answer when the request must not reach the resolver, else None.
+
+    The order is API Gateway's: the authorizer answers before anything looks at the body, and so does the
+    scope check (a key that may not call the route learns nothing about its body).
+    """
+    try:
+        if event.get("path") not in PUBLIC_PATHS:
+            if principal is None:
+                raise Unauthorized("missing or invalid API key")
+            if operation is not None and operation.scope is not None:
+                principal.require(operation.scope)
+        _check_body(event, operation)
+    except TrackbridgeError as exc:
+        return errors.proxy_response(exc.status, exc.to_body())
+    return None
+
+
+def _opened(
+    event: dict[str, Any], operation: Operation | None, principal: Principal | None
+) -> dict[str, Any]:
+    """``event`` with its ``cursor`` parameter opened to storage's plain cursor (400 when it is not ours)."""
+    if operation is None or not operation.paged or principal is None:
+        return event
+    single = dict(event.get("queryStringParameters") or {})
+    multi = {k: list(v) for k, v in (event.get("multiValueQueryStringParameters") or {}).items()}
+    tokens = [single["cursor"]] if "cursor" in single else []
+    tokens += multi.get("cursor") or []
+    # A cursor over the documented length is left to Powertools' validation (422, like any other field).
+    if not tokens or any(not isinstance(t, str) or len(t) > MAX_CURSOR_LENGTH for t in tokens):
+        return event
+    sealer, path = _sealer(), str(event.get("path") or "")
+
+    def plain(token: str) -> str:
+        return sealer.open(token, tenant=principal.tenant, path=path) if token else token
+
+    if "cursor" in single:
+        single["cursor"] = plain(single["cursor"])
+    if "cursor" in multi:
+        multi["cursor"] = [plain(token) for token in multi["cursor"]]
+    return {
+        **event,
+        "queryStringParameters": single or event.get("queryStringParameters"),
+        "multiValueQueryStringParameters": multi or event.get("multiValueQueryStringParameters"),
+    }
+
+
+def _sealed(response: dict[str, Any], event: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
+    """``response`` with its ``next_cursor`` sealed: no storage cursor leaves the API."""
+    body = response.get("body")
+    if (
+        principal is None
+        or not isinstance(body, str)
+        or response.get("isBase64Encoded")
+        or '"next_cursor"' not in body
+        or not 200 <= int(response.get("statusCode") or 0) < 300
+    ):
+        return response
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return response
+    cursor = decoded.get("next_cursor") if isinstance(decoded, dict) else None
+    if not isinstance(cursor, str) or not cursor:
+        return response
+    decoded["next_cursor"] = _sealer().seal(
+        cursor, tenant=principal.tenant, path=str(event.get("path") or "")
+    )
+    return {**response, "body": json.dumps(decoded, separators=(",", ":"))}
 
 
 # GitHub and GitLab issue keys read "#12". API Gateway hands the handler a decoded path, so a client that
@@ -153,10 +323,21 @@ def _canonical(event: dict[str, Any]) -> dict[str, Any]:
 
 def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        refusal = _refusal(event)
+        event = _canonical(event)
+        operation = operations().match(str(event.get("httpMethod") or ""), str(event.get("path") or ""))
+        principal = principal_from_event(event)
+        refusal = _refusal(event, operation, principal)
         if refusal is not None:
             return refusal
-        return app.resolve(_canonical(event), context)
+        try:
+            opened = _opened(event, operation, principal)
+        except TrackbridgeError as exc:
+            return errors.proxy_response(exc.status, exc.to_body())
+        response: dict[str, Any] = app.resolve(opened, context)
+        try:
+            return _sealed(response, event, principal)
+        except TrackbridgeError as exc:
+            return errors.proxy_response(exc.status, exc.to_body())
     except Exception:
         # Only reachable when the event itself is broken (the resolver's own handler catches the rest).
         request_context = event.get("requestContext") if isinstance(event, dict) else None
@@ -172,4 +353,14 @@ def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return response
 
 
-__all__ = ["DOCS_PATH", "OPENAPI_PATH", "PUBLIC_PATHS", "app", "openapi_document", "resolve"]
+__all__ = [
+    "DOCS_PATH",
+    "OPENAPI_PATH",
+    "PUBLIC_PATHS",
+    "app",
+    "openapi_document",
+    "operations",
+    "resolve",
+    "served_document",
+    "server_url",
+]

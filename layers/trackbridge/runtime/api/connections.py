@@ -16,6 +16,7 @@ from trackbridge.domain.connections import Connection, ConnectionCreate, Connect
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.connections import ConnectionService
 
 READ, WRITE = "connections:read", "connections:write"
@@ -26,11 +27,24 @@ Service = Annotated[ConnectionService, Depends(container.connection_service)]
 ConnectionId = Annotated[str, Path(description="a connection id, e.g. conn_abcdefghijklmnopqrst")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Cursor = Annotated[
-    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the last page")
+    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page")
 ]
 
 
-@router.post("/v1/connections", status_code=201, summary="Create a connection", tags=["connections"])
+@router.post(
+    "/v1/connections",
+    status_code=201,
+    summary="Create a connection",
+    description='Connects a tracker: `provider`, its `base_url`, the `scope` to sync (`{"repo"}` on GitHub, '
+    '`{"project"}` on GitLab, `{"project"}` or `{"jql"}` on Jira) and `credentials` (`{"token"}`, or '
+    '`{"email", "api_token"}` on Jira; `{"auth": "oauth"}` to connect Jira through OAuth afterwards). '
+    "Credentials and the webhook secret go to Secrets Manager and are never returned "
+    "(`has_credentials`). A `schedule` starts scheduled syncs. Nothing is sent to the tracker: "
+    "`POST /v1/connections/{connection_id}/test` checks the credentials.",
+    operation_id="createConnection",
+    tags=["connections"],
+    openapi_extensions=requires(WRITE),
+)
 def create_connection(
     body: Annotated[ConnectionCreate, Body()], caller: Caller, service: Service
 ) -> Connection:
@@ -38,7 +52,14 @@ def create_connection(
     return service.create(caller.tenant, body, caller.actor)
 
 
-@router.get("/v1/connections", summary="List connections", tags=["connections"])
+@router.get(
+    "/v1/connections",
+    summary="List connections",
+    description="The tenant's connections, a page at a time, without credentials.",
+    operation_id="listConnections",
+    tags=["connections"],
+    openapi_extensions=requires(READ),
+)
 def list_connections(
     caller: Caller, service: Service, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 ) -> Page[Connection]:
@@ -46,7 +67,14 @@ def list_connections(
     return service.list(caller.tenant, limit=limit, cursor=cursor)
 
 
-@router.get("/v1/connections/<connection_id>", summary="Read a connection", tags=["connections"])
+@router.get(
+    "/v1/connections/<connection_id>",
+    summary="Read a connection",
+    description="One connection, without its credentials (`has_credentials` says whether they are stored).",
+    operation_id="getConnection",
+    tags=["connections"],
+    openapi_extensions=requires(READ),
+)
 def get_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> Connection:
     caller.require(READ)
     return service.get(caller.tenant, connection_id)
@@ -55,7 +83,13 @@ def get_connection(connection_id: ConnectionId, caller: Caller, service: Service
 @router.patch(
     "/v1/connections/<connection_id>",
     summary="Rename, reschedule or rotate the credentials of a connection",
+    description="Changes only the fields given. New `credentials` replace the stored ones; a new "
+    "`webhook_secret` becomes the signing secret while the previous one stays valid, so webhooks can be "
+    "rotated; `schedule: null` removes the schedule. The provider, base URL and scope cannot change: "
+    "create another connection instead.",
+    operation_id="updateConnection",
     tags=["connections"],
+    openapi_extensions=requires(WRITE),
 )
 def update_connection(
     connection_id: ConnectionId, body: Annotated[ConnectionPatch, Body()], caller: Caller, service: Service
@@ -67,7 +101,11 @@ def update_connection(
 @router.delete(
     "/v1/connections/<connection_id>",
     summary="Delete a connection and its secrets",
+    description="Deletes the connection, its credentials and webhook secret in Secrets Manager, and its "
+    "sync schedule.",
+    operation_id="deleteConnection",
     tags=["connections"],
+    openapi_extensions=requires(WRITE),
     responses={204: {"description": "deleted"}},
 )
 def delete_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> Response[None]:

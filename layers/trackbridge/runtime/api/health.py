@@ -16,6 +16,10 @@ router = APIGatewayRouter()
 @router.get(
     "/v1/health",
     summary="Per-dependency health",
+    description="Checks each dependency the API needs (DynamoDB, SQS, Secrets Manager) with one short call "
+    "each and reports its status and latency. 200 when all answer, else 503 with the same body, so a load "
+    "balancer or an uptime check can use the status alone. Public: no API key; never cached.",
+    operation_id="getHealth",
     tags=["health"],
     security=[{}],
     responses={

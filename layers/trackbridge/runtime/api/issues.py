@@ -5,17 +5,19 @@ Scope ``issues:read``. An unknown ref, a malformed one and another tenant's are 
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from trackbridge.domain.issues import StatusCategory
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.issues import IssueDetail, IssueView, SyncedIssues
 
 READ = "issues:read"
@@ -24,6 +26,19 @@ router = APIGatewayRouter()
 Caller = Annotated[Principal, Depends(require_principal)]
 Reader = Annotated[SyncedIssues, Depends(container.synced_issues)]
 
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
+
+
+def _iso_8601(value: Any) -> Any:
+    # pydantic would also read "1700000000" or "0.5" as a Unix time; the parameter is documented (and
+    # meant) as an ISO 8601 date-time, so anything else is a 422 rather than a guess.
+    if isinstance(value, str) and not _DATE_TIME.match(value):
+        raise ValueError("give an ISO 8601 date-time with a time zone, e.g. 2026-03-04T16:40:22Z")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+
 
 @router.get(
     "/v1/issues",
@@ -31,17 +46,26 @@ Reader = Annotated[SyncedIssues, Depends(container.synced_issues)]
     description="Filters: a connection, a status category, an update time (inclusive). Each listing is one "
     "index query; connection and status together may give pages shorter than `limit` while `next_cursor` "
     "still leads on. Without `status`, deleted issues are listed too (with `deleted_at`), so a client "
-    "following `updated_since` sees deletions.",
+    "following `updated_since` sees deletions. Reads what trackbridge stored: the tracker is not called.",
+    operation_id="listIssues",
     tags=["issues"],
+    openapi_extensions=requires(READ),
 )
 def list_issues(
     caller: Caller,
     reader: Reader,
-    connection: Annotated[str | None, Query(max_length=64, description="a connection id")] = None,
+    connection: Annotated[
+        str | None, Query(max_length=64, description="a connection id (404 when the tenant has none such)")
+    ] = None,
     status: Annotated[StatusCategory | None, Query(description="a status category")] = None,
-    updated_since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a time zone")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
+    updated_since: Annotated[
+        Timestamp | None,
+        Query(description="issues updated at or after this ISO 8601 date-time with a time zone"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page")
+    ] = None,
 ) -> Page[IssueView]:
     caller.require(READ)
     return reader.list(
@@ -57,10 +81,20 @@ def list_issues(
 @router.get(
     "/v1/issues/<ref>",
     summary="Read a synced issue with its comments, worklogs and links",
+    description="One synced issue by its `ref` (as listings give it), with every stored comment, worklog "
+    "and link. An unknown ref, a malformed one and another tenant's are the same 404.",
+    operation_id="getIssue",
     tags=["issues"],
+    openapi_extensions=requires(READ),
 )
 def get_issue(
-    ref: Annotated[str, Path(max_length=160, description="{connection_id}.{native_id}")],
+    ref: Annotated[
+        str,
+        Path(
+            max_length=160,
+            description="{connection_id}.{native_id}, e.g. conn_7n2k4q8r1s5t9v3w6x0y.3051224",
+        ),
+    ],
     caller: Caller,
     reader: Reader,
 ) -> IssueDetail:

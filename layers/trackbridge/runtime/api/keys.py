@@ -17,6 +17,7 @@ from trackbridge.domain.api_keys import ADMIN_SCOPE, ApiKeyView
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.api_keys import ApiKeyService
 
 # Runtime code does not import infra.definition; tests/integration/api/test_keys_api.py keeps this in step
@@ -40,11 +41,19 @@ KeyId = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Cursor = Annotated[
-    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the last page")
+    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page")
 ]
 
 
-@router.get("/v1/keys", summary="List the tenant's API keys, revoked ones included", tags=["keys"])
+@router.get(
+    "/v1/keys",
+    summary="List the tenant's API keys, revoked ones included",
+    description="Each key's id (the `<key_id>` of `tb_<key_id>_<secret>`), scopes, creation, last use and "
+    "revocation; never a secret or its hash.",
+    operation_id="listApiKeys",
+    tags=["keys"],
+    openapi_extensions=requires(ADMIN_SCOPE),
+)
 def list_keys(
     caller: Caller, service: Service, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 ) -> Page[ApiKeyView]:
@@ -56,7 +65,9 @@ def list_keys(
     "/v1/keys/<key_id>",
     summary="Revoke an API key",
     description=REVOKE_DESCRIPTION,
+    operation_id="revokeApiKey",
     tags=["keys"],
+    openapi_extensions=requires(ADMIN_SCOPE),
     responses={
         204: {"description": "revoked (or already revoked)"},
         403: {"description": "the calling key lacks the admin scope"},

@@ -46,6 +46,7 @@ from trackbridge.providers.oauth_jira import STATE_TTL_S
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.errors import from_trackbridge_error
+from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.jira_oauth import (
     CALLBACK_PATH,
     SESSION_NONCE_COOKIE,
@@ -207,7 +208,10 @@ def _page_or_json(description: str, model: type[BaseModel]) -> OpenAPIResponse:
     """A callback answer: JSON, or the HTML page when the caller prefers text/html."""
     return {
         "description": description,
-        "content": {"application/json": {"model": model}, "text/html": {"schema": {"type": "string"}}},
+        "content": {
+            "application/json": {"model": model},
+            "text/html": {"schema": {"type": "string", "examples": [_page("Jira is connected", "...")]}},
+        },
     }
 
 
@@ -246,7 +250,9 @@ class OAuthRevoked(BaseModel):
     description="Answers the URL to send the user's browser to, and a nonce that the callback requires: "
     "set as the tb_oauth_nonce cookie (HttpOnly, Secure, SameSite=Lax, scoped to /v1/oauth/jira) and "
     f"returned in the body for callers that present it in the {SESSION_NONCE_HEADER} header instead.",
+    operation_id="startJiraOAuth",
     tags=["oauth"],
+    openapi_extensions=requires(WRITE),
     responses={
         200: {
             "description": "the authorization URL and the nonce",
@@ -287,6 +293,7 @@ Param = Annotated[str | None, Query(max_length=4096)]
     description="Needs the nonce of the start that issued the state: the tb_oauth_nonce cookie (browsers) "
     f"or the {SESSION_NONCE_HEADER} header. Each state completes at most one authorization. Answers an "
     "HTML page when the caller prefers text/html, else JSON; neither carries the connection.",
+    operation_id="completeJiraOAuth",
     tags=["oauth"],
     security=[{}],
     responses=_CALLBACK_RESPONSES,
@@ -358,7 +365,12 @@ def callback(
 @router.post(
     "/v1/oauth/jira/revoke",
     summary="Revoke a Jira connection's OAuth authorization and forget its tokens",
+    description="Revokes the authorization at the authorization server when it has an endpoint for it "
+    "(Atlassian has none: `guidance` then says where the user removes the app), forgets the stored tokens "
+    "and sets the connection's `has_credentials` to false. The connection itself stays.",
+    operation_id="revokeJiraOAuth",
     tags=["oauth"],
+    openapi_extensions=requires(WRITE),
     responses={
         200: {"description": "revoked", "content": {"application/json": {"model": OAuthRevoked}}},
         **_CALLER_ERRORS,

@@ -23,35 +23,99 @@ status when                                         operations
 503    a dependency or the tracker is unavailable     all
 504    the tracker did not answer in time             operations that call a tracker
 ====== ============================================ ==============================================
+
+Around the table, :func:`complete` finishes the document Powertools generates: the tags and their
+descriptions (:data:`TAGS`), each operation's required scope in its description and its 403, an example on
+every schema an operation takes or answers (``runtime.api.examples``), no body on a 204, and the typed items
+of the bulk request. :func:`with_server` names the server per request (``app.server_url``).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler.openapi.models import Tag
+
+from trackbridge.runtime.actions import MAX_BULK_ITEMS, BulkCreate, BulkUpdate
+from trackbridge.runtime.api.examples import SCHEMA_EXAMPLES, page_example
+from trackbridge.runtime.api.operations import REQUIRED_SCOPE
 
 ERROR_SCHEMA_NAME = "Error"
+ERROR_DETAIL_SCHEMA_NAME = "ErrorDetail"
+_SCHEMAS = "#/components/schemas/"
+ERROR_DETAIL_SCHEMA: dict[str, Any] = {
+    "title": "ErrorDetail",
+    "type": "object",
+    "required": ["code", "message", "details"],
+    "properties": {
+        "code": {"type": "string", "description": "a canonical code, e.g. NOT_FOUND, AUTH_INVALID"},
+        "message": {"type": "string"},
+        "details": {"description": "structured context: field errors, required_scope, provider"},
+        "guidance": {
+            "type": "string",
+            "description": "what a person should do, when there is advice",
+        },
+    },
+}
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",
     "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "description": "a canonical code, e.g. NOT_FOUND, AUTH_INVALID"},
-                "message": {"type": "string"},
-                "details": {"description": "structured context: field errors, required_scope, provider"},
-                "guidance": {
-                    "type": "string",
-                    "description": "what a person should do, when there is advice",
-                },
-            },
-        }
-    },
+    "properties": {"error": {"$ref": f"{_SCHEMAS}{ERROR_DETAIL_SCHEMA_NAME}"}},
 }
+
+API_DESCRIPTION: Final = (
+    "One API over Jira Cloud, GitHub and GitLab: connections to trackers, syncs into DynamoDB, the synced "
+    "issues, and actions at the trackers.\n\n"
+    "**Authentication**: `Authorization: Bearer tb_<key_id>_<secret>` (`trackbridge keys create`). Each "
+    "operation names the scope its key needs; a key without it gets a 403 before its request is read.\n\n"
+    '**Errors** answer `{"error": {"code", "message", "details", "guidance"?}}` with the status each '
+    "operation lists; `code` is stable, `guidance` says what to do.\n\n"
+    '**Listings** answer `{"items": [...], "next_cursor"}`. The cursor is opaque (encrypted, and only '
+    "valid for the same listing and tenant): pass it back as `cursor` until it is null.\n\n"
+    "**Issue keys** are the tracker's: `OPS-12` (Jira), `12` (GitHub, GitLab). A GitHub or GitLab key may "
+    "also be written `#12`, percent-encoded in a path as `%2312`."
+)
+
+# Every tag an operation uses, in the order Swagger UI shows them; a test keeps the two sets equal.
+TAGS: Final[tuple[Tag, ...]] = (
+    Tag(name="health", description="Whether the API and each AWS dependency answer; public, no API key."),
+    Tag(
+        name="connections",
+        description="A tenant's tracker connections: which tracker, what of it to sync, when, and the "
+        "credentials (write-only: kept in Secrets Manager, never returned).",
+    ),
+    Tag(
+        name="sync",
+        description="Syncs of a connection into trackbridge (full, incremental, deletion checks): start, "
+        "follow and cancel them, and read each entity's sync state and the sync log.",
+    ),
+    Tag(
+        name="issues",
+        description="The synced issues, with comments, worklogs and links, as trackbridge stored them; "
+        "reading them never calls the tracker.",
+    ),
+    Tag(
+        name="tracker actions",
+        description="Changes and reads made at the tracker itself through a connection: create, update, "
+        "comment, transition, attach, search and bulk. Each calls the tracker, so its errors include the "
+        "tracker's (502, 504).",
+    ),
+    Tag(name="providers", description="The trackers trackbridge supports and what each one can do."),
+    Tag(
+        name="keys",
+        description="The tenant's API keys: list and revoke them (`trackbridge keys create` issues them).",
+    ),
+    Tag(name="audit", description="Who changed what and when, newest first."),
+    Tag(
+        name="oauth",
+        description="Connect a Jira connection through OAuth 2.0 (3LO) instead of an API token, and "
+        "disconnect it.",
+    ),
+)
 
 _RETRY_AFTER = {
     "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
@@ -95,9 +159,12 @@ def _statuses(path: str, method: str, operation: Mapping[str, Any], *, public: b
     return statuses
 
 
-def _response(status: int) -> dict[str, Any]:
+def _response(status: int, *, scope: str | None = None) -> dict[str, Any]:
+    description = _DESCRIPTIONS[status]
+    if status == 403 and scope:
+        description = f"The API key lacks the `{scope}` scope (`details.required_scope`)."
     response: dict[str, Any] = {
-        "description": _DESCRIPTIONS[status],
+        "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}}},
     }
     if status in (429, 503):
@@ -118,14 +185,17 @@ def document_errors(schema: Mapping[str, Any], public_paths: Iterable[str]) -> d
     """A copy of ``schema`` in which every operation lists the error answers it can give."""
     document = copy.deepcopy(dict(schema))
     public = frozenset(public_paths)
-    document.setdefault("components", {}).setdefault("schemas", {})[ERROR_SCHEMA_NAME] = ERROR_SCHEMA
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas[ERROR_SCHEMA_NAME] = copy.deepcopy(ERROR_SCHEMA)
+    schemas[ERROR_DETAIL_SCHEMA_NAME] = copy.deepcopy(ERROR_DETAIL_SCHEMA)
     for path, operations in (document.get("paths") or {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or method not in {"get", "head", *_WRITES}:
                 continue
             responses = operation.setdefault("responses", {})
+            scope = operation.get(REQUIRED_SCOPE)
             for status in sorted(_statuses(path, method, operation, public=path in public)):
-                responses.setdefault(str(status), _response(status))
+                responses.setdefault(str(status), _response(status, scope=scope))
             for key, response in responses.items():
                 if key.isdigit() and int(key) >= 400 and _needs_error_body(response):
                     # A route's own error entry keeps its description and any body it names itself; one
@@ -137,4 +207,105 @@ def document_errors(schema: Mapping[str, Any], public_paths: Iterable[str]) -> d
     return document
 
 
-__all__ = ["ERROR_SCHEMA", "document_errors"]
+def _operations(document: Mapping[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    for path, operations in (document.get("paths") or {}).items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict) and method in {"get", "head", *_WRITES}:
+                yield path, method, operation
+
+
+def _scopes(document: dict[str, Any]) -> None:
+    """Each operation's description ends with the scope it requires (also its ``x-required-scope``)."""
+    for _, _, operation in _operations(document):
+        scope = operation.get(REQUIRED_SCOPE)
+        if scope:
+            text = (operation.get("description") or "").rstrip()
+            operation["description"] = f"{text}\n\nRequires the `{scope}` scope.".lstrip()
+
+
+def _no_content(document: dict[str, Any]) -> None:
+    # Powertools gives a route answering Response[None] a JSON body of type null; a 204 has no body at all.
+    for _, _, operation in _operations(document):
+        response = (operation.get("responses") or {}).get("204")
+        if response is not None:
+            response.pop("content", None)
+
+
+def _bulk_items(document: dict[str, Any]) -> None:
+    """The bulk request's items, typed: each a create or an update, told apart by ``op``.
+
+    The route reads items as plain objects and validates each on its own, so that one malformed item is a
+    422 in its slot of the answer rather than a refusal of the whole request; the document says what each
+    item must be.
+    """
+    schemas = document.get("components", {}).get("schemas", {})
+    bulk = schemas.get("BulkRequest")
+    if bulk is None:
+        return
+    template = _SCHEMAS + "{model}"
+    for model in (BulkCreate, BulkUpdate):
+        schemas[model.__name__] = model.model_json_schema(ref_template=template, mode="validation")
+    items = bulk["properties"]["items"]
+    items["items"] = {
+        "oneOf": [{"$ref": f"{_SCHEMAS}BulkCreate"}, {"$ref": f"{_SCHEMAS}BulkUpdate"}],
+        "discriminator": {
+            "propertyName": "op",
+            "mapping": {"create": f"{_SCHEMAS}BulkCreate", "update": f"{_SCHEMAS}BulkUpdate"},
+        },
+    }
+    items["description"] = (
+        f"1 to {MAX_BULK_ITEMS} items, each a create (`op: create` and the fields of an issue) or an "
+        "update (`op: update`, the issue's `key` and the fields to change). Each item is validated on its "
+        "own: one that is not valid answers 422 in its slot, and the others still run."
+    )
+    result = schemas.get("BulkItemResult", {}).get("properties", {})
+    if "error" in result:
+        result["error"] = {
+            "anyOf": [{"$ref": f"{_SCHEMAS}{ERROR_DETAIL_SCHEMA_NAME}"}, {"type": "null"}],
+            "description": "why this item failed, in the API's error shape; null when it succeeded",
+        }
+
+
+_PAGE = re.compile(r"Page_(?P<item>\w+)_")
+
+
+def _examples(document: dict[str, Any]) -> None:
+    """An example on every schema the examples table (or a listing of one of its models) covers."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        page = _PAGE.fullmatch(name)
+        if name in SCHEMA_EXAMPLES:
+            schema["examples"] = [copy.deepcopy(SCHEMA_EXAMPLES[name])]
+        elif page is not None and page["item"] in SCHEMA_EXAMPLES:
+            schema["examples"] = [page_example(copy.deepcopy(SCHEMA_EXAMPLES[page["item"]]))]
+
+
+def complete(schema: Mapping[str, Any], public_paths: Iterable[str]) -> dict[str, Any]:
+    """The served document: ``schema`` with its error answers, scopes, examples and typed bulk items."""
+    document = document_errors(schema, public_paths)
+    _scopes(document)
+    _no_content(document)
+    _bulk_items(document)
+    _examples(document)
+    return document
+
+
+def with_server(document: Mapping[str, Any], server: str) -> dict[str, Any]:
+    """``document`` rooted at ``server``, a path relative to the host the document was fetched from."""
+    description = (
+        "this API, where its document was served from"
+        if server == "/"
+        else f"this API under the `{server.strip('/')}` stage or base path of the host it was served from"
+    )
+    return {**document, "servers": [{"url": server, "description": description}]}
+
+
+__all__ = [
+    "API_DESCRIPTION",
+    "ERROR_DETAIL_SCHEMA",
+    "ERROR_SCHEMA",
+    "TAGS",
+    "complete",
+    "document_errors",
+    "with_server",
+]

@@ -19,6 +19,7 @@ from trackbridge.domain.sync import SyncLogEntry, SyncOperation, SyncState
 from trackbridge.domain.sync_plan import Checkpoint, SyncRequest
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
+from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.sync.service import SyncService
 
 READ, WRITE = "sync:read", "sync:write"
@@ -74,7 +75,14 @@ def _principal_label(caller: Principal) -> str:
     "/v1/connections/<connection_id>/syncs",
     status_code=202,
     summary="Start a sync (full or incremental); 409 while another runs",
+    description="Queues a sync of the connection and answers 202 with its operation; follow it with "
+    "`GET /v1/sync-operations/{operation_id}`. `full` reads everything and marks what the tracker no longer "
+    "has as deleted; `incremental` reads what changed since the last sync; `deletions` only checks for "
+    "deleted issues. Omitted fields (or no body) take the connection's settings. A 409 while another sync "
+    "of the connection is Pending or InProgress names it in `details`.",
+    operation_id="startSync",
     tags=["sync"],
+    openapi_extensions=requires(WRITE),
 )
 def start_sync(
     connection_id: ConnectionId,
@@ -89,7 +97,15 @@ def start_sync(
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=op)
 
 
-@router.get("/v1/sync-operations/<operation_id>", summary="Read a sync operation", tags=["sync"])
+@router.get(
+    "/v1/sync-operations/<operation_id>",
+    summary="Read a sync operation",
+    description="Its status (Pending, InProgress, Completed, Failed, Cancelled), progress and results so "
+    "far.",
+    operation_id="getSyncOperation",
+    tags=["sync"],
+    openapi_extensions=requires(READ),
+)
 def get_operation(operation_id: OperationId, caller: Caller, service: Service) -> SyncOperation:
     caller.require(READ)
     return service.get(caller.tenant, operation_id)
@@ -98,7 +114,12 @@ def get_operation(operation_id: OperationId, caller: Caller, service: Service) -
 @router.post(
     "/v1/sync-operations/<operation_id>/cancel",
     summary="Cancel a sync at its next page boundary (what was written stays)",
+    description="Marks the operation Cancelled at once; its worker stops before its next page. Cancelling a "
+    "cancelled operation answers it again; one that already completed or failed is a 409 "
+    "`NOT_CANCELLABLE`.",
+    operation_id="cancelSyncOperation",
     tags=["sync"],
+    openapi_extensions=requires(WRITE),
 )
 def cancel_operation(operation_id: OperationId, caller: Caller, service: Service) -> SyncOperation:
     caller.require(WRITE)
@@ -108,7 +129,10 @@ def cancel_operation(operation_id: OperationId, caller: Caller, service: Service
 @router.get(
     "/v1/connections/<connection_id>/syncs",
     summary="A connection's sync operations, newest first",
+    description="Every sync of the connection (manual and scheduled), a page at a time.",
+    operation_id="listSyncOperations",
     tags=["sync"],
+    openapi_extensions=requires(READ),
 )
 def list_operations(
     connection_id: ConnectionId,
@@ -122,7 +146,13 @@ def list_operations(
 
 
 @router.get(
-    "/v1/connections/<connection_id>/sync-states", summary="Cursor and status per entity", tags=["sync"]
+    "/v1/connections/<connection_id>/sync-states",
+    summary="Cursor and status per entity",
+    description="Per entity (issues, comments, ...): its status, the high-water mark the next incremental "
+    "sync starts from, the phase of a sync in progress, and the last success or error.",
+    operation_id="listSyncStates",
+    tags=["sync"],
+    openapi_extensions=requires(READ),
 )
 def sync_states(connection_id: ConnectionId, caller: Caller, service: Service) -> SyncStates:
     caller.require(READ)
@@ -130,7 +160,13 @@ def sync_states(connection_id: ConnectionId, caller: Caller, service: Service) -
 
 
 @router.get(
-    "/v1/connections/<connection_id>/sync-logs", summary="Sync log entries, newest first", tags=["sync"]
+    "/v1/connections/<connection_id>/sync-logs",
+    summary="Sync log entries, newest first",
+    description="What the connection's syncs did, step by step (`sync.queued`, `sync.page`, ...), kept "
+    "for 30 days.",
+    operation_id="listSyncLogs",
+    tags=["sync"],
+    openapi_extensions=requires(READ),
 )
 def sync_logs(
     connection_id: ConnectionId,
