@@ -87,3 +87,27 @@ def test_quick_start_examples_run_as_written(workdir: tuple[Path, LocalStack]) -
     assert "Completed" in out
     assert re.search(r"lost=0 duplicated=0 stale=0", out), out
     assert (stack.api_key or "-") not in out, "a key's secret was printed"
+
+
+def test_idempotency_example_creates_one_issue(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+
+    out = run_example("idempotency", root, stack)
+
+    # Both attempts answered 201 with the same body; the second was a replay
+    statuses = [line for line in out.splitlines() if line.startswith("HTTP/")]
+    assert len(statuses) == 2, out
+    assert all(" 201" in line for line in statuses), out
+    assert out.lower().count("idempotent-replayed: true") == 1, out
+    bodies = [line for line in out.splitlines() if line.startswith("{")]
+    assert len(bodies) == 2, out
+    assert bodies[0] == bodies[1], out
+
+
+def test_sync_cli_example_runs_as_written(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+
+    out = run_example("sync-cli", root, stack)
+
+    assert out.count("Completed") >= 2, out  # the sync's end, then status
+    assert re.search(r"lost=0 duplicated=0 stale=0", out), out
