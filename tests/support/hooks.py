@@ -36,7 +36,7 @@ class HookReceiver:
             self.received.clear()
         self.status = 200
 
-    def wait_for(self, count: int, timeout_s: float = 5.0) -> list[Received]:
+    def wait_for(self, count: int, timeout_s: float = 30.0) -> list[Received]:
         """The first ``count`` deliveries; fails the test if they do not arrive in time."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

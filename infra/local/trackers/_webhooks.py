@@ -131,7 +131,7 @@ class WebhookDispatcher:
         with self._cond:
             return list(self._history)
 
-    def wait(self, timeout_s: float = 5.0) -> bool:
+    def wait(self, timeout_s: float = 30.0) -> bool:
         """Block until every queued delivery has finished (all attempts); False on timeout."""
         deadline = time.monotonic() + timeout_s
         with self._cond:

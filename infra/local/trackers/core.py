@@ -54,7 +54,9 @@ Request pipeline (``__call__``, the WSGI app), in this order:
 2. Route match on the declared templates; no match -> ``render_error(ApiError(404))`` (a path that exists
    with another method -> ``unknown_method_status``, 404 on GitHub like the real API).
 3. Count the request under its route key ``"METHOD /template"`` (unmatched: ``"METHOD <unmatched>"``).
-4. Fault rules: delay, connection reset (a real TCP RST), provider error ``status``, rate-limit exhaustion.
+4. Fault rules: delay, connection reset (a real TCP RST), rate-limit exhaustion, provider error ``status``
+   (with the caller's rate-limit headers, as every real answer has them; a rule with both ``status`` in
+   ``rate_limit_fault_statuses`` and ``rate_limit_reset_s`` is the provider's own rate-limit answer).
 5. ``authenticate`` -> :class:`Principal`; then the primary rate limit (routes declared
    ``rate_limited=False``, like GitHub's ``/rate_limit``, skip it).
 6. The handler runs under ``self.lock`` (state is consistent for the whole response).
@@ -339,6 +341,9 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
     # ---- declared by providers
     kind: ClassVar[str] = ""
     default_rate_limit: ClassVar[int] = 5000
+    # Statuses with which the tracker answers a spent primary limit: a fault rule with one of them and
+    # ``rate_limit_reset_s`` answers as ``rate_limited`` does (GitHub: 403 and 429).
+    rate_limit_fault_statuses: ClassVar[frozenset[int]] = frozenset({429})
     rate_limit_window_s: ClassVar[int] = 3600
     webhook_timeout_s: ClassVar[float] = 5.0
     webhook_retry_delays_s: ClassVar[tuple[float, ...]] = ()
@@ -470,6 +475,16 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         headers = {"Retry-After": str(rule.retry_after_s)} if rule.retry_after_s is not None else {}
         return ApiError(rule.status or 500, rule.message or _reason(rule.status or 500), headers=headers)
 
+    def rate_limit_fault(self, request: SandboxRequest, rule: FaultRule, bucket: RateBucket) -> ApiError:
+        """The answer to a rule with ``status`` in ``rate_limit_fault_statuses`` and ``rate_limit_reset_s``.
+
+        The provider's own primary-limit answer (``rate_limited``) for the spent ``bucket``, with the rule's
+        status; override to honour ``message`` in the provider's way.
+        """
+        error = self.rate_limited(request, bucket)
+        error.status = rule.status or error.status
+        return error
+
     # ------------------------------------------------------------------ lifecycle
 
     @property
@@ -572,7 +587,7 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         """Every webhook delivery since the last reset, oldest first, with all attempts."""
         return self._webhooks.deliveries()
 
-    def wait_for_deliveries(self, timeout_s: float = 5.0) -> bool:
+    def wait_for_deliveries(self, timeout_s: float = 30.0) -> bool:
         """Block until queued webhook deliveries are done; False if ``timeout_s`` passed first."""
         return self._webhooks.wait(timeout_s)
 
@@ -658,12 +673,11 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
                 time.sleep(rule.delay_s)
             if rule.reset_connection:
                 raise ResetConnection("sandbox fault: reset_connection")
+            reset_epoch: int | None = None
             if rule.rate_limit_reset_s is not None:
-                self._limiter.exhaust(rule.rate_limit_reset_s)
+                reset_epoch = self._limiter.exhaust(rule.rate_limit_reset_s)
             if rule.status is not None:
-                return self._finish(
-                    request, self.render_error(request, self.fault_error(request, rule)), None, rule
-                )
+                return self._fault_reply(request, spec, rule, reset_epoch)
 
         if error is not None or spec is None:
             return self._finish(
@@ -718,6 +732,33 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
             reply = Reply(None, 304, {"ETag": reply.headers["ETag"]})
             body = None
         return self._finish(request, reply, bucket, rule, body=body)
+
+    def _fault_reply(
+        self, request: SandboxRequest, spec: RouteSpec | None, rule: FaultRule, reset_epoch: int | None
+    ) -> Response:
+        """A fault rule's ``status`` answer with the headers the tracker puts on every answer.
+
+        The caller is identified (a bad credential just means no principal: the fault still answers) so the
+        answer carries the caller's rate-limit standing, peeked and not charged. A rule that also exhausts
+        the limit (``rate_limit_reset_s``) with one of ``rate_limit_fault_statuses`` answers as the
+        tracker's own rate-limit response (``rate_limit_fault``), naming the reset the exhaustion set.
+        """
+        try:
+            request.principal = self.authenticate(request)
+        except ApiError:
+            request.principal = None
+        principal = request.principal
+        bucket: RateBucket | None = None
+        if principal is not None and spec is not None and spec.rate_limited:
+            bucket = self._limiter.peek(principal.key, principal.rate_limit or self.rate_limit)
+        if reset_epoch is not None and rule.status in self.rate_limit_fault_statuses:
+            if bucket is None:
+                limit = (principal.rate_limit if principal else None) or self.rate_limit
+                bucket = RateBucket(limit, 0, limit, reset_epoch)
+            error = self.rate_limit_fault(request, rule, bucket)
+        else:
+            error = self.fault_error(request, rule)
+        return self._finish(request, self.render_error(request, error), bucket, rule)
 
     def _body_bytes(self, reply: Reply) -> bytes | None:
         if reply.body is None:

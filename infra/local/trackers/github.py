@@ -131,6 +131,7 @@ class GitHubSandbox(SandboxTracker[GitHubState]):
     bad_json_message = "Problems parsing JSON"
     # Primary-limit exhaustion: GitHub documents "403 or 429"; PyGithub and Octokit handle both.
     primary_limit_status: ClassVar[int] = 403
+    rate_limit_fault_statuses: ClassVar[frozenset[int]] = frozenset({403, 429})
 
     def __init__(self, **kwargs: Any) -> None:
         self._renderer: GitHubRenderer | None = None
@@ -215,6 +216,11 @@ class GitHubSandbox(SandboxTracker[GitHubState]):
                 "details.)"
             )
         return ApiError(self.primary_limit_status, message, documentation_url=RATE_DOCS)
+
+    def rate_limit_fault(self, request: SandboxRequest, rule: FaultRule, bucket: RateBucket) -> ApiError:
+        error = super().rate_limit_fault(request, rule, bucket)
+        error.message = rule.message or error.message
+        return error
 
     def fault_error(self, request: SandboxRequest, rule: FaultRule) -> ApiError:
         if rule.status in (403, 429) and rule.retry_after_s is not None:

@@ -380,23 +380,23 @@ class GitLabSandbox(SandboxTracker[GitLabState]):
         # Gitlab::Throttle.rate_limiting_response_text: "Retry later" plus a newline, as text/plain.
         return ApiError(429, "Retry later", headers=headers, text="Retry later\n")
 
+    def rate_limit_fault(self, request: SandboxRequest, rule: FaultRule, bucket: RateBucket) -> ApiError:
+        error = super().rate_limit_fault(request, rule, bucket)
+        if rule.message:
+            error.details["text"] = rule.message + "\n"
+        return error
+
     def fault_error(self, request: SandboxRequest, rule: FaultRule) -> ApiError:
+        # A 429 rule with rate_limit_reset_s never gets here: it is the throttle's answer (rate_limit_fault).
         status = rule.status or 500
         if status == 429:
-            if rule.retry_after_s is not None:
-                retry_after = rule.retry_after_s
-            elif rule.rate_limit_reset_s is not None:
-                retry_after = math.ceil(rule.rate_limit_reset_s)  # the exhaustion the same rule caused
-            else:
-                retry_after = 60
+            retry_after = rule.retry_after_s if rule.retry_after_s is not None else 60
             reset = int(time.time()) + retry_after
             headers = {
                 "Retry-After": str(retry_after),
                 "RateLimit-Reset": str(reset),
                 "RateLimit-ResetTime": formatdate(reset, usegmt=True),
             }
-            if rule.rate_limit_reset_s is not None:
-                headers["RateLimit-Remaining"] = "0"
             return ApiError(429, "Retry later", headers=headers, text=(rule.message or "Retry later") + "\n")
         headers = {"Retry-After": str(rule.retry_after_s)} if rule.retry_after_s is not None else {}
         return _message_with(status, rule.message or f"{status} {_phrase(status)}", headers)

@@ -294,6 +294,11 @@ class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes):
         oauth = principal is not None and "oauth" in principal.grants
         return self._too_many("jira-quota-tenant-based" if oauth else "jira-burst-based", bucket.reset)
 
+    def rate_limit_fault(self, request: SandboxRequest, rule: FaultRule, bucket: RateBucket) -> ApiError:
+        if rule.message in RATE_REASONS:
+            return self._too_many(rule.message, bucket.reset)
+        return super().rate_limit_fault(request, rule, bucket)
+
     def fault_error(self, request: SandboxRequest, rule: FaultRule) -> ApiError:
         if rule.status == 429:
             reason = rule.message if rule.message in RATE_REASONS else "jira-burst-based"

@@ -29,8 +29,14 @@ CONTRACT_PROVIDERS = sorted(set(PROVIDERS) & set(SANDBOXES))
 CONNECTION_ID = "conn_contractcontractcont"
 SEED_ISSUES = 120
 COMMENTS_PER_ISSUE = 2
-# Short enough that a delayed sandbox answer times out fast, long enough for a loaded CI machine.
-REQUEST_TIMEOUT_S = 0.5
+# Generous: a loopback sandbox answers in milliseconds, but on a loaded CI machine (load ~12 on 2 cores) an
+# ordinary answer took over half a second, timed out and was retried, so request counts came out one high.
+# Only the timeout fault cases use a short timeout (FAULT_TIMEOUT_S), with a sandbox delay well past it.
+REQUEST_TIMEOUT_S = 30.0
+# The adapter timeout of the timeout fault cases; their sandbox delay is TIMEOUT_FAULT_DELAY_S, so a delayed
+# answer always times out (the client gives up before the sandbox even starts answering).
+FAULT_TIMEOUT_S = 1.0
+TIMEOUT_FAULT_DELAY_S = 2.0
 # Where each credential key comes from in a sandbox's describe() entry.
 CREDENTIAL_SOURCES = {"token": "token", "api_token": "token", "email": "email"}
 

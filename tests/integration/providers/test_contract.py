@@ -7,10 +7,12 @@ succeed, waits out short limits, parks long ones with a reset time, and classifi
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from trackbridge.domain.error_codes import ErrorCode
@@ -28,7 +30,7 @@ from trackbridge.providers.etags import ETagCache
 from trackbridge.providers.pagination import PageCursor
 from trackbridge.providers.types import IssueChanges, IssueDraft
 
-from .conftest import HookReceiver, Tracker, build_adapter
+from .conftest import FAULT_TIMEOUT_S, TIMEOUT_FAULT_DELAY_S, HookReceiver, Tracker, build_adapter
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("providers-contract")]
 
@@ -87,11 +89,15 @@ def test_full_pass_meets_the_request_floor(tracker: Tracker) -> None:
     assert len(items) > 0
     # One request per page, every page but the last as full as the tracker serves them: nothing wasted.
     # (The page size is the tracker's to cap: Jira may serve fewer than asked.)
-    assert tracker.sandbox.requests()["total"] == len(pages)
+    # A retry (a transient failure the adapter repeated) is counted apart from the pages: it is not waste
+    # of the paging, and a loaded machine may cause one. The sandbox counts a retried request when the
+    # first attempt reached it, so its total lies between the pages and the pages plus the retries.
+    stats = tracker.adapter.stats
+    assert stats.requests - stats.retries == len(pages), stats
+    assert len(pages) <= tracker.sandbox.requests()["total"] <= len(pages) + stats.retries
     largest = max(p.raw_count for p in pages)
     assert largest <= tracker.adapter.page_size
     assert all(p.raw_count == largest for p in pages[:-1])
-    assert tracker.adapter.stats.requests == len(pages)
     keys = [i.key for i in items]
     assert len(keys) == len(set(keys))
     assert {i.status_category for i in items} <= {"todo", "in_progress", "done"}
@@ -275,23 +281,32 @@ RECOVERS = [
     ("502-once", {"status": 502, "times": 1}),
     ("503-once", {"status": 503, "times": 1}),
     ("reset-once", {"reset_connection": True, "times": 1}),
-    ("timeout-once", {"delay_s": 1.0, "times": 1}),
+    ("timeout-once", {"delay_s": TIMEOUT_FAULT_DELAY_S, "times": 1}),
 ]
+
+
+def _adapter_for(tracker: Tracker, rule: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    """The tracker's adapter, or for a timeout fault (``delay_s``) one whose timeout the delay passes."""
+    if not rule.get("delay_s"):
+        return contextlib.nullcontext(tracker.adapter)
+    assert rule["delay_s"] > FAULT_TIMEOUT_S
+    return tracker.new_adapter(timeout=httpx.Timeout(FAULT_TIMEOUT_S), sleep=tracker.sleeps)
 
 
 @pytest.mark.parametrize(("case", "rule"), RECOVERS, ids=[c for c, _ in RECOVERS])
 def test_transient_faults_are_retried(tracker: Tracker, case: str, rule: dict[str, Any]) -> None:
     tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], **rule}])
-    page = next(tracker.adapter.iter_issue_pages())
+    with _adapter_for(tracker, rule) as adapter:
+        page = next(adapter.iter_issue_pages())
     assert page.items
-    assert tracker.adapter.stats.retries == 1
-    assert tracker.adapter.stats.requests == 2
+    assert adapter.stats.retries == 1
+    assert adapter.stats.requests == 2
 
 
 PERSISTENT = [
     ("503-always", {"status": 503}, TransientError, ErrorCode.PROVIDER_UNAVAILABLE),
     ("reset-always", {"reset_connection": True}, TransientError, ErrorCode.NETWORK_GLITCH),
-    ("timeout-always", {"delay_s": 1.0}, TransientError, ErrorCode.TIMEOUT),
+    ("timeout-always", {"delay_s": TIMEOUT_FAULT_DELAY_S}, TransientError, ErrorCode.TIMEOUT),
 ]
 
 
@@ -300,11 +315,21 @@ def test_persistent_faults_spend_the_attempts_then_raise(
     tracker: Tracker, case: str, rule: dict[str, Any], error_class: type[TrackerError], code: ErrorCode
 ) -> None:
     tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], "times": 3, **rule}])
-    with pytest.raises(error_class) as caught:
-        next(tracker.adapter.iter_issue_pages())
+    with _adapter_for(tracker, rule) as adapter, pytest.raises(error_class) as caught:
+        next(adapter.iter_issue_pages())
     assert caught.value.code is code
     assert caught.value.retryable
-    assert tracker.adapter.stats.requests == tracker.adapter.retry.max_attempts
+    assert adapter.stats.requests == adapter.retry.max_attempts
+
+
+def test_a_slow_answer_is_not_a_timeout(tracker: Tracker) -> None:
+    # What a loaded CI machine does to an ordinary answer: it comes, late. It must cost no retry, or
+    # request counts (the floor above, the sync engine's figures) come out one high on a busy machine.
+    tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], "delay_s": 0.75, "times": 1}])
+    page = next(tracker.adapter.iter_issue_pages())
+    assert page.items
+    assert tracker.adapter.stats.retries == 0
+    assert tracker.adapter.stats.requests == 1
 
 
 REFUSED = [

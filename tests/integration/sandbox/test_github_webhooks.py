@@ -159,7 +159,7 @@ def test_failed_delivery_is_not_retried(
     hook_receiver.status = 500
     hook = _register(github_http, hook_receiver, content_type="json")
 
-    assert github.wait_for_deliveries(5)
+    assert github.wait_for_deliveries()
     deliveries = github.deliveries()
 
     assert len(deliveries) == 1

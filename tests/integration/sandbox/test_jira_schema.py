@@ -130,7 +130,7 @@ def _failed_app_delivery(jira: JiraSandbox, http: httpx.Client, receiver: HookRe
     _app_hook(jira, http, receiver)
     receiver.status = 400
     jira.mutate("create", fields={"summary": "for a failed delivery"})
-    assert jira.wait_for_deliveries(5)
+    assert jira.wait_for_deliveries()
     return {}
 
 
