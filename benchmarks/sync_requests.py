@@ -8,6 +8,8 @@ run so every ratio compares like with like:
   against the provider's floor (shared/research/request-floors.md) and against a naive per-issue client
   (PyGithub / python-gitlab / the jira client, fetching comments issue by issue) run on the same sandbox;
 - **idle**: an incremental sync right after: requests, how many were 304s, and DynamoDB item writes;
+- **repeat full**: a second full sync with nothing changed: its requests, which stay at the full sync's
+  (a full pass reads every page, so its deletion sweep asks for nothing), and what it deleted;
 - **wall**: the full sync's wall time against a bare baseline in the same run (the same listings through
   the same httpx adapter, then an unconditional BatchWriteItem of the same items into the same table);
 - **memory**: each sync runs in its own child process and reports its peak RSS, so the sandbox and moto
@@ -225,6 +227,8 @@ class ProviderRun:
     full_sandbox: dict[str, Any]
     idle: dict[str, Any]
     idle_sandbox: dict[str, Any]
+    repeat: dict[str, Any]
+    repeat_sandbox: dict[str, Any]
     baseline: dict[str, Any]
     baseline_conditional: dict[str, Any] | None
     naive_requests: int | None
@@ -391,6 +395,9 @@ def run_provider(
         idle = _spawn({**base, "kind": "engine", "mode": "incremental"})
         idle_sandbox = tracker.requests()
         tracker.reset_requests()
+        repeat = _spawn({**base, "kind": "engine", "mode": "full"})
+        repeat_sandbox = tracker.requests()
+        tracker.reset_requests()
         baseline = _spawn({**base, "kind": "baseline", "baseline_tenant": f"{tenant}-bare"})
         conditional = (
             _spawn({**base, "kind": "baseline_conditional", "baseline_tenant": f"{tenant}-cond"})
@@ -408,6 +415,8 @@ def run_provider(
             full_sandbox=full_sandbox,
             idle=idle,
             idle_sandbox=idle_sandbox,
+            repeat=repeat,
+            repeat_sandbox=repeat_sandbox,
             baseline=baseline,
             baseline_conditional=conditional,
             naive_requests=naive_requests,
@@ -429,6 +438,7 @@ def _row(run: ProviderRun) -> list[str]:
         naive,
         f"{run.idle_sandbox['total']} ({run.idle_sandbox['not_modified']} x 304)",
         f"{run.idle['item_writes']}",
+        f"{run.repeat_sandbox['total']} ({run.repeat['results']['deleted']} deleted)",
         f"{run.full['wall_s']:.1f} s / {run.baseline['wall_s']:.1f} s "
         f"({run.full['wall_s'] / run.baseline['wall_s']:.2f}x)",
         (
@@ -450,6 +460,7 @@ HEADERS = [
     "naive client (ratio)",
     "idle requests",
     "idle item writes",
+    "repeat full requests",
     "wall: sync / bare (ratio)",
     "bare + conditional puts (ratio)",
     "peak RSS",
@@ -541,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         full_requests = int(run.full_sandbox["total"])
         ok &= run.full["status"] == "Completed" and run.idle["status"] == "Completed"
+        ok &= run.repeat["status"] == "Completed" and run.repeat["results"]["deleted"] == 0
         ok &= run.full["rss_mb"] < LAMBDA_MEMORY_MB
         if full_requests > TARGET_FLOOR_RATIO * run.floor:
             sys.stdout.write(f"note: {run.provider} full sync is above {TARGET_FLOOR_RATIO}x its floor\n")

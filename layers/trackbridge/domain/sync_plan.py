@@ -119,18 +119,9 @@ def park_delay_s(now: datetime, resume_at: datetime) -> int:
 
 # -------------------------------------------------------------------------------------------- cursor math
 
-# Overlap per provider: clock skew plus the precision of the provider's "updated since" filter.
-OVERLAP: Final[Mapping[str, timedelta]] = {
-    "github": timedelta(seconds=5),
-    "gitlab": timedelta(seconds=5),
-    # JQL compares minutes in the account's time zone: one whole minute plus skew.
-    "jira": timedelta(minutes=2),
-}
-DEFAULT_OVERLAP: Final = timedelta(seconds=30)
-
-
-def overlap_for(provider: str) -> timedelta:
-    return OVERLAP.get(provider, DEFAULT_OVERLAP)
+# The overlap of an incremental pass (clock skew plus the precision of the tracker's "updated since" filter)
+# is declared once, by each tracker's adapter (``TrackerAdapter.incremental_overlap``, with its reason); the
+# runtime passes it in to the functions here, so this module never imports the providers.
 
 
 def query_since(high_water: datetime | None, overlap: timedelta) -> datetime | None:
@@ -516,11 +507,9 @@ def from_iso_or_none(text: str | None) -> datetime | None:
 
 __all__ = [
     "CHECKED_ENTITIES",
-    "DEFAULT_OVERLAP",
     "DELETION_CHECK",
     "MAX_SEEN_CHARS",
     "MAX_SQS_DELAY_S",
-    "OVERLAP",
     "STAGE_WAITING_RATE_LIMIT",
     "STAGE_WAITING_RETRY",
     "SWEPT_ENTITIES",
@@ -548,7 +537,6 @@ __all__ = [
     "next_high_water",
     "next_keyset_since",
     "next_phase",
-    "overlap_for",
     "park_delay_s",
     "parse_message",
     "plan_phases",

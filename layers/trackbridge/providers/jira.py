@@ -30,7 +30,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from trackbridge.domain.error_codes import ErrorCode
@@ -180,6 +180,9 @@ class JiraAdapter(TrackerAdapter):
     error_rules = JIRA_ERROR_RULES
     signature_schemes = (HubSignature(header="X-Hub-Signature", name="jira-hub-signature"),)
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    # JQL compares whole minutes in the account's time zone (the query floors to the minute): one whole
+    # minute plus clock skew.
+    incremental_overlap = timedelta(minutes=2)
 
     comment_page_size: ClassVar[int] = 100
     worklog_page_size: ClassVar[int] = 5000

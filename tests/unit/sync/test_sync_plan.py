@@ -20,7 +20,6 @@ from trackbridge.domain.sync_plan import (
     next_high_water,
     next_keyset_since,
     next_phase,
-    overlap_for,
     park_delay_s,
     parse_message,
     plan_phases,
@@ -52,9 +51,14 @@ class TestCursors:
         assert query_since(None, timedelta(seconds=5)) is None
 
     def test_jira_overlap_covers_a_whole_minute(self) -> None:
-        assert overlap_for("jira") >= timedelta(minutes=1)
-        assert overlap_for("github") < overlap_for("jira")
-        assert overlap_for("unknown-tracker") > timedelta(0)
+        from trackbridge.providers.github import GitHubAdapter
+        from trackbridge.providers.gitlab import GitLabAdapter
+        from trackbridge.providers.jira import JiraAdapter
+
+        assert JiraAdapter.incremental_overlap >= timedelta(minutes=1)
+        assert GitHubAdapter.incremental_overlap < JiraAdapter.incremental_overlap
+        # A GitLab note bumps its issue's updated_at only when that is over 60 s old.
+        assert GitLabAdapter.incremental_overlap > timedelta(minutes=1)
 
     def test_keyset_moves_to_the_page_maximum(self) -> None:
         assert next_keyset_since(at(10), at(20)) == at(20)

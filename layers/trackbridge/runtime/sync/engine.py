@@ -15,12 +15,20 @@ One call of :meth:`SyncEngine.run_slice` is one sync Lambda invocation's work fo
 
 Cancel is a version-conditioned status change by the API: this engine's next checkpoint then fails its
 version check, it re-reads the operation, sees Cancelled and stops, keeping everything written so far.
+Within a page (a GitLab full page asks up to 100 issues' notes, a sweep page up to 100 issues), every
+tracker request after the page's first one checks the operation first (at most once a
+``cancel_check_interval_s``, a consistent read each), so a cancel stops the page at its next check; the
+requests the page made are added to the cancelled operation's ``requests`` all the same.
+
+A full pass sends no conditional requests: a 304 carries no items, so the pass would see none of the
+page's items and the sweep after it would ask for every one of them by a direct GET.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +52,6 @@ from trackbridge.domain.sync_plan import (
     Checkpoint,
     ContinueMessage,
     deletions_checked_at,
-    overlap_for,
     park_delay_s,
     stage_name,
     start_checkpoint,
@@ -87,6 +94,9 @@ class EngineConfig:
     # When a rate limit names no reset time.
     default_park_s: int = 60
     writer_workers: int = 8
+    # Within a page, how often a tracker request re-reads the operation to see a cancel (one consistent
+    # read each): every request would add a DynamoDB read per GitLab issue of a full pass; 0 = every one.
+    cancel_check_interval_s: float = 1.0
 
 
 @dataclass
@@ -99,6 +109,10 @@ class _Slice:
     log_seq: int
     requests_counted: int = 0
     pages: int = 0
+
+
+class OperationCancelled(Exception):
+    """Raised before a tracker request of a page whose operation was cancelled meanwhile (never sent)."""
 
 
 class SliceOutcome:
@@ -222,9 +236,15 @@ class SyncEngine:
             # A connection the adapter cannot work with (bad URL, credentials of the wrong shape).
             return self._fail(run, {"code": exc.code, "message": exc.message, "guidance": exc.guidance})
         writer = ItemWriter(self.table, run.tenant, operation_id=op.id, workers=self.config.writer_workers)
+        guard = _CancelGuard(self, run, adapter)
+        hooks = getattr(getattr(adapter, "client", None), "event_hooks", None)
+        if hooks is not None:
+            hooks["request"].append(guard)
         try:
-            return self._entities(run, context, connection, adapter, writer)
+            return self._entities(run, context, connection, adapter, writer, guard)
         finally:
+            if hooks is not None:
+                hooks["request"].remove(guard)
             writer.close()
             adapter.close()
 
@@ -235,9 +255,11 @@ class SyncEngine:
         connection: Connection,
         adapter: TrackerAdapter,
         writer: ItemWriter,
+        guard: _CancelGuard,
     ) -> str:
         op = run.op
-        overlap = overlap_for(connection.provider)
+        # The adapter's declared overlap: the one value GET /v1/providers shows (DESIGN section 10).
+        overlap = adapter.incremental_overlap
         sync_run = SyncRun(
             tenant=run.tenant,
             connection_id=connection.id,
@@ -270,15 +292,22 @@ class SyncEngine:
                     previous=previous,
                     check_deletions=op.check_deletions,
                 )
-            adapter.etag_cache = _cache_from(cp)
+            etags = _cache_from(cp)
             while cp.phase != "done":
                 # At least one page per slice, so even a tiny budget always makes progress.
                 if run.pages and context.get_remaining_time_in_millis() < self.config.safety_margin_ms:
                     return self._continue(run)
                 run.pages += 1
+                # A full pass must see every item (the sweep asks for each one it did not): no 304s.
+                adapter.etag_cache = None if cp.phase == "full" else etags
                 before = adapter.stats.requests
+                guard.step_started(before)
                 try:
                     result = syncer.step(sync_run, cp, state.high_water if state else None)
+                except OperationCancelled:
+                    # The request that found the cancel was counted by the adapter but never sent.
+                    self._record_cancelled_requests(run, adapter.stats.requests - before - 1)
+                    return SliceOutcome.CANCELLED
                 except RateLimitedError as exc:
                     self._count_requests(run, adapter, before)
                     return self._park(run, exc, entity)
@@ -289,7 +318,7 @@ class SyncEngine:
                     return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
                 if self.fault_hook is not None:
                     self.fault_hook("after_write")
-                result.checkpoint = result.checkpoint.model_copy(update={"etags": _etags_of(adapter)})
+                result.checkpoint = result.checkpoint.model_copy(update={"etags": _etags_of(etags)})
                 state = self._checkpoint(run, connection, entity, state, result, adapter, before, cp.phase)
                 if state is None:
                     return SliceOutcome.CANCELLED
@@ -366,6 +395,7 @@ class SyncEngine:
             )
         except Conflict:
             if self._cancelled(run):
+                self._record_cancelled_requests(run, requests)
                 return None
             raise
         run.op = updated
@@ -399,6 +429,38 @@ class SyncEngine:
             run.op = current
             return True
         return False
+
+    def _record_cancelled_requests(self, run: _Slice, requests: int) -> None:
+        """Add the tracker requests this slice made but did not store yet to the cancelled operation."""
+        requests += run.requests_counted
+        run.requests_counted = 0
+        for _ in range(_CANCEL_COUNT_ATTEMPTS):
+            if requests <= 0:
+                return
+            op = run.op
+            updated = op.model_copy(update={"requests": op.requests + requests, "version": op.version + 1})
+            try:
+                self.operations.save(run.tenant, updated, expected_version=op.version)
+            except Conflict:
+                run.op = self.operations.get(run.tenant, op.id)
+                continue
+            run.op = updated
+            return
+        logger.warning(
+            "sync.cancelled_requests_lost", extra={"operation_id": run.op.id, "requests": requests}
+        )
+
+    def cancel_requested(self, run: _Slice) -> bool:
+        """Whether the operation was cancelled since this slice last stored it (one consistent read)."""
+        try:
+            current = self.operations.get(run.tenant, run.op.id)
+        except NotFound:
+            return False
+        if current.status != "Cancelled":
+            return False
+        logger.info("sync.cancelled_seen", extra={"operation_id": run.op.id})
+        run.op = current
+        return True
 
     def _save(self, run: _Slice, **changes: Any) -> bool:
         """Store changes to the operation; False when it was cancelled meanwhile."""
@@ -475,6 +537,7 @@ class SyncEngine:
         now = self.clock()
         progress = run.op.progress.model_copy(update={"stage": stage, "resume_at": resume_at})
         if not self._save(run, progress=progress, requests=run.op.requests + run.requests_counted):
+            self._record_cancelled_requests(run, 0)
             return SliceOutcome.CANCELLED
         run.requests_counted = 0
         # The lock stays ours while parked: no redelivery may take it over before the slice resumes.
@@ -535,6 +598,7 @@ class SyncEngine:
             self.operations.finish(run.tenant, finished, expected_version=op.version)
         except Conflict:
             if self._cancelled(run):
+                self._record_cancelled_requests(run, 0)
                 return SliceOutcome.CANCELLED
             raise
         run.op = finished
@@ -597,6 +661,7 @@ class SyncEngine:
             self.operations.finish(run.tenant, failed, expected_version=op.version)
         except Conflict:
             if self._cancelled(run):
+                self._record_cancelled_requests(run, 0)
                 return SliceOutcome.CANCELLED
             raise
         run.op = failed
@@ -631,6 +696,45 @@ class SyncEngine:
                 logger.exception("sync.log_write_failed", extra={"operation_id": run.op.id})
 
 
+class _CancelGuard:
+    """An httpx request hook on the adapter's client: every request of a page after its first checks that
+    the operation was not cancelled (the first follows a checkpoint, which just checked)."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        run: _Slice,
+        adapter: TrackerAdapter,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine, self.run, self.adapter = engine, run, adapter
+        self.first: int | None = None
+        self.checked = 0
+        self.clock = clock
+        self.last_check: float | None = None
+
+    def step_started(self, requests_before: int) -> None:
+        self.first = requests_before + 1
+
+    def __call__(self, request: Any) -> None:
+        counted = self.adapter.stats.requests
+        # A redirect's next hop is part of a request already counted (and checked): never stopped there,
+        # so the request that finds the cancel is always one the adapter counted and did not send.
+        if self.first is None or counted <= self.first or counted == self.checked:
+            return
+        now, interval = self.clock(), self.engine.config.cancel_check_interval_s
+        if interval > 0 and self.last_check is not None and now - self.last_check < interval:
+            return
+        self.checked, self.last_check = counted, now
+        if self.engine.cancel_requested(self.run):
+            raise OperationCancelled(self.run.op.id)
+
+
+# Conditional writes tried when adding a cancelled page's requests to the operation.
+_CANCEL_COUNT_ATTEMPTS = 5
+
+
 def _cache_from(cp: Checkpoint) -> Any:
     from trackbridge.providers.etags import ETagCache
 
@@ -641,8 +745,7 @@ def _cache_from(cp: Checkpoint) -> Any:
 ETAG_ENTRIES = 40
 
 
-def _etags_of(adapter: TrackerAdapter) -> dict[str, Any]:
-    cache = adapter.etag_cache
+def _etags_of(cache: Any) -> dict[str, Any]:
     to_dict = getattr(cache, "to_dict", None)
     return dict(to_dict()) if to_dict is not None else {}
 
