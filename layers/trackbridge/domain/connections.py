@@ -91,8 +91,20 @@ Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(printa
 SecretText = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
 _GITHUB_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 _GITLAB_PROJECT = r"^(\d{1,20}|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,20})$"
-_JIRA_PROJECT = r"^[A-Z][A-Z0-9_]{0,9}$"
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
+
+# A Jira project key, the one rule the connection model and the Jira adapter share. Atlassian's format:
+# "the first character must be a letter, all letters ... upper case, only letters, numbers or the underscore"
+# ("Changing the project key format", Jira admin docs), and Jira Cloud's REST API: "start with an uppercase
+# letter followed by one or more uppercase alphanumeric characters. The maximum length is 10 characters"
+# (POST/PUT /rest/api/3/project, ``key``). So 2 to 10 characters. The key goes into URL paths and JQL.
+JIRA_PROJECT_KEY_MAX: Final = 10
+_JIRA_PROJECT_KEY = re.compile(rf"[A-Z][A-Z0-9_]{{1,{JIRA_PROJECT_KEY_MAX - 1}}}")
+
+
+def is_jira_project_key(value: object) -> bool:
+    """True when ``value`` is a Jira project key (``OPS``, ``R2D2``, ``MY_TEAM``): exactly, no blanks."""
+    return isinstance(value, str) and _JIRA_PROJECT_KEY.fullmatch(value) is not None
 
 
 class Scope(BaseModel):
@@ -123,8 +135,11 @@ class Scope(BaseModel):
         elif provider == "jira":
             if len(given) != 1 or given == {"repo"}:
                 raise ValueError('jira needs either {"project": "KEY"} or {"jql": "..."}')
-            if self.project is not None and not _matches(_JIRA_PROJECT, self.project):
-                raise ValueError("jira project must be a project key such as OPS")
+            if self.project is not None and not is_jira_project_key(self.project):
+                raise ValueError(
+                    "jira project must be a project key such as OPS: an uppercase letter, then "
+                    f"uppercase letters, digits or _, 2 to {JIRA_PROJECT_KEY_MAX} characters"
+                )
 
 
 def _matches(pattern: str, value: str | None) -> bool:
@@ -444,6 +459,7 @@ def _field_error(path: str, message: str, *, kind: str = "value_error") -> Valid
 __all__ = [
     "CREDENTIAL_MODELS",
     "DEFAULT_ENTITIES",
+    "JIRA_PROJECT_KEY_MAX",
     "OAUTH_PROVIDERS",
     "SUPPORTED_ENTITIES",
     "SUPPORTED_PROVIDERS",
@@ -461,6 +477,7 @@ __all__ = [
     "TokenCredentials",
     "auth_kind",
     "check_base_url",
+    "is_jira_project_key",
     "parse_credentials",
     "printable",
     "secret_payload",

@@ -242,7 +242,7 @@ class TrackerAdapter(ABC):
         return {
             "name": cls.name,
             "display_name": cls.display_name,
-            "capabilities": cls.capabilities.as_dict(),
+            "capabilities": cls.capabilities.advertised(),
             "scope_keys": list(cls.scope_keys),
             "credential_keys": list(cls.auth_scheme.keys),
             "default_base_url": cls.default_base_url,

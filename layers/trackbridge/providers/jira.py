@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from trackbridge.domain.connections import is_jira_project_key
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import InvalidInput, UnsupportedCapability, ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
@@ -103,7 +104,6 @@ WORKLOG_LIST_MAX_IDS = 1000
 _CATEGORY_BY_ID: Mapping[int, StatusCategory] = {1: "todo", 2: "todo", 4: "in_progress", 3: "done"}
 _KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[1-9]\d{0,17}\Z")
 _NUMERIC_RE = re.compile(r"[1-9]\d{0,17}\Z")
-_PROJECT_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}\Z")
 _ISSUE_ID_IN_URL = re.compile(r"/issue/(\d+)(?:/|$)")
 _EMBEDDED_COMMENTS_KEPT = 2_000
 
@@ -201,10 +201,11 @@ class JiraAdapter(TrackerAdapter):
         project = self.config.scope.get("project")
         if not isinstance(project, str) or not project.strip():
             return None
-        if not _PROJECT_RE.match(project.strip()):
-            # It goes into URL paths (project/{key}) as well as JQL: only a real key may.
+        if not is_jira_project_key(project):
+            # It goes into URL paths (project/{key}) as well as JQL: only a real key may, by the same rule
+            # the connection model applies (trackbridge.domain.connections.is_jira_project_key).
             raise ValidationFailed("not a Jira project key", details={"scope.project": project[:40]})
-        return project.strip()
+        return project
 
     def scope_condition(self) -> Expr:
         """What bounds every search: the project, or the connection's own JQL (parenthesised)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Generic, TypeVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, TypeVar
 
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.error_codes import ErrorCode
@@ -24,7 +25,26 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a tracker supports; served at ``GET /v1/providers`` and checked before an operation runs."""
+    """What a tracker supports and its adapter can do; checked before an operation runs (``require``).
+
+    Two different claims live here. Each field says *the tracker supports it* (and the adapter has the
+    operation: ``list_worklogs``, ``register_webhook``...). :data:`IMPLEMENTED` names the capabilities
+    *trackbridge implements end to end*: an API route or the sync engine uses them. ``GET /v1/providers``
+    serves :meth:`advertised`, which lists only those, so a client never reads a capability the product
+    cannot deliver. Wiring a capability into a route or a syncer is what adds it to :data:`IMPLEMENTED`
+    (``tests/unit/providers/test_advertised_capabilities.py`` maps each one to its route or sync entity).
+    """
+
+    # capability -> what uses it. Not yet (adapter only): worklogs, sprints (no syncer, no route),
+    # webhook_registration (no route registers a webhook), security_advisories (nothing reads them).
+    IMPLEMENTED: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            "attachments": "POST /v1/connections/{connection_id}/issues/{key}/attachments",
+            "transitions": "GET and POST /v1/connections/{connection_id}/issues/{key}/transitions",
+            "repo_wide_comments": "sync: comments come from one scope-wide listing, not per issue",
+            "conditional_requests": "sync: listing pages are revalidated with their ETags",
+        }
+    )
 
     attachments: bool = False
     worklogs: bool = False
@@ -36,7 +56,12 @@ class Capabilities:
     security_advisories: bool = False
 
     def as_dict(self) -> dict[str, bool]:
+        """Every declared capability: what the tracker supports, used or not."""
         return asdict(self)
+
+    def advertised(self) -> dict[str, bool]:
+        """What ``GET /v1/providers`` shows: the :data:`IMPLEMENTED` capabilities, each true or false."""
+        return {name: bool(getattr(self, name)) for name in self.IMPLEMENTED}
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -94,6 +94,9 @@ def test_providers_describe_each_tracker(world: World) -> None:
     assert set(providers) == set(PROVIDER_NAMES)
     assert providers["github"]["capabilities"]["attachments"] is False
     assert providers["jira"]["capabilities"]["attachments"] is True
+    # Advertised only when the product does it end to end: nothing syncs worklogs or registers webhooks yet.
+    assert "worklogs" not in providers["jira"]["capabilities"]
+    assert "security_advisories" not in providers["github"]["capabilities"]
     assert providers["jira"]["credential_keys"] == ["email", "api_token"]
 
 

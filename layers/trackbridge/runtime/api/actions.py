@@ -112,9 +112,10 @@ def multipart_problem(content_type: str, body: bytes) -> str | None:
 @router.get(
     "/v1/providers",
     summary="Supported trackers and what each can do",
-    description="Per tracker: its `provider` name, capabilities (attachments, worklogs, transitions, ...), "
-    "the keys of a connection's scope and credentials, its default base URL and page size. Any valid API "
-    "key may read it.",
+    description="Per tracker: its `provider` name, capabilities (attachments, transitions, repo-wide "
+    "comments, conditional requests: only what trackbridge does end to end, each true or false), the keys "
+    "of a connection's scope and credentials, its default base URL and page size. Any valid API key may "
+    "read it.",
     operation_id="listProviders",
     tags=["providers"],
     responses={

@@ -175,7 +175,12 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
             {
                 "name": "github",
                 "display_name": "GitHub",
-                "capabilities": {"attachments": False, "worklogs": False, "transitions": True},
+                "capabilities": {
+                    "attachments": False,
+                    "transitions": True,
+                    "repo_wide_comments": True,
+                    "conditional_requests": True,
+                },
                 "scope_keys": ["repo"],
                 "credential_keys": ["token"],
                 "default_base_url": "https://api.github.com",

@@ -1,0 +1,62 @@
+"""``GET /v1/providers`` advertises a capability only when trackbridge does it end to end.
+
+Each advertised capability maps to what uses it: an API route of the app, or a syncer of an entity the
+tracker syncs (``SYNCERS``, within ``SUPPORTED_ENTITIES``). A capability the adapters declare but nothing
+uses yet (worklogs, sprints, webhook registration, security advisories) stays in the declaration, where
+``require`` checks it, and out of the answer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trackbridge.domain.connections import SUPPORTED_ENTITIES
+from trackbridge.providers.registry import PROVIDERS, describe_providers
+from trackbridge.providers.types import Capabilities
+from trackbridge.runtime.api.app import operations
+from trackbridge.runtime.sync.syncers import SYNCERS, IssuesSyncer, ListingSyncer, RepoCommentsSyncer
+
+ISSUE = "/v1/connections/{connection_id}/issues/{key}"
+
+# capability -> the routes that serve it, or the (entity, syncer class) of the sync that uses it.
+ROUTES_OF: dict[str, set[tuple[str, str]]] = {
+    "attachments": {("POST", f"{ISSUE}/attachments")},
+    "transitions": {("GET", f"{ISSUE}/transitions"), ("POST", f"{ISSUE}/transitions")},
+}
+SYNC_OF: dict[str, tuple[str, type[ListingSyncer]]] = {
+    # GitHub's comments are one repository-wide listing, synced as their own entity.
+    "repo_wide_comments": ("comments", RepoCommentsSyncer),
+    # The engine hands the issue listings an ETag cache; the adapter sends If-None-Match.
+    "conditional_requests": ("issues", IssuesSyncer),
+}
+# Declared by adapters, used by nothing yet: must not be advertised.
+NOT_YET = {"worklogs", "sprints", "webhook_registration", "security_advisories"}
+
+
+def served_routes() -> set[tuple[str, str]]:
+    return {(op.method, op.path) for op in operations()}
+
+
+def test_every_implemented_capability_has_a_route_or_a_syncer() -> None:
+    assert set(Capabilities.IMPLEMENTED) == set(ROUTES_OF) | set(SYNC_OF)
+    assert set(Capabilities.IMPLEMENTED).isdisjoint(NOT_YET)
+    assert set(Capabilities.names()) == set(Capabilities.IMPLEMENTED) | NOT_YET, "a new capability is sorted"
+    routes = served_routes()
+    for capability, needed in ROUTES_OF.items():
+        assert needed <= routes, f"{capability}: the app does not serve {sorted(needed - routes)}"
+
+
+@pytest.mark.parametrize("described", describe_providers(), ids=lambda d: d["name"])
+def test_get_providers_lists_only_what_the_product_does(described: dict[str, object]) -> None:
+    name = str(described["name"])
+    advertised = described["capabilities"]
+    assert isinstance(advertised, dict)
+    assert set(advertised) == set(Capabilities.IMPLEMENTED), f"{name} advertises {sorted(advertised)}"
+    assert advertised == {c: getattr(PROVIDERS[name].capabilities, c) for c in Capabilities.IMPLEMENTED}
+    for capability, on in advertised.items():
+        if not on or capability not in SYNC_OF:
+            continue
+        entity, syncer_class = SYNC_OF[capability]
+        assert entity in SUPPORTED_ENTITIES[name], f"{name}: {capability} needs {entity}"
+        syncer = SYNCERS.get(name, {}).get(entity)
+        assert isinstance(syncer, syncer_class), f"{name}: {capability} needs {syncer_class.__name__}"
