@@ -10,7 +10,9 @@ One call of :meth:`SyncEngine.run_slice` is one sync Lambda invocation's work fo
    lease;
 3. out of time: enqueue ``continue`` for the next slice; rate limited: park (a NEW delayed message, the
    handler succeeds, so the receive count never moves toward the DLQ); retryable tracker failure: the same
-   with a short back-off, a bounded number of times; a person must act (auth, permissions): Failed;
+   with a short back-off, a bounded number of times; a person must act (auth, permissions): Failed; a
+   trackbridge error raised mid-step (``ValidationFailed``, ``UnsupportedCapability``...): Failed too, never
+   an escape to an SQS retry (a ``DependencyFailure`` or ``RateLimited`` gets the bounded retries first);
 4. all entities done: Completed, the lock released in the same transaction.
 
 Cancel is a version-conditioned status change by the API: this engine's next checkpoint then fails its
@@ -35,7 +37,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from trackbridge.domain.connections import Connection
-from trackbridge.domain.errors import Conflict, NotFound, TrackbridgeError
+from trackbridge.domain.errors import (
+    Conflict,
+    DependencyFailure,
+    NotFound,
+    RateLimited,
+    TrackbridgeError,
+)
 from trackbridge.domain.sync import (
     COUNTERS,
     FINAL_STATUSES,
@@ -316,6 +324,15 @@ class SyncEngine:
                     if exc.retryable and cp.retries < self.config.max_transient_retries:
                         return self._retry_later(run, exc, entity, cp, state)
                     return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
+                except TrackbridgeError as exc:
+                    # A domain error raised mid-step (an adapter's ValidationFailed or UnsupportedCapability,
+                    # a store that kept failing): never an escape to an SQS retry that leaves the operation
+                    # InProgress. A dependency outage gets the transient failures' bounded retries; any other
+                    # such error cannot go away by asking again, so the operation fails.
+                    self._count_requests(run, adapter, before)
+                    if _retryable(exc) and cp.retries < self.config.max_transient_retries:
+                        return self._retry_later(run, exc, entity, cp, state)
+                    return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
                 if self.fault_hook is not None:
                     self.fault_hook("after_write")
                 result.checkpoint = result.checkpoint.model_copy(update={"etags": _etags_of(etags)})
@@ -496,11 +513,17 @@ class SyncEngine:
         )
 
     def _retry_later(
-        self, run: _Slice, exc: TrackerError, entity: str, cp: Checkpoint, state: SyncState | None
+        self,
+        run: _Slice,
+        exc: TrackerError | TrackbridgeError,
+        entity: str,
+        cp: Checkpoint,
+        state: SyncState | None,
     ) -> str:
         now = self.clock()
         backoff = self.config.transient_backoff_s * (2 ** min(cp.retries, 4))
-        resume_at = now + timedelta(seconds=max(1, int(exc.retry_after_s or backoff)))
+        retry_after = getattr(exc, "retry_after_s", None)
+        resume_at = now + timedelta(seconds=max(1, int(retry_after or backoff)))
         # Count the failure in the checkpoint so the retries stay bounded across slices.
         bumped = cp.model_copy(update={"retries": cp.retries + 1})
         if state is not None:
@@ -750,14 +773,21 @@ def _etags_of(cache: Any) -> dict[str, Any]:
     return dict(to_dict()) if to_dict is not None else {}
 
 
-def _error(exc: TrackerError) -> dict[str, Any]:
+def _error(exc: TrackerError | TrackbridgeError) -> dict[str, Any]:
+    retryable = exc.retryable if isinstance(exc, TrackerError) else _retryable(exc)
     return {
         "code": str(exc.code),
         "message": exc.message,
         "guidance": exc.guidance,
         "status": exc.status,
-        "retryable": exc.retryable,
+        "retryable": retryable,
     }
+
+
+def _retryable(exc: TrackbridgeError) -> bool:
+    """Whether a domain error raised mid-step may go away by asking again later: an outage of a dependency
+    (DynamoDB kept throttling, a network failure on the way to it) or a rate limit; nothing else."""
+    return isinstance(exc, (DependencyFailure, RateLimited))
 
 
 def _merge_results(results: Results, counts: WriteCounts) -> Results:
