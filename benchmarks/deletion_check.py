@@ -16,59 +16,24 @@ import sys
 import uuid
 from typing import Any
 
-from benchmarks.sync_requests import _allow, _connection, _counts, _fresh_table, _sandbox, _start_aws
+from benchmarks.sync_requests import (
+    _allow,
+    _connection,
+    _counts,
+    _fresh_table,
+    _sandbox,
+    _start_aws,
+    run_operation,
+)
 from trackbridge.domain.sync import SyncMode
 
 
 def _run(connection: Any, tenant: str, mode: SyncMode, *, include_closed: bool | None = None) -> Any:
-    import time
-
     from trackbridge.domain.sync_plan import SyncRequest
     from trackbridge.runtime import container
-    from trackbridge.runtime.sync import SyncEngine, SyncService
-    from trackbridge.runtime.sync.adapters import default_adapter_factory
-    from trackbridge.storage.connections import ConnectionRepository
-    from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
 
-    class Queue:
-        def __init__(self) -> None:
-            self.pending: list[Any] = []
-
-        def send(self, message: Any, *, delay_s: int = 0) -> None:
-            time.sleep(min(delay_s, 5))
-            self.pending.append(message)
-
-    class Budget:
-        def get_remaining_time_in_millis(self) -> int:
-            return 900_000
-
-    table, queue = container.table(), Queue()
-    operations, states = SyncOperationRepository(table), SyncStateRepository(table)
-    logs, connections = SyncLogRepository(table), ConnectionRepository(table)
-    engine = SyncEngine(
-        table=table,
-        operations=operations,
-        states=states,
-        logs=logs,
-        connections=connections,
-        secrets=container.connection_secrets(),
-        queue=queue,
-        adapter_factory=default_adapter_factory,
-    )
-    service = SyncService(
-        operations=operations, states=states, logs=logs, connections=connections, queue=queue
-    )
-    op = service.start(
-        tenant, connection.id, SyncRequest(mode=mode, include_closed=include_closed), triggered_by="benchmark"
-    )
-    for _ in range(10_000):
-        if not queue.pending:
-            break
-        message = queue.pending.pop(0)
-        engine.run_slice(
-            tenant, message.operation_id, message.slice_no, Budget(), resume_at=message.resume_at
-        )
-    final = service.get(tenant, op.id)
+    request = SyncRequest(mode=mode, include_closed=include_closed)
+    final = run_operation(container.table(), connection, tenant, request)
     if final.status != "Completed":
         raise RuntimeError(f"{mode} sync ended {final.status}: {final.results.errors}")
     return final

@@ -139,8 +139,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _run_engine(table: Any, connection: Any, tenant: str, mode: str) -> dict[str, Any]:
-    from trackbridge.domain.sync_plan import SyncRequest
+def run_operation(table: Any, connection: Any, tenant: str, request: Any) -> Any:
+    """Start a sync of ``request`` (a ``SyncRequest``) and run its slices to the end; the final operation.
+
+    The queue is a list: a parked slice waits its delay in-process (more than 60 s is an error here)."""
     from trackbridge.runtime import container
     from trackbridge.runtime.sync import SyncEngine, SyncService
     from trackbridge.runtime.sync.adapters import default_adapter_factory
@@ -172,7 +174,7 @@ def _run_engine(table: Any, connection: Any, tenant: str, mode: str) -> dict[str
         **repos,
     )
     service = SyncService(queue=queue, **repos)
-    op = service.start(tenant, connection.id, SyncRequest(mode=mode), triggered_by="benchmark")  # type: ignore[arg-type]
+    op = service.start(tenant, connection.id, request, triggered_by="benchmark")
     for _ in range(10_000):
         if not queue.pending:
             break
@@ -180,7 +182,13 @@ def _run_engine(table: Any, connection: Any, tenant: str, mode: str) -> dict[str
         engine.run_slice(
             tenant, message.operation_id, message.slice_no, _Budget(), resume_at=message.resume_at
         )
-    final = service.get(tenant, op.id)
+    return service.get(tenant, op.id)
+
+
+def _run_engine(table: Any, connection: Any, tenant: str, mode: str) -> dict[str, Any]:
+    from trackbridge.domain.sync_plan import SyncRequest
+
+    final = run_operation(table, connection, tenant, SyncRequest(mode=mode))  # type: ignore[arg-type]
     return {"status": final.status, "requests": final.requests, "results": final.results.model_dump()}
 
 

@@ -18,8 +18,6 @@ ROOT = Path(__file__).resolve().parents[3]
 BEFORE, AFTER = 1_700_000_000, 1_700_000_100
 STAMPS = (".uv-0.13.8", ".editable", ".runtime-installed", ".dev-installed")
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-
 
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
