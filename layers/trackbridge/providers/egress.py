@@ -72,7 +72,7 @@ class EgressBackend(httpcore.NetworkBackend):
         else:
             try:
                 candidates = list(self.resolver(host, port))
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # getaddrinfo: UnicodeError for a label over 63 chars
                 raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
             if not candidates:
                 raise httpcore.ConnectError(f"cannot resolve {host}: no address")

@@ -98,6 +98,21 @@ def test_a_name_that_resolves_to_a_refused_address_is_refused_before_connecting(
     assert "TB_ALLOWED_PRIVATE_NETWORKS" in refused.value.guidance
 
 
+def test_a_name_the_resolver_cannot_even_encode_is_a_connect_error_not_a_crash() -> None:
+    # getaddrinfo raises UnicodeError (not OSError) for a label over 63 characters, before any query
+    def resolver(host: str, port: int) -> list[IPAddress]:
+        raise UnicodeError("encoding with 'idna' codec failed (UnicodeError: label empty or too long)")
+
+    network = LoopbackOnly()
+    with (
+        egress_client(EgressPolicy(), resolver=resolver, network=network) as client,
+        pytest.raises(httpx.ConnectError, match="cannot resolve"),
+    ):
+        client.get(f"https://{'a' * 70}.example/api/v4/user")
+
+    assert network.connects == []
+
+
 def test_an_allowlisted_name_reaches_the_sandbox_at_the_checked_address(gitlab: GitLabSandbox) -> None:
     port = httpx.URL(gitlab.url).port
     assert port is not None
