@@ -24,6 +24,8 @@ from trackbridge.domain.errors import NotFound
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import API_KEY_PREFIX, PK, SK, api_key_lookup_pk, api_key_sk, tenant_pk
+from trackbridge.storage.mapping import datetime_or_none
+from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -44,14 +46,13 @@ class ApiKeyRepository:
 
     @staticmethod
     def _model(item: Item) -> ApiKey:
-        last_used, revoked = item.get("last_used_at"), item.get("revoked_at")
         return ApiKey(
             key_id=item["key_id"],
             tenant=item["tenant"],
             scopes=tuple(item["scopes"]),
             created_at=from_iso(item["created_at"]),
-            last_used_at=from_iso(last_used) if last_used else None,
-            revoked_at=from_iso(revoked) if revoked else None,
+            last_used_at=datetime_or_none(item.get("last_used_at")),
+            revoked_at=datetime_or_none(item.get("revoked_at")),
         )
 
     def create(self, key: StoredApiKey, *, also: tuple[TransactItem, ...] = ()) -> None:
@@ -91,14 +92,15 @@ class ApiKeyRepository:
         return self._model(item)
 
     def list(self, tenant: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> Page[ApiKey]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self._model,
             partition=tenant_pk(tenant),
             sk_prefix=API_KEY_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[ApiKey](items=[self._model(item) for item in items], next_cursor=next_cursor)
 
     def touch(self, key_id: str, now: datetime) -> bool:
         """Record a use, unless one was recorded less than :data:`LAST_USED_RESOLUTION` ago.

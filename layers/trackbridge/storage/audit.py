@@ -9,7 +9,8 @@ from __future__ import annotations
 from trackbridge.domain.audit import AuditEntry, FieldChange
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import from_iso, to_iso
-from trackbridge.storage.keys import PK, SK, audit_pk, audit_sk, tenant_pk
+from trackbridge.storage.keys import PK, SK, audit_pk, audit_sk
+from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import Item, Table, TransactItem
 
 
@@ -57,14 +58,15 @@ class AuditRepository:
     def list(
         self, tenant: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[AuditEntry]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=audit_pk(tenant),
             forward=False,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[AuditEntry](items=[self.model(item) for item in items], next_cursor=next_cursor)
 
 
 __all__ = ["AuditRepository"]

@@ -7,7 +7,7 @@ Rules and templates are named documents with optimistic locking (see ``documents
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar
 
 from trackbridge.domain.automation import Dedup, Event, Rule, Template
@@ -16,17 +16,10 @@ from trackbridge.domain.links import ObjectRef
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.documents import VersionedDocuments
 from trackbridge.storage.keys import PK, RULE_PREFIX, SK, TEMPLATE_PREFIX, TTL_ATTRIBUTE, event_pk, event_sk
+from trackbridge.storage.mapping import datetime_or_none, iso_or_none
 from trackbridge.storage.table import ConditionFailed, Item, Table
 
 DEFAULT_EVENT_RETENTION = timedelta(days=30)
-
-
-def _opt_iso(moment: datetime | None) -> str | None:
-    return to_iso(moment) if moment is not None else None
-
-
-def _opt_dt(text: str | None) -> datetime | None:
-    return from_iso(text) if text else None
 
 
 class RuleRepository(VersionedDocuments[Rule]):
@@ -50,8 +43,8 @@ class RuleRepository(VersionedDocuments[Rule]):
             "on_repeat": model.on_repeat,
             "on_resolve": model.on_resolve,
             "enabled": model.enabled,
-            "created_at": _opt_iso(model.created_at),
-            "updated_at": _opt_iso(model.updated_at),
+            "created_at": iso_or_none(model.created_at),
+            "updated_at": iso_or_none(model.updated_at),
             "version": model.version,
         }
 
@@ -69,8 +62,8 @@ class RuleRepository(VersionedDocuments[Rule]):
             on_repeat=item["on_repeat"],
             on_resolve=item["on_resolve"],
             enabled=item["enabled"],
-            created_at=_opt_dt(item.get("created_at")),
-            updated_at=_opt_dt(item.get("updated_at")),
+            created_at=datetime_or_none(item.get("created_at")),
+            updated_at=datetime_or_none(item.get("updated_at")),
             version=item["version"],
         )
 
@@ -88,8 +81,8 @@ class TemplateRepository(VersionedDocuments[Template]):
             "title": model.title,
             "body": model.body,
             "description": model.description,
-            "created_at": _opt_iso(model.created_at),
-            "updated_at": _opt_iso(model.updated_at),
+            "created_at": iso_or_none(model.created_at),
+            "updated_at": iso_or_none(model.updated_at),
             "version": model.version,
         }
 
@@ -99,8 +92,8 @@ class TemplateRepository(VersionedDocuments[Template]):
             title=item["title"],
             body=item["body"],
             description=item["description"],
-            created_at=_opt_dt(item.get("created_at")),
-            updated_at=_opt_dt(item.get("updated_at")),
+            created_at=datetime_or_none(item.get("created_at")),
+            updated_at=datetime_or_none(item.get("updated_at")),
             version=item["version"],
         )
 

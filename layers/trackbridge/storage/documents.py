@@ -11,13 +11,14 @@ Writes accept ``also``: further transaction items (an audit entry) written atomi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from trackbridge.domain.errors import Conflict, NotFound
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.storage.keys import PK, SK, tenant_pk
+from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 M = TypeVar("M", bound=BaseModel)
@@ -93,14 +94,15 @@ class VersionedDocuments(ABC, Generic[M]):
         return found
 
     def list(self, tenant: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> Page[M]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=tenant_pk(tenant),
             sk_prefix=self.sk_prefix,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Any](items=[self.model(item) for item in items], next_cursor=next_cursor)
 
     def _raise_lost(self, exc: ConditionFailed, document_id: str, expected_version: int | None) -> None:
         if exc.index != 0:

@@ -52,23 +52,16 @@ from trackbridge.storage.keys import (
     issues_by_updated_gsi1pk,
     issues_of_connection_by_updated_gsi3pk,
     sprint_sk,
-    tenant_pk,
     updated_sort_key,
     user_sk,
     worklog_sk,
 )
+from trackbridge.storage.mapping import datetime_or_none, iso_or_none
+from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table
 
 WriteOutcome = Literal["created", "updated", "unchanged"]
 _NEWER_OR_DIFFERENT = "attribute_not_exists(#pk) OR #u < :u OR (#u = :u AND #h <> :h)"
-
-
-def _opt_iso(moment: datetime | None) -> str | None:
-    return to_iso(moment) if moment is not None else None
-
-
-def _opt_dt(text: str | None) -> datetime | None:
-    return from_iso(text) if text else None
 
 
 def put_if_newer(table: Table, item: Item) -> WriteOutcome:
@@ -135,7 +128,7 @@ class IssueRepository:
             "url": issue.url,
             "created_at": to_iso(issue.created_at),
             "updated_at": updated,
-            "deleted_at": _opt_iso(issue.deleted_at),
+            "deleted_at": iso_or_none(issue.deleted_at),
             "content_hash": issue.content_hash or issue.compute_hash(),
         }
         if issue.deleted_at is None:
@@ -162,7 +155,7 @@ class IssueRepository:
             url=item.get("url"),
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
-            deleted_at=_opt_dt(item.get("deleted_at")),
+            deleted_at=datetime_or_none(item.get("deleted_at")),
             content_hash=item["content_hash"],
         )
 
@@ -178,28 +171,30 @@ class IssueRepository:
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Issue]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=connection_pk(tenant, connection_id),
             sk_prefix=ISSUE_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Issue](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def _by_updated(
         self, tenant: str, index: str, partition: str, since: datetime | None, limit: int, cursor: str | None
     ) -> Page[Issue]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=partition,
             index=index,
             sk_after=to_iso(since) if since else None,
             forward=False,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Issue](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def list_updated(
         self,
@@ -261,7 +256,7 @@ class CommentRepository:
             "body": comment.body,
             "created_at": to_iso(comment.created_at),
             "updated_at": to_iso(comment.updated_at),
-            "deleted_at": _opt_iso(comment.deleted_at),
+            "deleted_at": iso_or_none(comment.deleted_at),
             "content_hash": comment.content_hash or comment.compute_hash(),
         }
 
@@ -275,7 +270,7 @@ class CommentRepository:
             body=item["body"],
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
-            deleted_at=_opt_dt(item.get("deleted_at")),
+            deleted_at=datetime_or_none(item.get("deleted_at")),
             content_hash=item["content_hash"],
         )
 
@@ -291,27 +286,29 @@ class CommentRepository:
     def list_for_issue(
         self, tenant: str, issue_ref: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Comment]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=issue_pk(tenant, issue_ref),
             sk_prefix=COMMENT_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Comment](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Comment]:
         """Every stored comment of a connection (tombstones too), grouped by issue (GSI3)."""
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=comments_of_connection_gsi3pk(tenant, connection_id),
             index=GSI3,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Comment](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
 
 class WorklogRepository:
@@ -333,7 +330,7 @@ class WorklogRepository:
             "comment": worklog.comment,
             "created_at": to_iso(worklog.created_at),
             "updated_at": to_iso(worklog.updated_at),
-            "deleted_at": _opt_iso(worklog.deleted_at),
+            "deleted_at": iso_or_none(worklog.deleted_at),
             "content_hash": worklog.content_hash or worklog.compute_hash(),
         }
 
@@ -349,7 +346,7 @@ class WorklogRepository:
             comment=item["comment"],
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
-            deleted_at=_opt_dt(item.get("deleted_at")),
+            deleted_at=datetime_or_none(item.get("deleted_at")),
             content_hash=item["content_hash"],
         )
 
@@ -365,14 +362,15 @@ class WorklogRepository:
     def list_for_issue(
         self, tenant: str, issue_ref: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Worklog]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=issue_pk(tenant, issue_ref),
             sk_prefix=WORKLOG_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Worklog](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
 
 class UserRepository:
@@ -418,14 +416,15 @@ class UserRepository:
     def list(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[User]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=connection_pk(tenant, connection_id),
             sk_prefix=USER_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[User](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
 
 class SprintRepository:
@@ -446,9 +445,9 @@ class SprintRepository:
             "state": sprint.state,
             "board_id": sprint.board_id,
             "goal": sprint.goal,
-            "start_at": _opt_iso(sprint.start_at),
-            "end_at": _opt_iso(sprint.end_at),
-            "complete_at": _opt_iso(sprint.complete_at),
+            "start_at": iso_or_none(sprint.start_at),
+            "end_at": iso_or_none(sprint.end_at),
+            "complete_at": iso_or_none(sprint.complete_at),
         }
 
     @staticmethod
@@ -460,9 +459,9 @@ class SprintRepository:
             state=item["state"],
             board_id=item.get("board_id"),
             goal=item.get("goal"),
-            start_at=_opt_dt(item.get("start_at")),
-            end_at=_opt_dt(item.get("end_at")),
-            complete_at=_opt_dt(item.get("complete_at")),
+            start_at=datetime_or_none(item.get("start_at")),
+            end_at=datetime_or_none(item.get("end_at")),
+            complete_at=datetime_or_none(item.get("complete_at")),
         )
 
     def put(self, tenant: str, sprint: Sprint) -> None:
@@ -477,14 +476,15 @@ class SprintRepository:
     def list(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Sprint]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=connection_pk(tenant, connection_id),
             sk_prefix=SPRINT_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Sprint](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
 
 __all__ = [

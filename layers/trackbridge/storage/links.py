@@ -15,6 +15,7 @@ from trackbridge.domain.links import Link, ObjectRef
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import LINK_PREFIX, PK, SK, issue_pk, link_id_sk, link_sk, object_pk, tenant_pk
+from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 
@@ -83,26 +84,28 @@ class LinkRepository:
     def list_for_object(
         self, tenant: str, obj: ObjectRef, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Link]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=object_pk(tenant, obj.key),
             sk_prefix=LINK_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Link](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def list_for_issue(
         self, tenant: str, issue_ref: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Link]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=issue_pk(tenant, issue_ref),
             sk_prefix=LINK_PREFIX,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[Link](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def delete(self, tenant: str, link_id: str, *, also: tuple[TransactItem, ...] = ()) -> Link:
         link = self.get(tenant, link_id)

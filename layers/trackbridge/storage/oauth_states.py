@@ -20,6 +20,7 @@ from datetime import datetime
 from trackbridge.domain.errors import Conflict
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import PK, SK, TTL_ATTRIBUTE
+from trackbridge.storage.mapping import datetime_or_none
 from trackbridge.storage.table import ConditionFailed, Item, Table
 
 ENTITY = "oauth_state"
@@ -69,14 +70,13 @@ class OAuthStateRepository:
 
     @staticmethod
     def _model(item: Item) -> IssuedOAuthState:
-        consumed = item.get("consumed_at")
         return IssuedOAuthState(
             state_id=item["state_id"],
             connection_id=item["connection_id"],
             nonce_hash=item["nonce_hash"],
             created_at=from_iso(item["created_at"]),
             expires_at=from_iso(item["state_expires_at"]),
-            consumed_at=from_iso(consumed) if consumed else None,
+            consumed_at=datetime_or_none(item.get("consumed_at")),
         )
 
     def issue(self, tenant: str, state: IssuedOAuthState) -> None:

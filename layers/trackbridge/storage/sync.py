@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from trackbridge.domain.errors import Conflict, NotFound
-from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from trackbridge.domain.sync import Progress, Results, SyncLogEntry, SyncOperation, SyncState
 from trackbridge.domain.sync_plan import StoredVersion
 from trackbridge.domain.times import from_iso, to_iso
@@ -45,6 +45,8 @@ from trackbridge.storage.keys import (
     sync_state_sk,
     tenant_pk,
 )
+from trackbridge.storage.mapping import datetime_or_none, iso_or_none
+from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 DEFAULT_LOG_RETENTION = timedelta(days=30)
@@ -66,14 +68,6 @@ def stored_sync_versions(
         )
         for key, item in found.items()
     }
-
-
-def _opt_iso(moment: datetime | None) -> str | None:
-    return to_iso(moment) if moment is not None else None
-
-
-def _opt_dt(text: str | None) -> datetime | None:
-    return from_iso(text) if text else None
 
 
 class SyncOperationRepository:
@@ -99,8 +93,8 @@ class SyncOperationRepository:
             "results": op.results.model_dump(mode="json"),
             "requests": op.requests,
             "created_at": created,
-            "started_at": _opt_iso(op.started_at),
-            "finished_at": _opt_iso(op.finished_at),
+            "started_at": iso_or_none(op.started_at),
+            "finished_at": iso_or_none(op.finished_at),
             "triggered_by": op.triggered_by,
             "check_deletions": op.check_deletions,
             "slice_no": op.slice_no,
@@ -120,8 +114,8 @@ class SyncOperationRepository:
             results=Results(**item["results"]),
             requests=item["requests"],
             created_at=from_iso(item["created_at"]),
-            started_at=_opt_dt(item.get("started_at")),
-            finished_at=_opt_dt(item.get("finished_at")),
+            started_at=datetime_or_none(item.get("started_at")),
+            finished_at=datetime_or_none(item.get("finished_at")),
             triggered_by=item["triggered_by"],
             check_deletions=item.get("check_deletions", False),
             slice_no=item["slice_no"],
@@ -177,15 +171,16 @@ class SyncOperationRepository:
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[SyncOperation]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=operations_of_connection_gsi1pk(tenant, connection_id),
             index=GSI1,
             forward=False,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[SyncOperation](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def _versioned_put(self, tenant: str, op: SyncOperation, expected_version: int) -> TransactItem:
         return self.table.put_op(
@@ -350,13 +345,13 @@ class SyncStateRepository:
             "entity": "sync_state",
             "connection_id": state.connection_id,
             "sync_entity": state.entity,
-            "high_water": _opt_iso(state.high_water),
+            "high_water": iso_or_none(state.high_water),
             "cursor": state.cursor,
             "status": state.status,
             "last_operation_id": state.last_operation_id,
-            "last_success_at": _opt_iso(state.last_success_at),
+            "last_success_at": iso_or_none(state.last_success_at),
             "last_error": state.last_error,
-            "deletions_checked_at": _opt_iso(state.deletions_checked_at),
+            "deletions_checked_at": iso_or_none(state.deletions_checked_at),
             "updated_at": to_iso(state.updated_at),
             "version": state.version,
         }
@@ -366,13 +361,13 @@ class SyncStateRepository:
         return SyncState(
             connection_id=item["connection_id"],
             entity=item["sync_entity"],
-            high_water=_opt_dt(item.get("high_water")),
+            high_water=datetime_or_none(item.get("high_water")),
             cursor=item.get("cursor"),
             status=item["status"],
             last_operation_id=item.get("last_operation_id"),
-            last_success_at=_opt_dt(item.get("last_success_at")),
+            last_success_at=datetime_or_none(item.get("last_success_at")),
             last_error=item.get("last_error"),
-            deletions_checked_at=_opt_dt(item.get("deletions_checked_at")),
+            deletions_checked_at=datetime_or_none(item.get("deletions_checked_at")),
             updated_at=from_iso(item["updated_at"]),
             version=item["version"],
         )
@@ -400,12 +395,16 @@ class SyncStateRepository:
 
     def list_for_connection(self, tenant: str, connection_id: str) -> list[SyncState]:
         """Every entity's state (a handful per connection, so one page is all)."""
-        items, _ = self.table.query(
+        page = query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=connection_pk(tenant, connection_id),
             sk_prefix=STATE_PREFIX,
-            tenant_prefix=tenant_pk(tenant),
+            limit=MAX_PAGE_SIZE,
+            cursor=None,
         )
-        return [self.model(i) for i in items]
+        return page.items
 
 
 class SyncLogRepository:
@@ -451,27 +450,29 @@ class SyncLogRepository:
     def list_for_operation(
         self, tenant: str, operation_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[SyncLogEntry]:
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=sync_log_pk(tenant, operation_id),
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[SyncLogEntry](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[SyncLogEntry]:
         """A connection's log across operations, newest first."""
-        items, next_cursor = self.table.query(
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
             partition=sync_logs_of_connection_gsi1pk(tenant, connection_id),
             index=GSI1,
             forward=False,
             limit=limit,
             cursor=cursor,
-            tenant_prefix=tenant_pk(tenant),
         )
-        return Page[SyncLogEntry](items=[self.model(i) for i in items], next_cursor=next_cursor)
 
 
 __all__ = [

@@ -146,26 +146,30 @@ class Table:
         return not isinstance(expires, (int, float)) or expires > self._clock()
 
     @staticmethod
-    def _expression(
-        kwargs: dict[str, Any],
+    def _conditional(
+        body: dict[str, Any],
         *,
         condition: str | None,
         names: Mapping[str, str] | None,
         values: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
+        """``body`` with its condition and expression attributes; a failed condition returns the stored
+        item (``ALL_OLD``), so the caller can tell "absent" from "changed" without a second read."""
         if condition:
-            kwargs["ConditionExpression"] = condition
+            body["ConditionExpression"] = condition
+            body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
+            body["ExpressionAttributeNames"] = dict(names)
         if values:
-            kwargs["ExpressionAttributeValues"] = serialize(values)
-        return kwargs
+            body["ExpressionAttributeValues"] = serialize(values)
+        return body
 
     @staticmethod
     def key(pk: str, sk: str) -> dict[str, Any]:
         return serialize({PK: pk, SK: sk})
 
     # -- single items ---------------------------------------------------------------------------------------
+    # A single write is the body of its transaction item (``put_op``...) plus what it returns.
 
     def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
         response = self._call(
@@ -183,15 +187,10 @@ class Table:
         values: Mapping[str, Any] | None = None,
         return_old: bool = False,
     ) -> Item | None:
-        kwargs = self._expression(
-            {"TableName": self.name, "Item": serialize(item)}, condition=condition, names=names, values=values
-        )
-        if condition:
-            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        body = self.put_op(item, condition=condition, names=names, values=values)["Put"]
         if return_old:
-            kwargs["ReturnValues"] = "ALL_OLD"
-        response = self._call("put_item", **kwargs)
-        old = response.get("Attributes")
+            body["ReturnValues"] = "ALL_OLD"
+        old = self._call("put_item", **body).get("Attributes")
         return deserialize(old) if old else None
 
     def update(
@@ -204,20 +203,10 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> Item:
-        kwargs = self._expression(
-            {
-                "TableName": self.name,
-                "Key": self.key(pk, sk),
-                "UpdateExpression": update,
-                "ReturnValues": "ALL_NEW",
-            },
-            condition=condition,
-            names=names,
-            values=values,
-        )
-        if condition:
-            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return deserialize(self._call("update_item", **kwargs).get("Attributes", {}))
+        operation = self.update_op(pk, sk, update=update, condition=condition, names=names, values=values)
+        body = operation["Update"]
+        body["ReturnValues"] = "ALL_NEW"
+        return deserialize(self._call("update_item", **body).get("Attributes", {}))
 
     def delete(
         self,
@@ -228,15 +217,9 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> Item | None:
-        kwargs = self._expression(
-            {"TableName": self.name, "Key": self.key(pk, sk), "ReturnValues": "ALL_OLD"},
-            condition=condition,
-            names=names,
-            values=values,
-        )
-        if condition:
-            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        old = self._call("delete_item", **kwargs).get("Attributes")
+        body = self.delete_op(pk, sk, condition=condition, names=names, values=values)["Delete"]
+        body["ReturnValues"] = "ALL_OLD"
+        old = self._call("delete_item", **body).get("Attributes")
         return deserialize(old) if old else None
 
     # -- transactions ---------------------------------------------------------------------------------------
@@ -249,12 +232,8 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> TransactItem:
-        body = self._expression(
-            {"TableName": self.name, "Item": serialize(item)}, condition=condition, names=names, values=values
-        )
-        if condition:
-            body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return {"Put": body}
+        body: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
+        return {"Put": self._conditional(body, condition=condition, names=names, values=values)}
 
     def delete_op(
         self,
@@ -265,12 +244,8 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> TransactItem:
-        body = self._expression(
-            {"TableName": self.name, "Key": self.key(pk, sk)}, condition=condition, names=names, values=values
-        )
-        if condition:
-            body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return {"Delete": body}
+        body: dict[str, Any] = {"TableName": self.name, "Key": self.key(pk, sk)}
+        return {"Delete": self._conditional(body, condition=condition, names=names, values=values)}
 
     def update_op(
         self,
@@ -282,15 +257,8 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> TransactItem:
-        body = self._expression(
-            {"TableName": self.name, "Key": self.key(pk, sk), "UpdateExpression": update},
-            condition=condition,
-            names=names,
-            values=values,
-        )
-        if condition:
-            body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return {"Update": body}
+        body: dict[str, Any] = {"TableName": self.name, "Key": self.key(pk, sk), "UpdateExpression": update}
+        return {"Update": self._conditional(body, condition=condition, names=names, values=values)}
 
     def write(self, operation: TransactItem, *also: TransactItem) -> None:
         """One write, alone (a plain call, half the cost) or with others (one transaction).
