@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
+
+from infra.local.worker import WorkerLifecycle, WorkerThread
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def state_change_entry(
     }
 
 
-class AlarmBridge:
+class AlarmBridge(WorkerLifecycle):
     """Turns alarm state changes made against moto into events on moto's default bus."""
 
     def __init__(
@@ -141,12 +142,16 @@ class AlarmBridge:
     ) -> None:
         self._cloudwatch = cloudwatch
         self._events = events
-        self._interval_s = interval_s
         self._prefix = alarm_name_prefix
         self._states: dict[str, AlarmState] = {}
         self._baselined = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = WorkerThread(
+            self.poll_once,
+            name="local-alarm-bridge",
+            logger=logger,
+            failure_event="alarms.poll_failed",
+            interval_s=interval_s,
+        )
 
     def _alarms(self) -> list[tuple[dict[str, Any], bool]]:
         request: dict[str, Any] = {"AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
@@ -196,28 +201,10 @@ class AlarmBridge:
             logger.info("alarms.state_change %s", entry["Resources"][0])
         return entries
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.poll_once()
-            except Exception:
-                logger.exception("alarms.poll_failed")
-
-    def start(self) -> AlarmBridge:
+    def start(self) -> Self:
         if not self._baselined:
             self.baseline()
-        self._thread = threading.Thread(target=self._run, name="local-alarm-bridge", daemon=True)
-        self._thread.start()
-        return self
-
-    def signal_stop(self) -> None:
-        self._stop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        return super().start()
 
 
 __all__ = ["AlarmBridge", "AlarmState", "alarm_configuration", "state_change_entry"]

@@ -14,7 +14,6 @@ import base64
 import functools
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from infra.definition import QUEUES, QueueSpec
 from infra.local.invoke import LocalFunctions
 from infra.local.provision import LocalResources
+from infra.local.worker import WorkerLifecycle, WorkerThread
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def failed_ids(result: Any, message_ids: set[str]) -> set[str] | None:
     return ids
 
 
-class QueuePoller:
+class QueuePoller(WorkerLifecycle):
     """Feeds one queue to one function, on its own thread, until ``stop()``."""
 
     def __init__(
@@ -107,8 +107,17 @@ class QueuePoller:
         self._invoke = invoke
         self._visibility_timeout_s = visibility_timeout_s
         self._wait_time_s = wait_time_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = WorkerThread(
+            self.poll_once,
+            name=f"local-poller-{spec.key}",
+            # moto restarting or a transient error: keep the poller alive, as Lambda's would be.
+            logger=logger,
+            failure_event="poller.receive_failed",
+            failure_extra={"queue": spec.key},
+            failure_backoff_s=1.0,
+            # A receive waits at most wait_time_s; a batch in a handler may take longer, so allow for it.
+            join_timeout_s=wait_time_s + 30,
+        )
 
     def poll_once(self) -> PollResult:
         request: dict[str, Any] = {
@@ -142,30 +151,6 @@ class QueuePoller:
                     "poller.delete_failed", extra={"queue": self.spec.key, "code": failure.get("Code")}
                 )
         return PollResult(len(messages), len(done), len(failed))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                # moto restarting or a transient error: keep the poller alive, as Lambda's would be.
-                logger.exception("poller.receive_failed", extra={"queue": self.spec.key})
-                self._stop.wait(1.0)
-
-    def start(self) -> QueuePoller:
-        self._thread = threading.Thread(target=self._run, name=f"local-poller-{self.spec.key}", daemon=True)
-        self._thread.start()
-        return self
-
-    def signal_stop(self) -> None:
-        self._stop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            # A receive waits at most wait_time_s; a batch in a handler may take longer, so allow for it.
-            self._thread.join(timeout=self._wait_time_s + 30)
-            self._thread = None
 
 
 class QueuePollers:

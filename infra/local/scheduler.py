@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -30,6 +29,7 @@ from botocore.exceptions import ClientError
 from infra.definition import APP
 from infra.local.invoke import LocalFunctions
 from infra.local.provision import MOTO_ACCOUNT_ID, LocalResources
+from infra.local.worker import WorkerLifecycle, WorkerThread
 from trackbridge.domain.schedules import (
     InvalidScheduleExpression,
     InvalidTimeZone,
@@ -84,7 +84,7 @@ class Fired:
     at: datetime
 
 
-class LocalScheduler:
+class LocalScheduler(WorkerLifecycle):
     """Polls moto's Scheduler for ``resources.schedule_group`` and fires what is due."""
 
     def __init__(
@@ -99,7 +99,6 @@ class LocalScheduler:
         self._resources = resources
         self._functions = functions
         self._clock = clock
-        self._interval_s = interval_s
         self._scheduler = resources.client("scheduler")
         self._sqs = resources.client("sqs")
         self._events = resources.client("events")
@@ -112,8 +111,13 @@ class LocalScheduler:
         # Lambda targets are invoked asynchronously, as Scheduler does, so a slow handler delays no schedule.
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="local-scheduler-invoke")
         self._pending: set[Future[Any]] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = WorkerThread(
+            self.tick,
+            name="local-scheduler",
+            logger=logger,
+            failure_event="scheduler.tick_failed",
+            interval_s=interval_s,
+        )
 
     # ---------------------------------------------------------------------------------------- ticking
 
@@ -310,26 +314,9 @@ class LocalScheduler:
 
     # ------------------------------------------------------------------------------------- lifecycle
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("scheduler.tick_failed")
-
-    def start(self) -> LocalScheduler:
-        self._thread = threading.Thread(target=self._run, name="local-scheduler", daemon=True)
-        self._thread.start()
-        return self
-
-    def signal_stop(self) -> None:
-        self._stop.set()
-
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        """Stop ticking, then wait for the invocations in flight (queued ones are cancelled)."""
+        super().stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
