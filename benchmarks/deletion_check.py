@@ -1,11 +1,11 @@
 """Deletion check benchmark: what one check costs at each tracker, measured on its sandbox.
 
-``python -m benchmarks.deletion_check [--provider github|gitlab|jira|all] [--issues N] [--deleted D]``
-seeds each sandbox with N issues (30 % closed), runs a full sync through the real engine, deletes D issues
-at the tracker and runs a ``deletions`` operation, twice (``include_closed`` on, then off: D more deleted),
-and prints the tracker's own request counts (``/_sandbox/requests``) for each: the id listing's pages
-and the confirming GETs, and the same per 1,000 issues. Not part of the test suite (the integration tests
-assert exact counts at a small size).
+``python -m benchmarks.deletion_check [--provider NAME|all] [--issues N] [--deleted D]`` seeds each
+registered sandbox (``infra.local.trackers.SANDBOXES``) with N issues (30 % closed), runs a full sync
+through the real engine, deletes D issues at the tracker and runs a ``deletions`` operation, twice
+(``include_closed`` on, then off: D more deleted), and prints the tracker's own request counts
+(``/_sandbox/requests``) for each: the id listing's pages and the confirming GETs, and the same per 1,000
+issues. Not part of the test suite (the integration tests assert exact counts at a small size).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from benchmarks.sync_requests import (
     _connection,
     _counts,
     _fresh_table,
+    _registered,
     _sandbox,
     _start_aws,
     run_operation,
@@ -39,9 +40,9 @@ def _run(connection: Any, tenant: str, mode: SyncMode, *, include_closed: bool |
     return final
 
 
-def _victims(provider: str, tracker: Any, tenant: str, connection: Any, count: int) -> list[dict[str, Any]]:
-    """``count`` stored open issues to delete at the tracker (no Jira issue with sub-tasks, which its
-    deletion would take along), as ``mutate("delete")`` parameters."""
+def _victims(tracker: Any, tenant: str, connection: Any, count: int) -> list[dict[str, Any]]:
+    """``count`` stored open issues to delete at the tracker (none whose deletion takes others along, as a
+    Jira issue's does its sub-tasks), as ``mutate("delete")`` parameters."""
     from trackbridge.runtime import container
     from trackbridge.storage.issues import IssueRepository
 
@@ -53,13 +54,8 @@ def _victims(provider: str, tracker: Any, tenant: str, connection: Any, count: i
         for issue in page.items:
             if issue.deleted_at is not None or issue.status_category == "done" or len(found) == count:
                 continue
-            if provider == "jira":
-                record = tracker.state.find(issue.key)
-                if record is None or tracker.state.children(record):
-                    continue
-                found.append({"key": issue.key})
-            else:
-                found.append({"number" if provider == "github" else "iid": int(issue.key.lstrip("#"))})
+            if tracker.removable_alone(issue.key):
+                found.append(tracker.issue_ref(issue.key))
         cursor = page.next_cursor
         if cursor is None:
             break
@@ -76,7 +72,7 @@ def measure(provider: str, issues: int, deleted: int) -> list[dict[str, Any]]:
         _run(connection, tenant, "full")
         rows = []
         for include_closed in (True, False):
-            for victim in _victims(provider, tracker, tenant, connection, deleted):
+            for victim in _victims(tracker, tenant, connection, deleted):
                 tracker.mutate("delete", **victim)
             plain, listed, _ = _counts(tracker)
             tracker.reset_requests()
@@ -103,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.deletion_check", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--provider", choices=("github", "gitlab", "jira", "all"), default="all")
+    parser.add_argument("--provider", default="all", help="a registered sandbox tracker, or all (default)")
     parser.add_argument("--issues", type=int, default=1_000)
     parser.add_argument("--deleted", type=int, default=1)
     args = parser.parse_args(argv)
+    registered = _registered()
+    if args.provider != "all" and args.provider not in registered:
+        parser.error(f"unknown tracker {args.provider!r}; registered: {', '.join(registered)}")
 
     import logging
 
@@ -114,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     server = _start_aws()
     rows: list[dict[str, Any]] = []
     try:
-        for provider in ["github", "gitlab", "jira"] if args.provider == "all" else [args.provider]:
+        for provider in registered if args.provider == "all" else [args.provider]:
             rows.extend(measure(provider, args.issues, args.deleted))
     finally:
         server.stop()

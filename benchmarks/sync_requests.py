@@ -1,8 +1,9 @@
 """Sync benchmark: requests against the floor and a naive client, idle cost, wall time, peak memory.
 
-``make bench`` (or ``python -m benchmarks.sync_requests [--provider github|gitlab|jira|all] [--issues N]
-[--comments C] [--large]``) runs, per provider, against its sandbox tracker and moto's DynamoDB, all in one
-run so every ratio compares like with like:
+``make bench`` (or ``python -m benchmarks.sync_requests [--provider NAME|all] [--issues N] [--comments C]
+[--large [NAME]]``) runs, per tracker of the sandbox registry (``infra.local.trackers.SANDBOXES``), against
+its sandbox and moto's DynamoDB, all in one run so every ratio compares like with like; what differs per
+tracker (connection, floor, naive client) is what its sandbox declares:
 
 - **full**: a full sync through the real engine (slices, checkpoints, conditional writes); its requests
   against the provider's floor (shared/research/request-floors.md) and against a naive per-issue client
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
@@ -259,12 +259,19 @@ def _spawn(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _registered() -> list[str]:
+    """The sandbox registry's tracker names (imported here, so the measured children never load it)."""
+    from infra.local.trackers import SANDBOXES
+
+    return list(SANDBOXES)
+
+
 def _sandbox(provider: str, issues: int, comments: int) -> Any:
-    from infra.local.trackers import PROVIDERS
+    from infra.local.trackers import SANDBOXES
 
     # A budget no client can spend: the naive clients need one request per issue, far beyond GitHub's
     # 5,000 an hour, and the comparison is about requests, not about waiting for a reset.
-    tracker = PROVIDERS[provider](
+    tracker = SANDBOXES[provider](
         seed="bench", issues=issues, comments_per_issue=comments, closed_ratio=0.3, rate_limit=10**9
     )
     return tracker.start()
@@ -282,96 +289,26 @@ def _allow(tracker: Any) -> None:
 
 
 def _connection(provider: str, tracker: Any, tenant: str) -> Any:
+    """The benchmark tenant's connection to ``tracker``'s seeded project, as the sandbox declares it."""
     from trackbridge.domain.audit import Actor
     from trackbridge.domain.connections import ConnectionCreate
     from trackbridge.runtime import container
 
-    described = tracker.describe()
-    if provider == "github":
-        scope, credentials = {"repo": described["repo"]}, {"token": tracker.token}
-    elif provider == "gitlab":
-        scope, credentials = {"project": described["project"]}, {"token": tracker.token}
-    else:
-        scope, credentials = (
-            {"project": described["project"]},
-            {"email": tracker.email, "api_token": tracker.token},
-        )
-    body = ConnectionCreate.model_validate(
-        {
-            "name": provider,
-            "provider": provider,
-            "base_url": tracker.url,
-            "scope": scope,
-            "credentials": credentials,
-        }
-    )
+    body = ConnectionCreate.model_validate(tracker.connection_request(name=provider))
     return container.connection_service().create(tenant, body, Actor(id="benchmark"))
 
 
 def _counts(tracker: Any) -> tuple[int, int, int]:
     """(issues, items the issue listing returns, comments) as the sandbox holds them."""
-    state = tracker.state
-    if hasattr(state, "notes"):  # GitLab: user notes only, system notes are not comments
-        comments = sum(1 for n in state.notes.values() if not getattr(n, "system", False))
-    else:
-        comments = len(getattr(state, "comments", {}) or {})
-    if isinstance(getattr(state, "issues", None), list):  # GitHub's pull requests share the numbering
-        records = [i for i in state.issues if i is not None]
-        plain = sum(1 for i in records if not getattr(i, "pull", False))
-        return plain, len(records), comments
-    issues = tracker.sizes.issues
-    return issues, issues, comments
+    counts: tuple[int, int, int] = tracker.issue_counts()
+    return counts
 
 
-def _floor(provider: str, listed: int, comments: int, truncated: int = 0) -> int:
-    if provider == "github":
-        return math.ceil(listed / 100) + math.ceil(comments / 100)
-    if provider == "gitlab":
-        # No project-wide notes listing: a first sync asks each issue's notes once (100 per page).
-        return math.ceil(listed / 100) + listed
-    # Jira search/jql carries comments; 50 per page when comments ride along.
-    return math.ceil(listed / 50) + truncated
-
-
-def _naive(provider: str, tracker: Any) -> tuple[int, float]:
+def _naive(tracker: Any) -> tuple[int, float]:
     """A per-issue client as people write it with the usual library; returns (requests, wall seconds)."""
     tracker.reset_requests()
     started = time.perf_counter()
-    described = tracker.describe()
-    if provider == "github":
-        import github as pygithub
-
-        # PyGithub paces itself (0.25 s between requests by default); the comparison is about requests.
-        client = pygithub.Github(
-            base_url=tracker.url,
-            auth=pygithub.Auth.Token(tracker.token),
-            retry=None,
-            seconds_between_requests=None,
-            seconds_between_writes=None,
-        )
-        repo = client.get_repo(described["repo"])
-        for issue in repo.get_issues(state="all"):
-            list(issue.get_comments())
-    elif provider == "gitlab":
-        import gitlab as pygitlab
-
-        gl = pygitlab.Gitlab(tracker.url, private_token=tracker.token)
-        project = gl.projects.get(described["project"])
-        for gl_issue in project.issues.list(iterator=True, state="all"):
-            gl_issue.notes.list(get_all=True)
-    else:
-        from jira import JIRA
-
-        jira = JIRA(
-            server=tracker.url,
-            basic_auth=(tracker.email, tracker.token),
-            options={"rest_api_version": "3", "check_update": False},
-            max_retries=0,
-        )
-        for jira_issue in jira.enhanced_search_issues(
-            f"project = {described['project']} ORDER BY key", maxResults=0
-        ):
-            jira.comments(jira_issue.key)
+    tracker.read_with_client_library()
     return int(tracker.requests()["total"]), time.perf_counter() - started
 
 
@@ -412,13 +349,13 @@ def run_provider(
             if conditional_baseline
             else None
         )
-        naive_requests, naive_wall = _naive(provider, tracker) if naive else (None, None)
+        naive_requests, naive_wall = _naive(tracker) if naive else (None, None)
         return ProviderRun(
             provider=provider,
             issues=plain,
             listed=listed,
             comments=comment_count,
-            floor=_floor(provider, listed, comment_count),
+            floor=tracker.full_sync_floor(listed, comment_count),
             full=full,
             full_sandbox=full_sandbox,
             idle=idle,
@@ -513,10 +450,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.sync_requests", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--provider", choices=("github", "gitlab", "jira", "all"), default="all")
+    parser.add_argument("--provider", default="all", help="a registered sandbox tracker, or all (default)")
     parser.add_argument("--issues", type=int, default=10_000)
     parser.add_argument("--comments", type=int, default=3, help="comments per issue")
-    parser.add_argument("--large", action="store_true", help="also run GitHub with 100,000 issues (peak RSS)")
+    parser.add_argument(
+        "--large",
+        nargs="?",
+        const="",
+        metavar="PROVIDER",
+        help="also run one tracker with 100,000 issues (peak RSS; default: the first registered, GitHub)",
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive per-issue client")
     parser.add_argument(
         "--no-conditional-baseline",
@@ -532,18 +475,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(_child(json.loads(args.child)), default=str) + "\n")
         return 0
 
+    registered = _registered()
+    for chosen in (args.provider, args.large):
+        if chosen and chosen != "all" and chosen not in registered:
+            parser.error(f"unknown tracker {chosen!r}; registered: {', '.join(registered)}")
     import logging
 
     logging.disable(logging.WARNING)
     server = _start_aws()
     try:
-        providers = ["github", "gitlab", "jira"] if args.provider == "all" else [args.provider]
+        providers = registered if args.provider == "all" else [args.provider]
         runs = []
         with_conditional = not args.no_conditional_baseline
         plan = [(p, args.issues, not args.no_naive, with_conditional) for p in providers]
-        if args.large:
+        if args.large is not None:
             # The memory row: no naive client, no conditional baseline (each takes as long as the sync).
-            plan.append(("github", 100_000, False, False))
+            plan.append((args.large or registered[0], 100_000, False, False))
         for provider, issues, naive, conditional in plan:
             runs.append(
                 run_provider(provider, issues, args.comments, naive=naive, conditional_baseline=conditional)

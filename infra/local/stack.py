@@ -114,35 +114,24 @@ def sandbox_allowlist(trackers: Mapping[str, Any]) -> str:
     return ",".join(entries)
 
 
-# Scope and credential keys of each sandbox's describe() entry, per provider.
-_DEMO_SCOPES = {"github": ("repo", "repo"), "gitlab": ("project", "project"), "jira": ("project", "project")}
-
-
 def seed_demo_connections(stack: LocalStack) -> None:
-    """One connection per running sandbox tracker for the demo tenant, named ``{provider}-sandbox``."""
+    """One connection per running sandbox tracker for the demo tenant, named ``{provider}-sandbox``.
+
+    Each sandbox class builds its own connection body from its ``describe()`` entry
+    (``connection_request_for``), so nothing here knows a tracker by name.
+    """
+    from infra.local.trackers import SANDBOXES
     from trackbridge.domain.audit import Actor
     from trackbridge.domain.connections import ConnectionCreate
     from trackbridge.runtime import container
 
     trackers = stack.sandboxes.describe() if stack.sandboxes is not None else {}
-    for provider, (scope_key, field) in _DEMO_SCOPES.items():
+    for provider, sandbox in SANDBOXES.items():
         tracker = trackers.get(provider)
-        if not isinstance(tracker, Mapping) or not tracker.get("url") or not tracker.get(field):
+        if not isinstance(tracker, Mapping) or not tracker.get("url") or not tracker.get(sandbox.scope_key):
             continue
-        token = str(tracker.get("token") or "")
-        credentials = (
-            {"email": tracker.get("email"), "api_token": token} if provider == "jira" else {"token": token}
-        )
-        body = ConnectionCreate.model_validate(
-            {
-                "name": f"{provider}-sandbox",
-                "provider": provider,
-                "base_url": tracker["url"],
-                "scope": {scope_key: tracker[field]},
-                "credentials": credentials,
-                "webhook_secret": tracker.get("webhook_secret") or None,
-            }
-        )
+        request = sandbox.connection_request_for(tracker, webhook_secret=True)
+        body = ConnectionCreate.model_validate(request)
         connection = container.connection_service().create(DEMO_TENANT, body, Actor(id="local-up"))
         stack.demo_connections[provider] = connection.id
 

@@ -2,8 +2,8 @@
 
 A sandbox tracker is a real HTTP server on 127.0.0.1 that speaks one provider's REST API from in-memory,
 deterministically seeded state, plus the control API of DESIGN section 9 under ``/_sandbox/``. The core owns
-everything that is the same for every provider; a provider module (``github.py``, ``gitlab.py``,
-``jira.py``) declares what differs, as class attributes and decorated handlers::
+everything that is the same for every provider; a provider package (``github/``, ``gitlab/``, ``jira/``)
+declares what differs, as class attributes and decorated handlers spread over route modules::
 
     class GitHubSandbox(SandboxTracker[GitHubState]):
         kind = "github"                       # registry key, token and secret names
@@ -32,6 +32,13 @@ Public surface (import these from ``infra.local.trackers.core``):
   ``.sizes``, ``.clock`` (freeze/advance "now"), ``.lock``, ``.token``, ``.webhook_secret``.
   For provider code: ``.touch()``, ``.view(query, compute)``, ``.emit(event, payload)``,
   ``.send_webhooks(requests)``, ``.rate_status(principal)``, ``.read_json(request)``, ``.now()``.
+  Declared per provider for its callers (tests, benchmarks, the demo stack), so none branches on a tracker's
+  name: ``scope_key``, ``credential_fields``, ``listing_route``, ``issue_ref_key``, ``title_field``,
+  ``close_fields``; ``.connection_request()`` / ``connection_request_for(describe_entry)`` (the ``POST
+  /v1/connections`` body), ``.urls()``, ``.issue_ref(n)``, ``.open_issue(title)``, ``.retitle_issue()``,
+  ``.close_issue()``, ``.comment_on_issue()``, ``.remove_comment()``, ``.remove_issue()``,
+  ``.removable_alone()``, ``.search_query(text)``, ``.issue_counts()``, ``.full_sync_floor()``,
+  ``.read_with_client_library()``.
 - :func:`route`, :func:`mutation` -- the two decorators a provider uses.
 - :class:`Reply`, :class:`ApiError`, :class:`Principal`, :class:`SandboxRequest`, :class:`Sizes`.
 - :class:`SandboxCluster` -- several started trackers, ``describe()`` in the DESIGN local.json shape.
@@ -57,6 +64,7 @@ Request pipeline (``__call__``, the WSGI app), in this order:
 4. Fault rules: delay, connection reset (a real TCP RST), rate-limit exhaustion, provider error ``status``
    (with the caller's rate-limit headers, as every real answer has them; a rule with both ``status`` in
    ``rate_limit_fault_statuses`` and ``rate_limit_reset_s`` is the provider's own rate-limit answer).
+   An unmatched route answers ``render_error`` too, with an identified caller's rate-limit headers.
 5. ``authenticate`` -> :class:`Principal`; then the primary rate limit (routes declared
    ``rate_limited=False``, like GitHub's ``/rate_limit``, skip it).
 6. The handler runs under ``self.lock`` (state is consistent for the whole response).
@@ -80,6 +88,7 @@ import abc
 import hashlib
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -485,6 +494,103 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         error.status = rule.status or error.status
         return error
 
+    # ------------------------------------------------------------------ declared for callers, per provider
+    # Tests, benchmarks and the demo stack read these instead of branching on the tracker's name: adding a
+    # provider means filling them in here, not editing every caller.
+
+    # The connection's scope key (``POST /v1/connections`` ``scope``); ``describe()`` holds its value under
+    # the same name (``repo`` for GitHub, ``project`` for GitLab and Jira).
+    scope_key: ClassVar[str] = "project"
+    # Connection credential key -> the ``describe()`` field holding its value.
+    credential_fields: ClassVar[Mapping[str, str]] = {"token": "token"}
+    # Fault-rule route pattern (see ``_faults``) of the issue listing a sync pages through.
+    listing_route: ClassVar[str] = "GET */issues"
+    # The keyword ``/_sandbox/mutate`` takes to name an issue, and the one its ``create`` answer names it by.
+    issue_ref_key: ClassVar[str] = "number"
+    # The issue field that holds the title in ``create``/``update`` mutations.
+    title_field: ClassVar[str] = "title"
+    # The ``update`` mutation fields that close an issue (a provider whose closing is not a field overrides
+    # :meth:`close_issue`).
+    close_fields: ClassVar[Mapping[str, Any]] = {"state": "closed"}
+
+    @classmethod
+    def connection_request_for(
+        cls, info: Mapping[str, Any], *, name: str | None = None, webhook_secret: bool = False
+    ) -> dict[str, Any]:
+        """The ``POST /v1/connections`` body for the seeded project of the sandbox ``info`` describes (its
+        local.json ``trackers`` entry): ``name``, ``provider``, ``base_url``, ``scope``, ``credentials``, and
+        ``webhook_secret`` when asked for."""
+        body: dict[str, Any] = {
+            "name": name or f"{cls.kind}-sandbox",
+            "provider": cls.kind,
+            "base_url": info["url"],
+            "scope": {cls.scope_key: info[cls.scope_key]},
+            "credentials": {key: info[source] for key, source in cls.credential_fields.items()},
+        }
+        if webhook_secret:
+            body["webhook_secret"] = info.get("webhook_secret") or None
+        return body
+
+    def connection_request(self, *, name: str | None = None, webhook_secret: bool = False) -> dict[str, Any]:
+        """:meth:`connection_request_for` this running sandbox."""
+        return self.connection_request_for(self.describe(), name=name, webhook_secret=webhook_secret)
+
+    def urls(self) -> tuple[str, ...]:
+        """Every base URL the sandbox serves (``url``, Jira's ``oauth_url``): what egress must admit."""
+        return tuple(
+            value
+            for key, value in self.describe().items()
+            if key.endswith("url") and isinstance(value, str) and value.startswith("http")
+        )
+
+    def issue_ref(self, issue: int | str) -> dict[str, Any]:
+        """The ``/_sandbox/mutate`` keyword naming ``issue``: a number, or trackbridge's key (``#12``)."""
+        return {self.issue_ref_key: int(str(issue).lstrip("#"))}
+
+    def open_issue(self, title: str) -> int | str:
+        """Create an open issue (webhooks fire as for an API write); returns what :meth:`issue_ref` takes."""
+        created = self.mutate("create", fields={self.title_field: title})
+        ref: int | str = created[self.issue_ref_key]
+        return ref
+
+    def retitle_issue(self, issue: int | str, title: str) -> None:
+        self.mutate("update", **self.issue_ref(issue), fields={self.title_field: title})
+
+    def close_issue(self, issue: int | str) -> None:
+        self.mutate("update", **self.issue_ref(issue), fields=dict(self.close_fields))
+
+    def comment_on_issue(self, issue: int | str, body: str) -> str:
+        """Add a comment; returns its id."""
+        return str(self.mutate("comment", **self.issue_ref(issue), body=body)["comment_id"])
+
+    def remove_comment(self, comment_id: int | str) -> None:
+        self.mutate("delete_comment", comment_id=int(comment_id))
+
+    def remove_issue(self, issue: int | str) -> None:
+        self.mutate("delete", **self.issue_ref(issue))
+
+    def removable_alone(self, issue: int | str) -> bool:
+        """Whether deleting ``issue`` deletes nothing else (Jira takes an issue's sub-tasks along)."""
+        return True
+
+    def search_query(self, text: str) -> str:
+        """A query in the tracker's own search language that finds issues containing ``text``."""
+        return text
+
+    def issue_counts(self) -> tuple[int, int, int]:
+        """``(issues, items the issue listing returns, comments)`` as the sandbox holds them now."""
+        raise NotImplementedError(f"{type(self).__name__} does not count its issues")
+
+    def full_sync_floor(self, listed: int, comments: int, truncated: int = 0) -> int:
+        """The fewest requests a full read of ``listed`` issues and ``comments`` comments can take here
+        (``truncated``: issues whose embedded comments a client must page apart)."""
+        return math.ceil(listed / 100) + math.ceil(comments / 100)
+
+    def read_with_client_library(self) -> None:
+        """Read every issue and its comments as people write it with the tracker's usual Python library,
+        one request per issue at least (the benchmarks' naive baseline)."""
+        raise NotImplementedError(f"{type(self).__name__} has no client-library reader")
+
     # ------------------------------------------------------------------ lifecycle
 
     @property
@@ -680,6 +786,9 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
                 return self._fault_reply(request, spec, rule, reset_epoch)
 
         if error is not None or spec is None:
+            # No such route (or method): still an answer to an identified caller, so it carries the caller's
+            # rate-limit standing like every real answer does (peeked, not charged).
+            self._identify(request)
             return self._finish(
                 request, self.render_error(request, error or ApiError(404, "Not Found")), None, rule
             )
@@ -743,13 +852,9 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         the limit (``rate_limit_reset_s``) with one of ``rate_limit_fault_statuses`` answers as the
         tracker's own rate-limit response (``rate_limit_fault``), naming the reset the exhaustion set.
         """
-        try:
-            request.principal = self.authenticate(request)
-        except ApiError:
-            request.principal = None
-        principal = request.principal
+        principal = self._identify(request)
         bucket: RateBucket | None = None
-        if principal is not None and spec is not None and spec.rate_limited:
+        if principal is not None and (spec is None or spec.rate_limited):
             bucket = self._limiter.peek(principal.key, principal.rate_limit or self.rate_limit)
         if reset_epoch is not None and rule.status in self.rate_limit_fault_statuses:
             if bucket is None:
@@ -759,6 +864,14 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         else:
             error = self.fault_error(request, rule)
         return self._finish(request, self.render_error(request, error), bucket, rule)
+
+    def _identify(self, request: SandboxRequest) -> Principal | None:
+        """The caller, when its credential is good (a bad one just means none): sets ``request.principal``."""
+        try:
+            request.principal = self.authenticate(request)
+        except ApiError:
+            request.principal = None
+        return request.principal
 
     def _body_bytes(self, reply: Reply) -> bytes | None:
         if reply.body is None:
@@ -781,7 +894,7 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         headers = dict(self.response_headers(request, reply))
         if bucket is None and request.principal is not None:
             spec = self._routes_by_key.get(request.route_key)
-            if spec is not None and spec.rate_limited:
+            if spec is None or spec.rate_limited:
                 bucket = self._limiter.peek(
                     request.principal.key, request.principal.rate_limit or self.rate_limit
                 )

@@ -1,10 +1,12 @@
 """Sandbox trackers for the adapter contract suite: one started sandbox per provider per test process.
 
-The contract runs for every provider that has both an adapter (``trackbridge.providers.registry``) and a
-sandbox (``infra.local.trackers``): GitLab and Jira join by themselves once their sandboxes are
-registered. Each test gets its sandbox freshly reset (data, hooks, faults, counters) and an adapter
-whose sleep is recorded, never slept, so rate-limit waits cost no time, and whose outbound policy allows
-exactly its sandbox's loopback host:port.
+The contract runs for every tracker in the sandbox registry (``infra.local.trackers.SANDBOXES``): a
+registered sandbox without an adapter fails here, and a test elsewhere holds the tracker declarations, the
+registry and :data:`CONTRACT_PROVIDERS` equal. Each test gets its sandbox freshly reset (data, hooks,
+faults, counters) and an adapter whose sleep is recorded, never slept, so rate-limit waits cost no time,
+and whose outbound policy allows exactly its sandbox's loopback host:port. The adapter is built from the
+sandbox's own ``connection_request_for``, and :class:`Tracker` passes on what the sandbox declares for the
+suite (``listing_route``, ``search_query``).
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.trackers import PROVIDERS as SANDBOXES
+from infra.local.trackers import SANDBOXES
 from infra.local.trackers.core import SandboxTracker
 from tests.support.hooks import HookReceiver, serve_hooks
 from tests.support.sandboxes import allowlist_for
 from trackbridge.providers.base import TrackerAdapter
-from trackbridge.providers.registry import PROVIDERS, create_adapter
+from trackbridge.providers.registry import create_adapter
 from trackbridge.providers.retry import RetryPolicy
 from trackbridge.providers.types import TrackerConfig
 
-CONTRACT_PROVIDERS = sorted(set(PROVIDERS) & set(SANDBOXES))
+# The contract's params: every registered sandbox, in registry order.
+CONTRACT_PROVIDERS: tuple[str, ...] = tuple(SANDBOXES)
 CONNECTION_ID = "conn_contractcontractcont"
 SEED_ISSUES = 120
 COMMENTS_PER_ISSUE = 2
@@ -37,8 +40,6 @@ REQUEST_TIMEOUT_S = 30.0
 # answer always times out (the client gives up before the sandbox even starts answering).
 FAULT_TIMEOUT_S = 1.0
 TIMEOUT_FAULT_DELAY_S = 2.0
-# Where each credential key comes from in a sandbox's describe() entry.
-CREDENTIAL_SOURCES = {"token": "token", "api_token": "token", "email": "email"}
 
 
 @dataclass
@@ -62,12 +63,21 @@ class Tracker:
     def new_adapter(self, **options: Any) -> TrackerAdapter:
         return build_adapter(self.name, self.info, **options)
 
+    @property
+    def listing_route(self) -> str:
+        """Fault-rule route pattern of the issue listing a sync pages (the sandbox's declaration)."""
+        return self.sandbox.listing_route
+
+    def search_query(self, text: str) -> str:
+        """A query in the tracker's own search language that finds ``text``."""
+        return self.sandbox.search_query(text)
+
 
 def build_adapter(name: str, info: dict[str, Any], **options: Any) -> TrackerAdapter:
-    cls = PROVIDERS[name]
-    scope_key = next(k for k in cls.scope_keys if k in info)
-    config = TrackerConfig(info["url"], {scope_key: info[scope_key]}, CONNECTION_ID)
-    credentials = {key: info[CREDENTIAL_SOURCES[key]] for key in cls.auth_scheme.keys}
+    """An adapter for the seeded project of the sandbox ``info`` describes, built as its connection is."""
+    request = SANDBOXES[name].connection_request_for(info)
+    config = TrackerConfig(request["base_url"], request["scope"], CONNECTION_ID)
+    credentials = request["credentials"]
     options.setdefault("timeout", httpx.Timeout(REQUEST_TIMEOUT_S))
     options.setdefault("egress", allowlist_for(info["url"]))
     options.setdefault(

@@ -157,3 +157,61 @@ def test_jira_rate_limit_fault_with_status_is_jiras_429(jira: JiraSandbox, jira_
     assert limited.headers["RateLimit-Reason"] == "jira-burst-based"
     assert limited.headers["X-RateLimit-Reset"] == following.headers["X-RateLimit-Reset"]
     assert following.status_code == 429
+    # the structured pair in the IETF draft form, its t the same wait as Retry-After
+    policy = limited.headers["Beta-RateLimit-Policy"]
+    assert policy == f'"global-app-quota";q={limited.headers["X-RateLimit-Limit"]};w=3600'
+    standing = limited.headers["Beta-RateLimit"]
+    assert standing == f'"global-app-quota";r=0;t={limited.headers["Retry-After"]}'
+
+
+def test_jiras_primary_limit_answer_carries_the_structured_headers(
+    jira: JiraSandbox, jira_http: httpx.Client
+) -> None:
+    jira.exhaust_rate_limit(120)
+
+    limited = jira_http.get(JIRA_MYSELF)
+
+    assert limited.status_code == 429
+    assert limited.headers["Beta-RateLimit-Policy"].startswith('"global-app-quota";q=')
+    assert limited.headers["Beta-RateLimit"] == f'"global-app-quota";r=0;t={limited.headers["Retry-After"]}'
+
+
+def test_a_plain_429_fault_is_not_a_quota_answer(jira: JiraSandbox, jira_http: httpx.Client) -> None:
+    jira.add_faults([{"route": f"GET {JIRA_MYSELF}", "status": 429, "retry_after_s": 3, "times": 1}])
+
+    limited = jira_http.get(JIRA_MYSELF)
+
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "3"
+    assert "Beta-RateLimit" not in limited.headers  # a burst answer: the quota is not spent
+
+
+# ------------------------------------------------------------------ every tracker
+
+
+@pytest.mark.parametrize(
+    ("tracker", "path", "headers", "remaining"),
+    [
+        ("github", "/repos/acme/widgets/no-such-thing", GITHUB_HEADERS, "X-RateLimit-Remaining"),
+        ("gitlab", "/projects/4242/no-such-thing", GITLAB_HEADERS, "RateLimit-Remaining"),
+        ("jira", "/rest/api/3/no-such-thing", JIRA_HEADERS, "X-RateLimit-Remaining"),
+    ],
+)
+def test_an_unknown_route_answers_an_identified_caller_with_its_rate_limit_headers(
+    request: pytest.FixtureRequest, tracker: str, path: str, headers: tuple[str, ...], remaining: str
+) -> None:
+    client: httpx.Client = request.getfixturevalue(f"{tracker}_http")
+    sandbox = request.getfixturevalue(tracker)
+    known = client.get({"github": GITHUB_ISSUES, "gitlab": GITLAB_ISSUES, "jira": JIRA_MYSELF}[tracker])
+
+    missing = client.get(path)
+    sandbox.add_faults([{"route": "GET <unmatched>", "status": 502, "times": 1}])
+    faulted = client.get(path)
+
+    assert missing.status_code in (404, 405)
+    assert faulted.status_code == 502
+    for answer in (missing, faulted):
+        assert "<missing>" not in _names(answer, headers).values(), answer.headers
+        assert answer.headers[headers[0]] == known.headers[headers[0]]
+    # peeked, not charged: the unknown route did not spend the caller's budget
+    assert missing.headers[remaining] == client.get(path).headers[remaining]

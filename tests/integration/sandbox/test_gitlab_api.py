@@ -1,6 +1,6 @@
 """The GitLab sandbox over HTTP: pagination headers, keyset cursors, filters, errors, faults, control API.
 
-Each test names the GitLab fact it checks; the sources are cited in ``infra/local/trackers/gitlab.py``.
+Each test names the GitLab fact it checks; the sources are cited in ``infra/local/trackers/gitlab/``.
 """
 
 from __future__ import annotations

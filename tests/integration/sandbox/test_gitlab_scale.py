@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infra.local.trackers._gitlab_query import IssueQuery
 from infra.local.trackers.core import ListWindow
 from infra.local.trackers.gitlab import GitLabSandbox
+from infra.local.trackers.gitlab._query import IssueQuery
 
 pytestmark = pytest.mark.integration
 

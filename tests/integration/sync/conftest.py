@@ -3,7 +3,8 @@
 Every test gets a fresh tenant (so DynamoDB state never leaks between tests) and a freshly reset sandbox.
 Each sandbox's loopback host:port is allowlisted in the outbound policy while it runs (``egress_allowed``).
 The sandboxes and moto are started once per process; the tests share one xdist group so that process is
-the only one paying for them. :class:`Provider` lets one test body drive any of the three trackers.
+the only one paying for them. :class:`Provider` lets one test body drive any registered tracker
+(``infra.local.trackers.SANDBOXES``) through what its sandbox declares, never by its name.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from infra.definition import ENV
 from infra.local.provision import table_request
+from infra.local.trackers import SANDBOXES
+from infra.local.trackers.core import SandboxTracker
 from infra.local.trackers.github import GitHubSandbox
 from infra.local.trackers.gitlab import GitLabSandbox
 from infra.local.trackers.jira import JiraSandbox
@@ -49,90 +53,73 @@ def github_sync_sandbox() -> Iterator[GitHubSandbox]:
 
 
 @pytest.fixture(scope="session")
-def gitlab_sandbox() -> Iterator[GitLabSandbox]:
-    with (
-        GitLabSandbox(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS) as tracker,
-        egress_allowed(tracker.url),
-    ):
-        yield tracker
+def small_sandboxes() -> Iterator[dict[str, SandboxTracker[Any]]]:
+    """Every registered sandbox at the same small size, started once per process, egress allowed."""
+    with ExitStack() as stack:
+        started: dict[str, SandboxTracker[Any]] = {}
+        for name, sandbox_class in SANDBOXES.items():
+            tracker = stack.enter_context(
+                sandbox_class(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS)
+            )
+            stack.enter_context(egress_allowed(*tracker.urls()))
+            started[name] = tracker
+        yield started
 
 
 @pytest.fixture(scope="session")
-def jira_sandbox() -> Iterator[JiraSandbox]:
-    with (
-        JiraSandbox(seed="sync", issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS) as tracker,
-        egress_allowed(tracker.url, tracker.oauth_url),
-    ):
-        yield tracker
+def gitlab_sandbox(small_sandboxes: dict[str, SandboxTracker[Any]]) -> GitLabSandbox:
+    return cast(GitLabSandbox, small_sandboxes["gitlab"])
+
+
+@pytest.fixture(scope="session")
+def jira_sandbox(small_sandboxes: dict[str, SandboxTracker[Any]]) -> JiraSandbox:
+    return cast(JiraSandbox, small_sandboxes["jira"])
 
 
 class Provider:
-    """How a test talks to one sandbox: its connection and its mutations, in one vocabulary."""
+    """How a test talks to one sandbox: its connection and its mutations, in one vocabulary.
 
-    def __init__(self, name: str, tracker: Any) -> None:
+    Every verb is the sandbox's own declaration (``infra.local.trackers.core.SandboxTracker``), so this
+    class knows no tracker by name; ``name`` is only the registry key tests are parametrized with.
+    """
+
+    def __init__(self, name: str, tracker: SandboxTracker[Any]) -> None:
         self.name, self.tracker = name, tracker
 
     def connection(self, tenant: str) -> Connection:
-        t = self.tracker
-        if self.name == "github":
-            return create_connection(tenant, "github", t.url, {"repo": t.state.full_name}, {"token": t.token})
-        if self.name == "gitlab":
-            return create_connection(
-                tenant, "gitlab", t.url, {"project": t.state.full_path}, {"token": t.token}
-            )
-        project = t.describe()["project"]
-        return create_connection(
-            tenant, "jira", t.url, {"project": project}, {"email": t.email, "api_token": t.token}
-        )
+        return create_connection(tenant, **connection_fields(self.tracker))
 
     def ident(self, n: int | str) -> dict[str, Any]:
-        if self.name == "github":
-            return {"number": int(n)}
-        if self.name == "gitlab":
-            return {"iid": int(n)}
-        return {"key": n if isinstance(n, str) else f"{self.tracker.describe()['project']}-{n}"}
+        """The mutation keyword naming issue ``n`` (a number, a Jira key, or trackbridge's ``#n`` key)."""
+        return self.tracker.issue_ref(n)
 
     def update(self, n: int | str, title: str) -> None:
-        field = "summary" if self.name == "jira" else "title"
-        self.tracker.mutate("update", **self.ident(n), fields={field: title})
+        self.tracker.retitle_issue(n, title)
 
     def comment(self, n: int | str, body: str) -> str:
         """Adds a comment; returns its id."""
-        return str(self.tracker.mutate("comment", **self.ident(n), body=body)["comment_id"])
+        return self.tracker.comment_on_issue(n, body)
 
     def delete_comment(self, comment_id: str) -> None:
-        self.tracker.mutate("delete_comment", comment_id=int(comment_id))
+        self.tracker.remove_comment(comment_id)
 
     def create(self, title: str) -> int | str:
         """Creates an open issue; returns what :meth:`ident` takes (number, iid or key)."""
-        field = "summary" if self.name == "jira" else "title"
-        created = self.tracker.mutate("create", fields={field: title})
-        return str(created["key"]) if self.name == "jira" else int(created["number"])
+        return self.tracker.open_issue(title)
 
     def close(self, n: int | str) -> None:
-        if self.name == "github":
-            self.tracker.mutate("update", **self.ident(n), fields={"state": "closed"})
-        elif self.name == "gitlab":
-            self.tracker.mutate("update", **self.ident(n), fields={"state_event": "close"})
-        else:
-            self.tracker.mutate("transition", **self.ident(n), to="Done")
+        self.tracker.close_issue(n)
 
     def delete(self, n: int | str) -> None:
-        self.tracker.mutate("delete", **self.ident(n))
+        self.tracker.remove_issue(n)
 
 
-@pytest.fixture(params=["github", "gitlab", "jira"])
+@pytest.fixture(params=list(SANDBOXES))
 def small_provider(
-    request: pytest.FixtureRequest,
-    github_tracker: GitHubSandbox,
-    gitlab_sandbox: GitLabSandbox,
-    jira_sandbox: JiraSandbox,
+    request: pytest.FixtureRequest, small_sandboxes: dict[str, SandboxTracker[Any]]
 ) -> Provider:
-    """Each sandbox, fresh and at the same small size (the GitHub one re-seeded to the others' size)."""
-    if request.param == "github":
-        github_tracker.reset(issues=PROVIDER_ISSUES, comments_per_issue=PROVIDER_COMMENTS)
-        return Provider("github", github_tracker)
-    return Provider(request.param, fresh(gitlab_sandbox if request.param == "gitlab" else jira_sandbox))
+    """Each registered sandbox, fresh and at the same small size."""
+    return Provider(request.param, fresh(small_sandboxes[request.param]))
 
 
 @pytest.fixture
@@ -173,14 +160,20 @@ def tenant() -> str:
     return f"sync-{uuid.uuid4().hex[:12]}"
 
 
+def connection_fields(tracker: SandboxTracker[Any]) -> dict[str, Any]:
+    """``create_connection``'s keywords for ``tracker``'s seeded project, as the sandbox declares them."""
+    request = tracker.connection_request()
+    return {key: request[key] for key in ("provider", "base_url", "scope", "credentials")}
+
+
 def create_connection(
-    tenant: str, provider: str, url: str, scope: dict[str, str], credentials: dict[str, str]
+    tenant: str, provider: str, base_url: str, scope: dict[str, str], credentials: dict[str, str]
 ) -> Connection:
     body = ConnectionCreate.model_validate(
         {
             "name": f"{provider} sandbox",
             "provider": provider,
-            "base_url": url,
+            "base_url": base_url,
             "scope": scope,
             "credentials": credentials,
         }
@@ -190,13 +183,7 @@ def create_connection(
 
 @pytest.fixture
 def github_connection(aws: LocalResources, tenant: str, github_tracker: GitHubSandbox) -> Connection:
-    return create_connection(
-        tenant,
-        "github",
-        github_tracker.url,
-        {"repo": github_tracker.state.full_name},
-        {"token": github_tracker.token},
-    )
+    return create_connection(tenant, **connection_fields(github_tracker))
 
 
 @pytest.fixture

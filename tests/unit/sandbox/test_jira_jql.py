@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.local.trackers._jira_jql import (
+from infra.local.trackers.jira._jql import (
     Context,
     JqlError,
     check_webhook_filter,
@@ -15,8 +15,8 @@ from infra.local.trackers._jira_jql import (
     parse,
     period_ms,
 )
-from infra.local.trackers._jira_render import zone
-from infra.local.trackers._jira_state import (
+from infra.local.trackers.jira._render import zone
+from infra.local.trackers.jira._state import (
     DONE,
     IN_PROGRESS,
     TO_DO,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.local.trackers._jira_render import (
+from infra.local.trackers.jira._render import (
     FieldSelection,
     JiraRenderer,
     adf_from_text,
@@ -20,7 +20,7 @@ from infra.local.trackers._jira_render import (
     parse_jira_time,
     zone,
 )
-from infra.local.trackers._jira_state import EMBEDDED_PAGE, SUBTASK, JiraState, seed_state
+from infra.local.trackers.jira._state import EMBEDDED_PAGE, SUBTASK, JiraState, seed_state
 
 
 def seeded(seed: str = "s", **sizes: int) -> JiraState:

@@ -33,8 +33,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ._clock import parse_iso
-from ._github_state import GitHubState, Issue
+from .._clock import parse_iso
+from ._state import GitHubState, Issue
 
 __all__ = [
     "MAX_OPERATORS",

@@ -1,4 +1,4 @@
-"""GitHub's JSON shapes, rendered from the compact records of ``_github_state`` per response.
+"""GitHub's JSON shapes, rendered from the compact records of ``_state`` per response.
 
 Field sets follow the GitHub OpenAPI description (``issue``, ``issue-comment``, ``label``, ``hook``,
 ``repository``/``full-repository``, ``pull-request[-simple]``, ``commit``, ``release``,
@@ -13,8 +13,8 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
-from ._clock import iso_z
-from ._github_state import (
+from .._clock import iso_z
+from ._state import (
     BOT_LOGIN,
     OWNER_ID,
     REPO_ID,

@@ -1,7 +1,7 @@
 """The GitHub sandbox's in-memory truth: compact records, deterministic seeding, and the indexes lists use.
 
 Records hold only what changes or identifies (numbers, logins, timestamps as epoch seconds); the full
-GitHub JSON is rendered per response by ``_github_render``. Text comes from small shared pools, so 100,000
+GitHub JSON is rendered per response by ``_render``. Text comes from small shared pools, so 100,000
 issues with 3 comments each stay in a few hundred MB and seed in seconds.
 
 Issues and pull requests share one number sequence, as on GitHub: ``issues[number - 1]`` is the record (or
@@ -14,13 +14,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ._clock import SEED_EPOCH
-from ._paging import SortedKeys
-from ._seed_words import COMMENTS as _COMMENTS
-from ._seed_words import NOUNS as _NOUNS
-from ._seed_words import VERBS as _VERBS
-from ._seed_words import issue_sentences
-from ._seeding import draw_issue, issue_slots, next_touch, seed_person
+from .._clock import SEED_EPOCH
+from .._paging import SortedKeys
+from .._seed_words import COMMENTS as _COMMENTS
+from .._seed_words import NOUNS as _NOUNS
+from .._seed_words import VERBS as _VERBS
+from .._seed_words import issue_sentences
+from .._seeding import draw_issue, issue_slots, next_touch, seed_person
 
 OWNER = "acme"
 REPO = "widgets"

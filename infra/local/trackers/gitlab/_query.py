@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ._gitlab_state import GitLabState, Issue
-from .core import ApiError
+from ..core import ApiError
+from ._state import GitLabState, Issue
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -1,4 +1,4 @@
-"""GitLab's JSON shapes, rendered from the compact records of ``_gitlab_state`` per response.
+"""GitLab's JSON shapes, rendered from the compact records of ``_state`` per response.
 
 Field sets follow GitLab's API entities (``API::Entities::Issue``, ``Note``, ``UserBasic``, ``ProjectHook``,
 ``Project``) as the REST docs show them (``doc/api/issues.md``, ``notes.md``, ``project_webhooks.md``), and
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._gitlab_state import (
+from ._state import (
     BOT_USERNAME,
     GROUP_ID,
     GROUP_PATH,

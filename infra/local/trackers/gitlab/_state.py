@@ -1,7 +1,7 @@
 """The GitLab sandbox's in-memory truth: compact records, deterministic seeding, and the indexes lists use.
 
 Records hold what changes or identifies (iids, usernames, epoch-millisecond timestamps); the GitLab JSON is
-rendered per response by ``_gitlab_render``. GitLab timestamps carry milliseconds
+rendered per response by ``_render``. GitLab timestamps carry milliseconds
 (``2024-01-01T12:00:00.123Z``), so every time here is an integer of epoch milliseconds and seeded items get a
 random millisecond part: a client that drops the fraction shows up in the tests.
 
@@ -22,12 +22,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._clock import SEED_EPOCH
-from ._paging import SortedKeys
-from ._seed_words import COMMENTS as _COMMENTS
-from ._seed_words import issue_sentences
-from ._seeding import draw_issue, issue_slots, next_touch, seed_person
-from ._webhooks import Delivery
+from .._clock import SEED_EPOCH
+from .._paging import SortedKeys
+from .._seed_words import COMMENTS as _COMMENTS
+from .._seed_words import issue_sentences
+from .._seeding import draw_issue, issue_slots, next_touch, seed_person
+from .._webhooks import Delivery
 
 GROUP_PATH = "acme"
 PROJECT_PATH = "widgets"

@@ -2,9 +2,9 @@
 every handler uses (request parsing, rendering for the caller, the per-issue write limit, changelog
 records and webhook events).
 
-``JiraSandbox`` (``jira.py``) is assembled from route mixins that all derive from :class:`JiraBase`:
-``_jira_search`` (search/jql), ``_jira_issues`` (issues, transitions, comments, worklogs, properties,
-changelogs) and ``_jira_site`` (users, projects, catalogues, agile, webhook registration). The core
+``JiraSandbox`` (``sandbox.py``) is assembled from route mixins that all derive from :class:`JiraBase`:
+``_search`` (search/jql), ``_issues`` (issues, transitions, comments, worklogs, properties,
+changelogs) and ``_site`` (users, projects, catalogues, agile, webhook registration). The core
 collects the ``@route`` handlers of every base class.
 """
 
@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ._jira_jql import Compiled, Context, JqlError, compile_query, parse
-from ._jira_render import JiraRenderer, zone
-from ._jira_state import Comment, History, Issue, JiraState, Worklog
-from .core import ApiError, SandboxRequest, SandboxTracker
+from ..core import ApiError, RateBucket, SandboxRequest, SandboxTracker
+from ._jql import Compiled, Context, JqlError, compile_query, parse
+from ._render import JiraRenderer, zone
+from ._state import Comment, History, Issue, JiraState, Worklog
 
 API = "/rest/api/3"
 ISSUE = API + "/issue/{issueIdOrKey}"
@@ -36,6 +36,10 @@ NO_ISSUE = "Issue does not exist or you do not have permission to see it."
 ADF_ERROR = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 CANNOT_SET = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 BAD_TOKEN = "The provided next page token is invalid or expired."  # noqa: S105 - a message
+# Jira's structured rate-limit headers (still ``Beta-`` prefixed) and the policy name it documents.
+BETA_POLICY_HEADER = "Beta-RateLimit-Policy"
+BETA_STANDING_HEADER = "Beta-RateLimit"
+QUOTA_POLICY = "global-app-quota"
 RATE_REASONS = frozenset(
     {"jira-burst-based", "jira-quota-tenant-based", "jira-quota-global-based", "jira-per-issue-on-write"}
 )
@@ -113,18 +117,20 @@ class JiraBase(SandboxTracker[JiraState]):
 
     # ------------------------------------------------------------------ helpers
 
-    @staticmethod
-    def _too_many(reason: str, reset_epoch: float) -> ApiError:
+    def _too_many(self, reason: str, reset_epoch: float, bucket: RateBucket | None = None) -> ApiError:
+        """Jira's 429. With the spent ``bucket`` (the sandbox's hourly window, standing in for the points
+        quota) it also carries the structured ``Beta-RateLimit-Policy`` / ``Beta-RateLimit`` pair in the IETF
+        draft form Jira sends (research/tracker-apis.md 1), ``t`` being the same wait as ``Retry-After``."""
         retry = max(1, int(reset_epoch - time.time() + 0.999))
-        return jira_error(
-            429,
-            "Rate limit exceeded.",
-            headers={
-                "Retry-After": str(retry),
-                "X-RateLimit-Reset": iso_utc(reset_epoch),
-                "RateLimit-Reason": reason,
-            },
-        )
+        headers = {
+            "Retry-After": str(retry),
+            "X-RateLimit-Reset": iso_utc(reset_epoch),
+            "RateLimit-Reason": reason,
+        }
+        if bucket is not None:
+            headers[BETA_POLICY_HEADER] = f'"{QUOTA_POLICY}";q={bucket.limit};w={self.rate_limit_window_s}'
+            headers[BETA_STANDING_HEADER] = f'"{QUOTA_POLICY}";r={bucket.remaining};t={retry}'
+        return jira_error(429, "Rate limit exceeded.", headers=headers)
 
     def _compile(self, request: SandboxRequest, jql: str) -> tuple[Compiled, Context]:
         ctx = self._context(request)

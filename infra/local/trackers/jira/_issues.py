@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from ._jira_base import (
+from ..core import Reply, SandboxRequest, route
+from ._base import (
     ADF_ERROR,
     API,
     CANNOT_SET,
@@ -23,8 +24,8 @@ from ._jira_base import (
     ref_of,
     str_or_none,
 )
-from ._jira_render import FieldSelection, adf_to_text, is_adf, parse_duration, parse_jira_time
-from ._jira_state import (
+from ._render import FieldSelection, adf_to_text, is_adf, parse_duration, parse_jira_time
+from ._state import (
     DEFAULT_PRIORITY,
     DONE,
     DONE_RESOLUTION,
@@ -45,7 +46,6 @@ from ._jira_state import (
     Project,
     Worklog,
 )
-from .core import Reply, SandboxRequest, route
 
 # Jira Cloud's defaults: 60 files a request; the size limit is the site's setting (the sandbox uses 10 MB).
 MAX_ATTACHMENTS_PER_REQUEST = 60

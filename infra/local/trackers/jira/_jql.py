@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from ._jira_render import adf_to_text
-from ._jira_state import CATEGORIES, ISSUE_TYPES, PRIORITIES, RESOLUTIONS, STATUSES, Issue, JiraState
+from ._render import adf_to_text
+from ._state import CATEGORIES, ISSUE_TYPES, PRIORITIES, RESOLUTIONS, STATUSES, Issue, JiraState
 
 MAX_ORDER_BY = 7
 SYNTAX = "Error in the JQL Query: "

@@ -39,10 +39,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Request, Response
 
-from ._webhooks import is_loopback_url
+from .._webhooks import is_loopback_url
 
 if TYPE_CHECKING:
-    from .jira import JiraSandbox
+    from .sandbox import JiraSandbox
 
 AUDIENCE = "api.atlassian.com"
 CODE_TTL_S = 600

@@ -1,4 +1,4 @@
-"""Jira's JSON, rendered per response from the compact records of ``_jira_state``.
+"""Jira's JSON, rendered per response from the compact records of ``_state``.
 
 Why a renderer object per request: every ``self`` link depends on the base URL the caller used (the site,
 or the OAuth gateway ``/ex/jira/{cloudId}``), and every timestamp is written in the *caller's* profile time
@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ._jira_state import (
+from ._state import (
     CATEGORIES,
     EMBEDDED_PAGE,
     FIELDS,

@@ -1,6 +1,6 @@
-"""``/rest/api/3/search/jql`` and friends for the Jira sandbox (see ``jira.py`` for the behaviour).
+"""``/rest/api/3/search/jql`` and friends for the Jira sandbox (see ``sandbox.py`` for the behaviour).
 
-A search is computed, not copied: the JQL compiles to a filter and a sort key (``_jira_jql``), the sorted
+A search is computed, not copied: the JQL compiles to a filter and a sort key (``_jql``), the sorted
 ``(sort key, issue id)`` list is built once per data version and cached (``SandboxTracker.view``), and a
 page is a ``bisect`` into it after the previous page's last sort key, which the page token carries.
 """
@@ -14,7 +14,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ._jira_base import (
+from ..core import ApiError, Reply, SandboxRequest, route
+from ._base import (
     API,
     BAD_TOKEN,
     PAGE_TOKEN_TTL_S,
@@ -26,8 +27,7 @@ from ._jira_base import (
     jira_error,
     unb64,
 )
-from ._jira_render import FIELD_NAMES, FIELD_SCHEMAS, FieldSelection
-from .core import ApiError, Reply, SandboxRequest, route
+from ._render import FIELD_NAMES, FIELD_SCHEMAS, FieldSelection
 
 
 class SearchRoutes(JiraBase):

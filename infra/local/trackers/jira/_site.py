@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._jira_base import AGILE, API, APP_HOOK_TTL_MS, HOOKS_V1, MAX_APP_HOOKS, JiraBase, csv_values, jira_error
-from ._jira_jql import JqlError, check_webhook_filter, compile_query, parse
-from ._jira_render import FieldSelection, JiraRenderer
-from ._jira_state import (
+from ..core import Reply, SandboxRequest, is_loopback_url, route
+from ._base import AGILE, API, APP_HOOK_TTL_MS, HOOKS_V1, MAX_APP_HOOKS, JiraBase, csv_values, jira_error
+from ._jql import JqlError, check_webhook_filter, compile_query, parse
+from ._render import FieldSelection, JiraRenderer
+from ._state import (
     CATEGORIES,
     FIELDS,
     ISSUE_TYPES,
@@ -21,8 +22,7 @@ from ._jira_state import (
     AppHook,
     Project,
 )
-from ._jira_webhooks import APP_EVENTS
-from .core import Reply, SandboxRequest, is_loopback_url, route
+from ._webhooks import APP_EVENTS
 
 # key -> (name, type, description) as Jira Cloud reports them; a project member holds every PROJECT one
 PERMISSIONS: dict[str, tuple[str, str, str]] = {

@@ -1,7 +1,7 @@
 """The Jira sandbox's in-memory truth: compact records, Jira's fixed catalogues, deterministic seeding.
 
 Records hold ids, account ids and epoch *milliseconds* (Jira's timestamps carry milliseconds and its
-``/worklog/updated`` cursor is in ms); the REST JSON is rendered per response by ``_jira_render``. Text
+``/worklog/updated`` cursor is in ms); the REST JSON is rendered per response by ``_render``. Text
 comes from small shared pools, so 100,000 issues with 3 comments each stay small and seed in seconds.
 
 Issues live in ``issues[id - ISSUE_ID_BASE - 1]`` (``None`` once deleted); ``by_key`` maps the upper-cased
@@ -17,10 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._clock import SEED_EPOCH
-from ._jira_oauth import OAuthBook
-from ._paging import SortedKeys
-from ._seeding import draw_issue, issue_slots, next_touch, seed_person
+from .._clock import SEED_EPOCH
+from .._paging import SortedKeys
+from .._seeding import draw_issue, issue_slots, next_touch, seed_person
+from ._oauth import OAuthBook
 
 SITE_NAME = "acme-sandbox"
 API_EMAIL = "sandbox-bot@example.com"

@@ -33,8 +33,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ._jira_state import AdminHook, AppHook, Issue, JiraState
-from ._webhooks import WebhookRequest
+from .._webhooks import WebhookRequest
+from ._state import AdminHook, AppHook, Issue, JiraState
 
 USER_AGENT = "Atlassian Webhook HTTP Client"
 RETRY_HEADER = "X-Atlassian-Webhook-Retry"

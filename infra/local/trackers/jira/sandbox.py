@@ -2,7 +2,7 @@
 
 Routes live at the root like ``<site>.atlassian.net``, so ``jira.JIRA(server=url, basic_auth=(email, token),
 options={"rest_api_version": "3"})`` works unchanged. An OAuth 2.0 (3LO) authorization server and the API
-gateway run on a second port (``oauth_url``; see ``_jira_oauth``). What is reproduced, and where a naive fake
+gateway run on a second port (``oauth_url``; see ``_oauth``). What is reproduced, and where a naive fake
 goes wrong (research/tracker-apis.md 1 and 9):
 
 - Auth: Basic ``email:api_token`` (``describe()["email"]``, ``["token"]``); ``outsider@example.com`` with
@@ -23,7 +23,7 @@ goes wrong (research/tracker-apis.md 1 and 9):
   (keyset): an issue updated or deleted mid-walk never shifts the next page. Without ``ORDER BY`` the
   sandbox orders by ``key DESC``. ``POST /search/approximate-count``. The removed ``/rest/api/{2,3}/search``
   and ``/rest/api/3/search/id`` answer 410 with Atlassian's body.
-- JQL: see ``_jira_jql`` (dates in the API user's profile zone, ``America/Los_Angeles``, shown by
+- JQL: see ``_jql`` (dates in the API user's profile zone, ``America/Los_Angeles``, shown by
   ``/myself``; minute precision; Jira's 400 texts).
 - Issues: ``GET`` (fields, expand ``renderedFields,names,schema,transitions,changelog``, properties;
   case-insensitive keys), ``POST`` 201 ``{id,key,self}`` (rich text must be ADF: a plain string is 400),
@@ -42,12 +42,13 @@ goes wrong (research/tracker-apis.md 1 and 9):
   sprints and sprint issues.
 - Limits: every response has ``X-RateLimit-Limit``/``-Remaining`` (``X-RateLimit-NearLimit: true`` under
   20%); a spent limit is 429 with ``Retry-After``, ``X-RateLimit-Reset`` (ISO 8601) and ``RateLimit-Reason``
-  (``jira-quota-tenant-based`` for OAuth apps, ``jira-burst-based`` for API tokens); writes to one issue are
-  capped at 20 per 2 s and 100 per 30 s (``jira-per-issue-on-write``). A 429 fault may name its reason in
-  ``message``.
+  (``jira-quota-tenant-based`` for OAuth apps, ``jira-burst-based`` for API tokens), plus the structured
+  ``Beta-RateLimit-Policy: "global-app-quota";q=..;w=3600`` and ``Beta-RateLimit: "global-app-quota";r=0;
+  t=..`` (``t`` = ``Retry-After``); writes to one issue are capped at 20 per 2 s and 100 per 30 s
+  (``jira-per-issue-on-write``). A 429 fault may name its reason in ``message``.
 - Webhooks: admin hooks (``/rest/webhooks/1.0/webhook``: ``name, url, events, filters, excludeBody,
   secret``) and app hooks (``/rest/api/3/webhook``: OAuth apps only, 403 for API tokens; 30-day expiry,
-  ``PUT /webhook/refresh``); see ``_jira_webhooks`` for signatures, headers and retries.
+  ``PUT /webhook/refresh``); see ``_webhooks`` for signatures, headers and retries.
 - Errors are ``{"errorMessages": [...], "errors": {...}}`` with Jira's status and wording.
 
 ``/_sandbox/mutate`` actions: ``create`` (``fields``: summary, description, labels, assignee, priority,
@@ -62,20 +63,34 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 import random
 import secrets
 import time
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._jira_base import API, NOT_AUTHENTICATED, RATE_REASONS, jira_error
-from ._jira_issues import IssueRoutes
-from ._jira_oauth import GATEWAY_ENVIRON, AuthServer
-from ._jira_render import JiraRenderer
-from ._jira_search import SearchRoutes
-from ._jira_site import SiteRoutes
-from ._jira_state import (
+from .._server import ThreadedServer
+from ..core import (
+    ApiError,
+    FaultRule,
+    Principal,
+    RateBucket,
+    Reply,
+    SandboxRequest,
+    Sizes,
+    WebhookRequest,
+    mutation,
+)
+from ._base import API, NOT_AUTHENTICATED, RATE_REASONS, jira_error
+from ._issues import IssueRoutes
+from ._oauth import GATEWAY_ENVIRON, AuthServer
+from ._render import JiraRenderer
+from ._search import SearchRoutes
+from ._site import SiteRoutes
+from ._state import (
     API_EMAIL,
     OUTSIDER_EMAIL,
     PROJECT_KEY,
@@ -87,19 +102,7 @@ from ._jira_state import (
     JiraState,
     seed_state,
 )
-from ._jira_webhooks import admin_request, app_requests
-from ._server import ThreadedServer
-from .core import (
-    ApiError,
-    FaultRule,
-    Principal,
-    RateBucket,
-    Reply,
-    SandboxRequest,
-    Sizes,
-    WebhookRequest,
-    mutation,
-)
+from ._webhooks import admin_request, app_requests
 
 __all__ = ["JiraSandbox"]
 
@@ -118,6 +121,13 @@ class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes):
     unknown_method_status = 405
     bad_json_message = "Unexpected character in the request body: it is not valid JSON."
     per_issue_write_limits: ClassVar[tuple[tuple[int, float], ...]] = ((20, 2.0), (100, 30.0))
+    # What callers need (see core): a project-scoped connection with email and API token; issues named by
+    # key; the listing is search/jql; the title is the summary; closing is a workflow transition.
+    scope_key = "project"
+    credential_fields: ClassVar[Mapping[str, str]] = {"email": "email", "api_token": "token"}
+    listing_route = "*/search/jql"
+    issue_ref_key = "key"
+    title_field = "summary"
 
     def __init__(self, *, access_token_ttl_s: int = 3600, **kwargs: Any) -> None:
         self._auth_app = AuthServer(self, access_token_ttl_s=access_token_ttl_s)
@@ -292,11 +302,12 @@ class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes):
     def rate_limited(self, request: SandboxRequest, bucket: RateBucket) -> ApiError:
         principal = request.principal
         oauth = principal is not None and "oauth" in principal.grants
-        return self._too_many("jira-quota-tenant-based" if oauth else "jira-burst-based", bucket.reset)
+        reason = "jira-quota-tenant-based" if oauth else "jira-burst-based"
+        return self._too_many(reason, bucket.reset, bucket)
 
     def rate_limit_fault(self, request: SandboxRequest, rule: FaultRule, bucket: RateBucket) -> ApiError:
         if rule.message in RATE_REASONS:
-            return self._too_many(rule.message, bucket.reset)
+            return self._too_many(rule.message, bucket.reset, bucket)
         return super().rate_limit_fault(request, rule, bucket)
 
     def fault_error(self, request: SandboxRequest, rule: FaultRule) -> ApiError:
@@ -357,6 +368,41 @@ class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes):
                 flow=flow,
             )
         return requests
+
+    # ------------------------------------------------------------------ for tests, benchmarks and the demo
+
+    def issue_ref(self, issue: int | str) -> dict[str, Any]:
+        return {"key": issue if isinstance(issue, str) else f"{PROJECT_KEY}-{issue}"}
+
+    def close_issue(self, issue: int | str) -> None:
+        self.mutate("transition", **self.issue_ref(issue), to="Done")
+
+    def removable_alone(self, issue: int | str) -> bool:
+        record = self.state.find(self.issue_ref(issue)["key"])
+        return record is not None and not self.state.children(record)
+
+    def search_query(self, text: str) -> str:
+        return f'summary ~ "{text}"'
+
+    def issue_counts(self) -> tuple[int, int, int]:
+        issues = len(self.state.live_issues())
+        return issues, issues, len(self.state.comments)
+
+    def full_sync_floor(self, listed: int, comments: int, truncated: int = 0) -> int:
+        # search/jql carries comments, 50 issues a page when they ride along; busy issues page apart.
+        return math.ceil(listed / 50) + truncated
+
+    def read_with_client_library(self) -> None:
+        from jira import JIRA
+
+        client = JIRA(
+            server=self.url,
+            basic_auth=(self.email, self.token),
+            options={"rest_api_version": "3", "check_update": False},
+            max_retries=0,
+        )
+        for issue in client.enhanced_search_issues(f"project = {PROJECT_KEY} ORDER BY key", maxResults=0):
+            client.comments(issue.key)
 
     # ------------------------------------------------------------------ /_sandbox/mutate
 
