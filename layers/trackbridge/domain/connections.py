@@ -1,8 +1,9 @@
 """A connection: one tracker project (a GitHub repo, a GitLab project, a Jira project or JQL) of one tenant.
 
-The request models validate what the provider needs (DESIGN section 9): GitHub a ``repo`` "owner/name",
-GitLab a ``project`` (numeric id or path), Jira a ``project`` key or a ``jql`` query; credentials of the
-provider's shape. Credentials and webhook secrets are ``SecretStr`` from the moment they are parsed, so
+The request models validate what the provider needs (DESIGN section 9), as its declaration in
+:mod:`trackbridge.domain.trackers` says: GitHub a ``repo`` "owner/name", GitLab a ``project`` (numeric id or
+path), Jira a ``project`` key or a ``jql`` query; credentials of the provider's shape; only entities that
+sync. Credentials and webhook secrets are ``SecretStr`` from the moment they are parsed, so
 they print as ``**********`` in any log or repr; :func:`secret_payload` is the one place they are unwrapped,
 for writing to Secrets Manager. :class:`Connection` itself holds no secret, only ``has_credentials``.
 
@@ -26,10 +27,9 @@ whenever trackbridge connects (``trackbridge.providers.egress``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal, cast, get_args
+from typing import Annotated, Any, Final, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -45,66 +45,40 @@ from pydantic import (
     model_serializer,
 )
 
+from trackbridge.domain.credentials import (
+    JiraCredentials,
+    OAuthCredentials,
+    SecretText,
+    StoredCredentials,
+    TokenCredentials,
+    printable,
+    printable_query,
+)
 from trackbridge.domain.egress import EgressPolicy
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
 from trackbridge.domain.schedules import AtExpression, parse_schedule_expression, resolve_timezone
 from trackbridge.domain.times import UtcDatetime
+from trackbridge.domain.trackers import (
+    JIRA_PROJECT_KEY_MAX,
+    TRACKER_NAMES,
+    TRACKERS,
+    Entity,
+    TrackerName,
+    is_jira_project_key,
+)
 
-Provider = Literal["github", "gitlab", "jira"]
-SUPPORTED_PROVIDERS: Final[tuple[str, ...]] = get_args(Provider)
-
-Entity = Literal["issues", "comments", "worklogs", "sprints", "users"]
-# What each tracker can sync. Worklogs and sprints are Jira concepts (GitLab's time logs are GraphQL-only).
-SUPPORTED_ENTITIES: Final[Mapping[str, tuple[str, ...]]] = {
-    "github": ("issues", "comments", "users"),
-    "gitlab": ("issues", "comments", "users"),
-    "jira": ("issues", "comments", "worklogs", "sprints", "users"),
-}
+# The names other modules import, derived from the declarations (trackbridge.domain.trackers).
+Provider = TrackerName
+SUPPORTED_PROVIDERS: Final[tuple[str, ...]] = TRACKER_NAMES
+# What a connection to each tracker may ask to sync (a stored connection may list more: it still loads).
+SUPPORTED_ENTITIES: Final[Mapping[str, tuple[str, ...]]] = {n: t.entities for n, t in TRACKERS.items()}
 DEFAULT_ENTITIES: Final[tuple[str, ...]] = ("issues", "comments")
 
-# C0 controls, DEL, C1 controls, and U+2028/U+2029 (line and paragraph separators).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# The same, except tab, LF and CR: a multi-line query is still a query.
-_CONTROL_EXCEPT_WHITESPACE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _refuse(pattern: re.Pattern[str], value: str) -> str:
-    found = pattern.search(value)
-    if found is not None:
-        raise ValueError(
-            f"must not contain control characters (U+{ord(found.group()):04X} at position {found.start()})"
-        )
-    return value
-
-
-def printable(value: str) -> str:
-    """``value`` if it holds no control character; ValueError naming the first one otherwise."""
-    return _refuse(_CONTROL, value)
-
-
-def _printable_query(value: str) -> str:
-    return _refuse(_CONTROL_EXCEPT_WHITESPACE, value)
-
-
 Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(printable)]
-SecretText = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
 _GITHUB_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
-_GITLAB_PROJECT = r"^(\d{1,20}|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,20})$"
-_EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
-
-# A Jira project key, the one rule the connection model and the Jira adapter share. Atlassian's format:
-# "the first character must be a letter, all letters ... upper case, only letters, numbers or the underscore"
-# ("Changing the project key format", Jira admin docs), and Jira Cloud's REST API: "start with an uppercase
-# letter followed by one or more uppercase alphanumeric characters. The maximum length is 10 characters"
-# (POST/PUT /rest/api/3/project, ``key``). So 2 to 10 characters. The key goes into URL paths and JQL.
-JIRA_PROJECT_KEY_MAX: Final = 10
-_JIRA_PROJECT_KEY = re.compile(rf"[A-Z][A-Z0-9_]{{1,{JIRA_PROJECT_KEY_MAX - 1}}}")
-
-
-def is_jira_project_key(value: object) -> bool:
-    """True when ``value`` is a Jira project key (``OPS``, ``R2D2``, ``MY_TEAM``): exactly, no blanks."""
-    return isinstance(value, str) and _JIRA_PROJECT_KEY.fullmatch(value) is not None
+# The scope's fields: every key some tracker's scope rule names (test_tracker_declarations holds them equal).
+SCOPE_KEYS: Final[tuple[str, ...]] = ("repo", "project", "jql")
 
 
 class Scope(BaseModel):
@@ -114,36 +88,23 @@ class Scope(BaseModel):
 
     repo: Annotated[str, Field(pattern=_GITHUB_REPO)] | None = None
     project: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(printable)] | None = None
-    jql: Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_printable_query)] | None = None
+    jql: Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(printable_query)] | None = None
 
     @model_serializer(mode="wrap")
     def _drop_unset(self, handler: Any) -> dict[str, Any]:
         # {"repo": "o/r"}, not {"repo": "o/r", "project": null, "jql": null}.
         return {key: value for key, value in handler(self).items() if value is not None}
 
+    def values(self) -> dict[str, str | None]:
+        """Every scope key and its value (``None`` when unset)."""
+        return {key: getattr(self, key) for key in SCOPE_KEYS}
+
     def check_for(self, provider: str) -> None:
         """Raise ValueError naming what ``provider`` needs when this scope does not fit it."""
-        given = {name for name in ("repo", "project", "jql") if getattr(self, name) is not None}
-        if provider == "github":
-            if given != {"repo"}:
-                raise ValueError('github needs {"repo": "owner/name"} and nothing else')
-        elif provider == "gitlab":
-            if given != {"project"}:
-                raise ValueError('gitlab needs {"project": "<numeric id or group/path>"} and nothing else')
-            if not _matches(_GITLAB_PROJECT, self.project):
-                raise ValueError("gitlab project must be a numeric id or a path such as group/project")
-        elif provider == "jira":
-            if len(given) != 1 or given == {"repo"}:
-                raise ValueError('jira needs either {"project": "KEY"} or {"jql": "..."}')
-            if self.project is not None and not is_jira_project_key(self.project):
-                raise ValueError(
-                    "jira project must be a project key such as OPS: an uppercase letter, then "
-                    f"uppercase letters, digits or _, 2 to {JIRA_PROJECT_KEY_MAX} characters"
-                )
-
-
-def _matches(pattern: str, value: str | None) -> bool:
-    return value is not None and re.fullmatch(pattern, value) is not None
+        spec = TRACKERS.get(provider)
+        problem = spec.scope.problem(self.values()) if spec is not None else None
+        if problem is not None:
+            raise ValueError(problem)
 
 
 class Schedule(BaseModel):
@@ -168,40 +129,12 @@ class Schedule(BaseModel):
         return value
 
 
-class TokenCredentials(BaseModel):
-    """GitHub and GitLab: a personal, project or app token."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    token: SecretText
-
-
-class JiraCredentials(BaseModel):
-    """Jira Cloud basic auth: the account's e-mail and an API token."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    email: Annotated[str, Field(pattern=_EMAIL), AfterValidator(printable)]
-    api_token: SecretText
-
-
-class OAuthCredentials(BaseModel):
-    """Jira Cloud through OAuth 2.0 (3LO): no secret at creation; the tokens arrive with the callback and
-    live in their own secret (``trackbridge.runtime.oauth_tokens``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    auth: Literal["oauth"]
-
-
-Credentials = TokenCredentials | JiraCredentials | OAuthCredentials
+Credentials = StoredCredentials | OAuthCredentials
 CREDENTIAL_MODELS: Final[Mapping[str, type[TokenCredentials] | type[JiraCredentials]]] = {
-    "github": TokenCredentials,
-    "gitlab": TokenCredentials,
-    "jira": JiraCredentials,
+    name: spec.credentials for name, spec in TRACKERS.items()
 }
 # Providers whose connections may authorize through OAuth instead of stored credentials.
-OAUTH_PROVIDERS: Final[frozenset[str]] = frozenset({"jira"})
+OAUTH_PROVIDERS: Final[frozenset[str]] = frozenset(n for n, t in TRACKERS.items() if t.allows_oauth)
 AuthKind = Literal["token", "oauth"]
 
 
@@ -220,10 +153,12 @@ def auth_kind(credentials: Credentials) -> AuthKind:
 
 def parse_credentials(provider: str, raw: Any) -> Credentials:
     """Credentials of ``provider``'s shape; ValueError lists what is wrong without echoing any value."""
-    model: type[BaseModel] = CREDENTIAL_MODELS[provider]
+    spec = TRACKERS[provider]
+    model: type[BaseModel] = spec.credentials
     if _asks_for_oauth(raw):
-        if provider not in OAUTH_PROVIDERS:
-            raise ValueError(f"{provider} connections cannot use OAuth; use {{token}}")
+        if not spec.allows_oauth:
+            keys = ", ".join(sorted(spec.credentials.model_fields))
+            raise ValueError(f"{provider} connections cannot use OAuth; use {{{keys}}}")
         model = OAuthCredentials
     if isinstance(raw, model):
         return cast(Credentials, raw)
@@ -238,7 +173,7 @@ def parse_credentials(provider: str, raw: Any) -> Credentials:
             f"{'.'.join(str(part) for part in err['loc']) or 'credentials'}: {err['msg']}"
             for err in exc.errors()
         )
-        hint = ' or {"auth": "oauth"}' if provider in OAUTH_PROVIDERS else ""
+        hint = ' or {"auth": "oauth"}' if spec.allows_oauth else ""
         raise ValueError(f"{provider} credentials are {{{', '.join(fields)}}}{hint} ({problems})") from None
 
 
@@ -253,7 +188,7 @@ def secret_payload(credentials: Credentials) -> dict[str, str]:
 def _check_entities(provider: str, entities: Sequence[str] | None) -> list[Entity]:
     if entities is None:
         return _default_entities()
-    supported = SUPPORTED_ENTITIES[provider]
+    supported = TRACKERS[provider].entities
     unsupported = [e for e in entities if e not in supported]
     if unsupported:
         raise ValueError(
@@ -433,11 +368,7 @@ class Connection(BaseModel):
     @property
     def locator(self) -> str:
         """The ``base_url_or_repo_url`` part of external ids: where the issues live."""
-        if self.provider == "github" and self.scope.repo:
-            return f"{self.base_url}/repos/{self.scope.repo}"
-        if self.provider == "gitlab" and self.scope.project:
-            return f"{self.base_url}/projects/{self.scope.project}"
-        return self.site_url or self.base_url
+        return TRACKERS[self.provider].locate(self.base_url, self.scope.values(), self.site_url)
 
     def external_id(self, native_id: str | int) -> str:
         return external_id(self.provider, self.locator, native_id)
@@ -461,6 +392,7 @@ __all__ = [
     "DEFAULT_ENTITIES",
     "JIRA_PROJECT_KEY_MAX",
     "OAUTH_PROVIDERS",
+    "SCOPE_KEYS",
     "SUPPORTED_ENTITIES",
     "SUPPORTED_PROVIDERS",
     "AuthKind",

@@ -1,8 +1,9 @@
 """Synced tracker data, normalized across providers: issues, comments, worklogs, sprints, users.
 
 Status is normalized by category, never by name (a Jira workflow may call "done" anything): ``todo``,
-``in_progress`` or ``done``. ``content_hash`` covers the normalized fields a person can see, so a re-seen
-item whose hash is unchanged costs no write (DESIGN section 5). ``deleted_at`` marks a tombstone: it wins
+``in_progress`` or ``done``, by the vocabulary each tracker declares (:mod:`trackbridge.domain.trackers`).
+``content_hash`` covers the normalized fields a person can see, so a re-seen item whose hash is unchanged
+costs no write (DESIGN section 5). ``deleted_at`` marks a tombstone: it wins
 over older updates only (DESIGN section 10).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,25 +20,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from trackbridge.domain.connections import Provider
 from trackbridge.domain.ids import parse_issue_ref
 from trackbridge.domain.times import UtcDatetime
+from trackbridge.domain.trackers import TRACKERS, StatusCategory
 
-StatusCategory = Literal["todo", "in_progress", "done"]
 STATUS_CATEGORIES: Final[tuple[str, ...]] = ("todo", "in_progress", "done")
 
-# Jira's statusCategory.key values (new / indeterminate / done) and the open/closed states of GitHub/GitLab.
-_CATEGORY_BY_RAW: Final[Mapping[str, StatusCategory]] = {
-    "new": "todo",
-    "undefined": "todo",
-    "indeterminate": "in_progress",
-    "done": "done",
-    "open": "todo",
-    "opened": "todo",
-    "reopened": "todo",
-    "closed": "done",
-}
+# Every tracker's vocabulary in one table, for callers that do not say which tracker a state is from. Trackers
+# that share a raw value ("closed") agree on its category (tests/unit/domain/test_trackers.py).
+_CATEGORY_BY_RAW: Final[Mapping[str, StatusCategory]] = MappingProxyType(
+    {raw: category for spec in TRACKERS.values() for raw, category in spec.status_categories.items()}
+)
 
 
-def status_category_of(raw: str) -> StatusCategory:
-    """The category for a Jira ``statusCategory.key`` or a GitHub/GitLab ``state``; unknown means todo."""
+def status_category_of(raw: str, provider: str | None = None) -> StatusCategory:
+    """The category of a tracker's raw state (a Jira ``statusCategory.key``, a GitHub/GitLab ``state``), by
+    ``provider``'s vocabulary, or by every tracker's when ``provider`` is not given; unknown means todo."""
+    if provider is not None and provider in TRACKERS:
+        return TRACKERS[provider].status_category(raw)
     return _CATEGORY_BY_RAW.get(raw.strip().lower(), "todo")
 
 

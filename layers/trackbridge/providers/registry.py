@@ -1,6 +1,9 @@
 """Every tracker adapter, keyed by provider name: the one place the rest of trackbridge looks them up.
 
-Adding a tracker is one import and one entry below (no import-time discovery magic). The API's
+Each adapter class names its declaration (``tracker = GITHUB``, :mod:`trackbridge.domain.trackers`) and is
+registered under that declaration's name; every declared tracker has exactly one adapter here
+(tests/unit/test_tracker_declarations.py). Adding a tracker is one import and one entry in
+:data:`ADAPTERS` (no import-time discovery magic; ``providers/README.md`` has the checklist). The API's
 ``GET /v1/providers`` serves :func:`describe_providers`; the composition root builds adapters with
 :func:`create_adapter`; the shared contract tests are parametrized over :data:`PROVIDERS`.
 """
@@ -19,11 +22,8 @@ from trackbridge.providers.gitlab import GitLabAdapter
 from trackbridge.providers.jira import JiraAdapter
 from trackbridge.providers.types import Capabilities, TrackerConfig
 
-PROVIDERS: dict[str, type[TrackerAdapter]] = {
-    GitHubAdapter.name: GitHubAdapter,
-    GitLabAdapter.name: GitLabAdapter,
-    JiraAdapter.name: JiraAdapter,
-}
+ADAPTERS: tuple[type[TrackerAdapter], ...] = (GitHubAdapter, GitLabAdapter, JiraAdapter)
+PROVIDERS: dict[str, type[TrackerAdapter]] = {cls.tracker.name: cls for cls in ADAPTERS}
 
 
 def supported_providers() -> tuple[str, ...]:
@@ -72,6 +72,7 @@ def create_adapter(
 
 
 __all__ = [
+    "ADAPTERS",
     "PROVIDERS",
     "auth_from_credentials",
     "capabilities",

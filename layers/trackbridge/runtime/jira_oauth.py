@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from trackbridge.domain.audit import Actor, diff, new_entry
-from trackbridge.domain.connections import Connection, OAuthCredentials
+from trackbridge.domain.connections import OAUTH_PROVIDERS, Connection, OAuthCredentials
 from trackbridge.domain.errors import (
     Conflict,
     DependencyFailure,
@@ -51,6 +51,7 @@ from trackbridge.domain.errors import (
 )
 from trackbridge.domain.ids import IdPrefix, is_id
 from trackbridge.domain.times import utcnow
+from trackbridge.domain.trackers import tracker
 from trackbridge.providers import oauth_jira
 from trackbridge.providers.errors import RateLimitedError, TrackerError
 from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
@@ -239,11 +240,11 @@ class JiraOAuthService:
         if not is_id(IdPrefix.CONNECTION, connection_id):
             raise NotFound(f"no connection {connection_id!r}", details={"id": connection_id})
         connection = self.connections.get(tenant, connection_id)
-        if connection.provider != "jira":
+        if not tracker(connection.provider).allows_oauth:
             raise ValidationFailed(
                 f"OAuth 2.0 (3LO) is for Jira connections; {connection_id} is a {connection.provider} one",
                 code="OAUTH_UNSUPPORTED_PROVIDER",
-                details={"provider": connection.provider, "supported": ["jira"]},
+                details={"provider": connection.provider, "supported": sorted(OAUTH_PROVIDERS)},
             )
         return connection
 

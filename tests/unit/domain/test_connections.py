@@ -58,7 +58,7 @@ def errors_of(data: dict[str, Any]) -> dict[str, str]:
             base_url="https://acme.atlassian.net",
             scope={"jql": "project = OPS AND labels = db"},
             credentials={"email": "a@acme.test", "api_token": SENTINEL},
-            entities=["issues", "worklogs", "sprints"],
+            entities=["comments", "issues"],
         ),
     ],
 )
@@ -215,3 +215,37 @@ def test_patch_refuses_fields_fixed_at_creation() -> None:
     with pytest.raises(ValidationError) as caught:
         ConnectionPatch.model_validate({"provider": "jira"})
     assert caught.value.errors()[0]["type"] == "extra_forbidden"
+
+
+JIRA = {
+    "provider": "jira",
+    "base_url": "https://acme.atlassian.net",
+    "scope": {"project": "OPS"},
+    "credentials": {"email": "a@acme.test", "api_token": SENTINEL},
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "entity"),
+    [(JIRA, "worklogs"), (JIRA, "sprints"), (JIRA, "users"), ({}, "users")],
+    ids=["jira-worklogs", "jira-sprints", "jira-users", "github-users"],
+)
+def test_a_new_connection_asks_only_for_entities_that_sync(overrides: dict[str, Any], entity: str) -> None:
+    # Given a body asking for an entity the tracker has but nothing syncs yet
+    errors = errors_of(body(**overrides, entities=["issues", entity]))
+    # Then it is refused at the entities field, naming what does sync
+    assert f"cannot sync {entity}; it supports issues, comments" in errors["entities"]
+    # And a PATCH asking for it is refused at body.entities
+    connection = make_connection(**overrides)
+    with pytest.raises(ValidationFailed) as caught:
+        connection.apply(ConnectionPatch(entities=["issues", entity]), now=NOW)
+    [error] = caught.value.details["errors"]
+    assert error["path"] == "body.entities"
+    assert "it supports issues, comments" in error["message"]
+
+
+def test_a_stored_connection_listing_other_entities_still_loads() -> None:
+    # Given a connection stored before entities were limited to what syncs
+    stored = make_connection(**JIRA).model_dump(mode="json") | {"entities": ["issues", "worklogs", "sprints"]}
+    # Then it loads as stored
+    assert Connection.model_validate(stored).entities == ["issues", "worklogs", "sprints"]

@@ -1,20 +1,25 @@
 """``GET /v1/providers`` advertises a capability only when trackbridge does it end to end.
 
-Each advertised capability maps to what uses it: an API route of the app, or a syncer of an entity the
-tracker syncs (``SYNCERS``, within ``SUPPORTED_ENTITIES``). A capability the adapters declare but nothing
-uses yet (worklogs, sprints, webhook registration, security advisories) stays in the declaration, where
-``require`` checks it, and out of the answer.
+Each advertised capability maps to what uses it: an API route of the app, or a syncer of an entity the tracker
+syncs (``syncable_entities``, within the entities its declaration lists). A capability the adapters declare
+but nothing uses yet (worklogs, sprints, webhook registration, security advisories) stays in the
+declaration, where ``require`` checks it, and out of the answer.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from trackbridge.domain.connections import SUPPORTED_ENTITIES
+from trackbridge.domain.trackers import TRACKERS
 from trackbridge.providers.registry import PROVIDERS, describe_providers
 from trackbridge.providers.types import Capabilities
 from trackbridge.runtime.api.app import operations
-from trackbridge.runtime.sync.syncers import SYNCERS, IssuesSyncer, ListingSyncer, RepoCommentsSyncer
+from trackbridge.runtime.sync.syncers import (
+    IssuesSyncer,
+    ListingSyncer,
+    RepoCommentsSyncer,
+    syncable_entities,
+)
 
 ISSUE = "/v1/connections/{connection_id}/issues/{key}"
 
@@ -57,6 +62,6 @@ def test_get_providers_lists_only_what_the_product_does(described: dict[str, obj
         if not on or capability not in SYNC_OF:
             continue
         entity, syncer_class = SYNC_OF[capability]
-        assert entity in SUPPORTED_ENTITIES[name], f"{name}: {capability} needs {entity}"
-        syncer = SYNCERS.get(name, {}).get(entity)
+        assert entity in TRACKERS[name].entities, f"{name}: {capability} needs {entity}"
+        syncer = syncable_entities(name).get(entity)
         assert isinstance(syncer, syncer_class), f"{name}: {capability} needs {syncer_class.__name__}"

@@ -1,17 +1,18 @@
 """One Jira project-key rule: the connection model and the Jira adapter accept and refuse the same keys.
 
-The rule (``trackbridge.domain.connections.is_jira_project_key``) is Atlassian's: an uppercase letter, then
-uppercase letters, digits or underscores ("Changing the project key format", Jira admin docs), 2 to 10
-characters (Jira Cloud REST ``/rest/api/3/project``: "an uppercase letter followed by one or more uppercase
-alphanumeric characters. The maximum length is 10 characters").
+The rule (``trackbridge.domain.trackers.is_jira_project_key``, in Jira's declaration) is Atlassian's: an
+uppercase letter, then uppercase letters, digits or underscores ("Changing the project key format", Jira admin
+docs), 2 to 10 characters (Jira Cloud REST ``/rest/api/3/project``: "an uppercase letter followed by one or
+more uppercase alphanumeric characters. The maximum length is 10 characters").
 """
 
 from __future__ import annotations
 
 import pytest
 
-from trackbridge.domain.connections import Scope, is_jira_project_key
+from trackbridge.domain.connections import Scope
 from trackbridge.domain.errors import ValidationFailed
+from trackbridge.domain.trackers import is_jira_project_key
 from trackbridge.providers.auth import BasicCredentialsAuth
 from trackbridge.providers.jira import JiraAdapter
 from trackbridge.providers.types import TrackerConfig

@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from trackbridge.domain.connections import CREDENTIAL_MODELS, SUPPORTED_ENTITIES, SUPPORTED_PROVIDERS
 from trackbridge.domain.errors import ValidationFailed
+from trackbridge.domain.trackers import TRACKERS, tracker
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.registry import (
     PROVIDERS,
@@ -41,6 +41,10 @@ def test_lookup() -> None:
     with pytest.raises(ValidationFailed) as caught:
         get_adapter_class("bugzilla")
     assert caught.value.details["supported"] == list(supported_providers())
+    # The declarations' lookup answers an unknown name the same way.
+    with pytest.raises(ValidationFailed) as declared:
+        tracker("bugzilla")
+    assert (declared.value.message, declared.value.details) == (caught.value.message, caught.value.details)
 
 
 def test_describe_is_json_for_get_providers() -> None:
@@ -78,10 +82,12 @@ def test_declarations_are_consistent(name: str, cls: type[TrackerAdapter]) -> No
         assert overridden == getattr(cls.capabilities, capability), f"{name}: {capability} vs {operation}"
 
 
-@pytest.mark.parametrize(("name", "cls"), [(n, c) for n, c in ADAPTERS if n in SUPPORTED_PROVIDERS])
+@pytest.mark.parametrize(("name", "cls"), ADAPTERS)
 def test_declarations_match_the_domain(name: str, cls: type[TrackerAdapter]) -> None:
-    # The connection model validates credentials and entities; the adapter must want exactly that.
-    assert set(cls.auth_scheme.keys) == set(CREDENTIAL_MODELS[name].model_fields)
-    entities = SUPPORTED_ENTITIES[name]
-    assert ("worklogs" in entities) == cls.capabilities.worklogs
-    assert ("sprints" in entities) == cls.capabilities.sprints
+    # The connection model validates credentials and entities by the tracker's declaration; the adapter
+    # must want exactly those credentials and have an operation for every entity a connection may ask for.
+    spec = TRACKERS[name]
+    assert set(cls.auth_scheme.keys) == set(spec.credentials.model_fields)
+    for entity, capability in (("worklogs", "worklogs"), ("sprints", "sprints")):
+        if entity in spec.entities:
+            assert getattr(cls.capabilities, capability), f"{name} syncs {entity} without the operation"

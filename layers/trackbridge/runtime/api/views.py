@@ -36,6 +36,9 @@ class ProviderView(BaseModel):
     page_size: int
     incremental_overlap_s: float = Field(description="how far an incremental sync looks back")
     webhook_signatures: list[str] = Field(description="the webhook signature schemes it verifies")
+    incremental_overlap_reason: str = Field(description="why an incremental sync looks back that far")
+    auth_modes: list[str] = Field(description="how a connection authenticates: token, basic or oauth")
+    entities: list[str] = Field(description="what a connection to this tracker can sync")
 
 
 class ProviderList(BaseModel):
