@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trackbridge.domain.errors import Unauthorized
+from trackbridge.runtime import container
 from trackbridge.runtime.authorizer import authorize
 from trackbridge.runtime.observability import logger, metrics, tracer
 
@@ -20,6 +21,6 @@ from trackbridge.runtime.observability import logger, metrics, tracer
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return authorize(event)
+        return authorize(event, container.api_key_service())
     except Unauthorized:
         raise Exception("Unauthorized") from None

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from trackbridge.runtime import container
 from trackbridge.runtime.observability import logger, metrics, tracer
+from trackbridge.runtime.settings import get_settings
 from trackbridge.runtime.sync.handler import process_record
 
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: Any, lambda_context: Any) -> str:
+    """Powertools record handler: one message, with the composition root's engine and service."""
+    return process_record(
+        record,
+        lambda_context,
+        engine=container.sync_engine(),
+        service=container.sync_service(),
+        deletion_check_interval=timedelta(seconds=get_settings().deletion_check_interval_s),
+    )
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -18,5 +32,5 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=process_record, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor, context=context
     )

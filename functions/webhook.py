@@ -13,6 +13,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from trackbridge.domain.error_codes import ErrorCode
+from trackbridge.domain.errors import error_body
+
 logger = Logger(service="trackbridge")
 
 
@@ -20,11 +23,8 @@ logger = Logger(service="trackbridge")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     params = event.get("pathParameters") or {}
     logger.info("webhook.not_enabled", extra={"provider": params.get("provider")})
-    body = {
-        "error": {
-            "code": "NOT_IMPLEMENTED",
-            "message": "webhook ingestion is not enabled in this version; deliveries are not accepted yet",
-            "details": None,
-        }
-    }
+    body = error_body(
+        ErrorCode.NOT_IMPLEMENTED,
+        "webhook ingestion is not enabled in this version; deliveries are not accepted yet",
+    )
     return {"statusCode": 501, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

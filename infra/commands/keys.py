@@ -100,13 +100,13 @@ def _use_table(args: argparse.Namespace) -> bool:
 @_logs_on_stderr
 def create(args: argparse.Namespace) -> int:
     from trackbridge.domain.errors import TrackbridgeError, ValidationFailed
-    from trackbridge.runtime.api_keys import issue_api_key
+    from trackbridge.runtime import container
 
     if not _use_table(args):
         return 2
     scopes = tuple(s.strip() for s in str(args.scopes).split(",") if s.strip())
     try:
-        token = issue_api_key(args.tenant, scopes)
+        token = container.api_key_service().issue(args.tenant, scopes)
     except ValidationFailed as exc:
         sys.stderr.write(f"error: {exc.message}: {exc.details}\n")
         return 2

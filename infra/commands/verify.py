@@ -41,9 +41,7 @@ def _connection_id(service: ConnectionService, tenant: str, ref: str) -> str:
 @_logs_on_stderr
 def verify(args: argparse.Namespace) -> int:
     from trackbridge.domain.errors import TrackbridgeError
-    from trackbridge.providers.errors import TrackerError
     from trackbridge.runtime import container
-    from trackbridge.runtime.sync.adapters import default_adapter_factory
     from trackbridge.runtime.verify import verify_connection
 
     state_file = Path(args.local_state) if args.local_state else None
@@ -57,7 +55,7 @@ def verify(args: argparse.Namespace) -> int:
         if credentials is None:
             sys.stderr.write("error: the connection has no stored credentials\n")
             return 2
-        with default_adapter_factory(connection, credentials) as adapter:
+        with container.adapter_factory()(connection, credentials) as adapter:
             report = verify_connection(
                 container.table(),
                 args.tenant,
@@ -67,7 +65,7 @@ def verify(args: argparse.Namespace) -> int:
                 with_comments="comments" in connection.entities,
                 strict=args.strict,
             )
-    except (TrackbridgeError, TrackerError) as exc:
+    except TrackbridgeError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     if args.json:

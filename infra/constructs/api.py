@@ -43,6 +43,7 @@ from infra.definition import (
     ROUTES,
     RouteSpec,
 )
+from trackbridge.domain.errors import error_body as domain_error_body
 
 AUTHORIZATION_HEADER = "Authorization"
 
@@ -86,8 +87,8 @@ COUNT_ONLY_RULES = {"AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY", "C
 
 
 def error_body(code: str, message: str) -> str:
-    """The API's error shape (DESIGN section 7), for API Gateway's own responses."""
-    return json.dumps({"error": {"code": code, "message": message, "details": None}})
+    """The API's error shape (DESIGN section 7), for API Gateway's own responses: the one body builder's."""
+    return json.dumps(domain_error_body(code, message))
 
 
 def _required_parameters(route: RouteSpec) -> dict[str, bool]:

@@ -43,6 +43,7 @@ from infra.definition import (
 from infra.local._serving import serve_in_thread, stop_serving
 from infra.local.invoke import LocalFunctions
 from infra.local.provision import MOTO_ACCOUNT_ID
+from trackbridge.domain.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ _TEXT_TYPES = frozenset(
 def gateway_response(kind: str, *, request_id: str, status: int | None = None) -> Response:
     """A gateway response in the API's error shape; ``status`` overrides the type's default."""
     default_status, code, message = GATEWAY_RESPONSES[kind]
-    body = json.dumps({"error": {"code": code, "message": message, "details": None}})
+    body = json.dumps(error_body(code, message))
     response = Response(body, status=status or default_status, content_type="application/json")
     response.headers["x-amzn-RequestId"] = request_id
     response.headers["x-amzn-ErrorType"] = _ERROR_TYPES.get(kind, "InternalServerErrorException")

@@ -31,7 +31,6 @@ from trackbridge.domain.errors import DependencyFailure, NotFound, Unauthorized,
 from trackbridge.domain.ids import is_tenant, require_tenant
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import to_iso, utcnow
-from trackbridge.runtime import container
 from trackbridge.runtime.observability import logger
 from trackbridge.storage.api_keys import ApiKeyRepository
 from trackbridge.storage.audit import AuditRepository
@@ -125,9 +124,25 @@ class ApiKeyService:
         return revoked
 
 
-def issue_api_key(tenant: str, scopes: tuple[str, ...] = (ALL_SCOPES,)) -> str:
-    """Issue a key for ``tenant`` against the configured table and return the token (print it once)."""
-    return container.api_key_service().issue(tenant, scopes)
+def issue_api_key(
+    tenant: str, scopes: tuple[str, ...] = (ALL_SCOPES,), *, service: ApiKeyService | None = None
+) -> str:
+    """Issue a key for ``tenant`` and return the token (print it once).
+
+    ``service`` is the composition root's (``container.api_key_service()``) when the caller has one; without
+    it, one is built over the configured table, so this module never imports the composition root that
+    builds its service.
+    """
+    return (service or _configured_service()).issue(tenant, scopes)
+
+
+def _configured_service() -> ApiKeyService:
+    from trackbridge.runtime import aws
+    from trackbridge.runtime.settings import get_settings
+    from trackbridge.storage.table import Table
+
+    table = Table(aws.client("dynamodb"), get_settings().table_name)
+    return ApiKeyService(ApiKeyRepository(table), AuditRepository(table))
 
 
 __all__ = ["CLI_ACTOR", "CREATE_ACTION", "REVOKE_ACTION", "ApiKeyService", "issue_api_key"]

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from trackbridge.domain.api_keys import bearer_token
 from trackbridge.domain.errors import Unauthorized
-from trackbridge.runtime import container
+from trackbridge.runtime.api_keys import ApiKeyService
 from trackbridge.runtime.observability import logger, metrics
 
 
@@ -46,11 +46,11 @@ def _wildcard_resource(method_arn: Any) -> str:
     return f"arn:{arn.partition}:execute-api:{arn.region}:{arn.aws_account_id}:{arn.api_id}/{arn.stage}/*"
 
 
-def authorize(event: Mapping[str, Any]) -> dict[str, Any]:
+def authorize(event: Mapping[str, Any], keys: ApiKeyService) -> dict[str, Any]:
     """The authorizer response for a valid key; Unauthorized for any other event."""
     try:
         resource = _wildcard_resource(event.get("methodArn"))
-        key = container.api_key_service().authenticate(bearer_token(_authorization_header(event)))
+        key = keys.authenticate(bearer_token(_authorization_header(event)))
     except Unauthorized as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         logger.info(

@@ -5,6 +5,10 @@ their collaborators inside the factories for the same reason: the authorizer nev
 service. Handlers and routes ask for objects through these functions; API routes get them through
 Powertools ``Depends(...)``, so a test can swap one with ``app.dependency_overrides``.
 
+This is the composition root and nothing it builds imports it: each object is given its collaborators
+here (the adapter factory, the outbound policy, the OAuth token stores). Only the edges call it: the
+handlers in ``functions/``, the API routes, the CLI.
+
 :func:`reset` forgets everything (tests and the embedded stack call it after changing the environment).
 """
 
@@ -18,7 +22,7 @@ from trackbridge.runtime.settings import get_settings
 
 if TYPE_CHECKING:
     from trackbridge.domain.egress import EgressPolicy
-    from trackbridge.runtime.actions import AdapterPool, TrackerActions
+    from trackbridge.runtime.adapter_pool import AdapterPool
     from trackbridge.runtime.api_keys import ApiKeyService
     from trackbridge.runtime.connections import ConnectionService
     from trackbridge.runtime.health import HealthChecker
@@ -28,8 +32,10 @@ if TYPE_CHECKING:
     from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
     from trackbridge.runtime.secrets import ConnectionSecrets
     from trackbridge.runtime.sync import SyncEngine, SyncService
+    from trackbridge.runtime.sync.adapters import AdapterBuilder
     from trackbridge.runtime.sync.queue import SqsSyncQueue
     from trackbridge.runtime.sync.schedules import ConnectionSchedules
+    from trackbridge.runtime.tracker_actions import TrackerActions
     from trackbridge.storage.api_keys import ApiKeyRepository
     from trackbridge.storage.audit import AuditRepository
     from trackbridge.storage.connections import ConnectionRepository
@@ -216,29 +222,42 @@ def sync_service() -> SyncService:
 
 
 @lru_cache(maxsize=1)
+def adapter_factory() -> AdapterBuilder:
+    """Every tracker adapter of the process (syncs and actions): under the outbound policy, with the
+    OAuth collaborators a Jira OAuth connection needs (asked for only when one is built)."""
+    from trackbridge.runtime.sync.adapters import AdapterBuilder, OAuthCollaborators
+
+    oauth = OAuthCollaborators(
+        token_store=oauth_token_store,
+        app=lambda: jira_oauth_config().app(),
+        http=oauth_http,
+    )
+    return AdapterBuilder(egress_policy(), oauth)
+
+
+@lru_cache(maxsize=1)
 def sync_engine() -> SyncEngine:
     from trackbridge.runtime.sync import SyncEngine
-    from trackbridge.runtime.sync.adapters import default_adapter_factory
 
     return SyncEngine(
         table=table(),
         secrets=connection_secrets(),
         queue=sync_queue(),
-        adapter_factory=default_adapter_factory,
+        adapter_factory=adapter_factory(),
         **_sync_repositories(),
     )
 
 
 @lru_cache(maxsize=1)
 def adapter_pool() -> AdapterPool:
-    from trackbridge.runtime.actions import AdapterPool
+    from trackbridge.runtime.adapter_pool import AdapterPool
 
-    return AdapterPool(connection_secrets())
+    return AdapterPool(connection_secrets(), factory=adapter_factory())
 
 
 @lru_cache(maxsize=1)
 def tracker_actions() -> TrackerActions:
-    from trackbridge.runtime.actions import TrackerActions
+    from trackbridge.runtime.tracker_actions import TrackerActions
     from trackbridge.storage.issues import CommentRepository, IssueRepository
 
     return TrackerActions(
@@ -282,6 +301,7 @@ def synced_issues() -> SyncedIssues:
 
 _FACTORIES = (
     egress_policy,
+    adapter_factory,
     adapter_pool,
     tracker_actions,
     idempotency_store,
@@ -318,6 +338,7 @@ def reset() -> None:
 
 
 __all__ = [
+    "adapter_factory",
     "adapter_pool",
     "api_key_repository",
     "api_key_service",

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from pydantic import ValidationError
 
 from functions.api import handler
 from tests.unit.api.support import FakeLambdaContext, body_of, header, rest_event
 from trackbridge.domain.audit import Actor, AuditEntry
 from trackbridge.domain.connections import Connection, ConnectionCreate
-from trackbridge.domain.error_codes import ErrorCode
-from trackbridge.domain.errors import NotFound
+from trackbridge.domain.error_codes import ErrorCode, is_registered
+from trackbridge.domain.errors import NotFound, ValidationFailed
 from trackbridge.domain.issues import Issue
 from trackbridge.providers.errors import (
     AuthenticationError,
@@ -34,16 +35,12 @@ from trackbridge.providers.errors import (
 )
 from trackbridge.providers.types import Attachment, IssueChanges, IssueDraft
 from trackbridge.runtime import container
-from trackbridge.runtime.actions import (
-    AdapterPool,
-    IssueCreate,
-    IssuePatch,
-    TrackerActions,
-    TransitionRequest,
-    tracker_failure,
-)
+from trackbridge.runtime.adapter_pool import AdapterPool
+from trackbridge.runtime.api.action_models import IssueCreate, IssuePatch, TransitionRequest, bulk_items
 from trackbridge.runtime.api.actions import multipart_problem
 from trackbridge.runtime.api.app import app
+from trackbridge.runtime.api.errors import tracker_failure
+from trackbridge.runtime.tracker_actions import IssueUpdate, TrackerActions
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CONNECTION_ID = "conn_aaaaaaaaaaaaaaaaaaaa"
@@ -297,12 +294,15 @@ def test_tracker_failures_keep_their_meaning_and_carry_guidance() -> None:
 
 
 def test_transition_targets() -> None:
-    assert TransitionRequest(status_category="done").target("jira") == "done"
-    assert TransitionRequest(to="In Review").target("jira") == "In Review"
+    assert TransitionRequest(status_category="done").target().for_provider("jira") == "done"
+    assert TransitionRequest(to="In Review").target().for_provider("jira") == "In Review"
     close = TransitionRequest(status_category="done", reason="not_planned")
-    assert close.target("github") == "close_not_planned"
-    assert close.target("gitlab") == "done"  # GitLab has no close reason
-    assert TransitionRequest(to="closed", reason="duplicate").target("github") == "close_duplicate"
+    assert close.target().for_provider("github") == "close_not_planned"
+    assert close.target().for_provider("gitlab") == "done"  # GitLab has no close reason
+    assert (
+        TransitionRequest(to="closed", reason="duplicate").target().for_provider("github")
+        == "close_duplicate"
+    )
     with pytest.raises(ValidationError):
         TransitionRequest()
     with pytest.raises(ValidationError):
@@ -335,14 +335,16 @@ def test_bulk_keeps_order_and_isolates_failures() -> None:
     result = actions.bulk(
         "t",
         CONNECTION_ID,
-        [
-            {"op": "create", "title": "one"},
-            {"op": "create", "title": "refused"},
-            {"op": "update", "key": "404", "title": "x"},
-            {"op": "update", "key": "7", "title": "renamed"},
-            {"op": "create"},
-            {"op": "create", "title": "two"},
-        ],
+        bulk_items(
+            [
+                {"op": "create", "title": "one"},
+                {"op": "create", "title": "refused"},
+                {"op": "update", "key": "404", "title": "x"},
+                {"op": "update", "key": "7", "title": "renamed"},
+                {"op": "create"},
+                {"op": "create", "title": "two"},
+            ]
+        ),
         Actor(id="k1"),
     )
     assert [r.status for r in result.items] == [201, 422, 404, 200, 422, 201]
@@ -361,7 +363,7 @@ def test_bulk_concurrency_per_tracker(provider: str, allowed: int) -> None:
     adapter = FakeAdapter(delay_s=0.05)
     actions = actions_for(provider, adapter)
     items = [{"op": "create", "title": f"n{n}"} for n in range(8)]
-    result = actions.bulk("t", CONNECTION_ID, items, Actor(id="k1"))
+    result = actions.bulk("t", CONNECTION_ID, bulk_items(items), Actor(id="k1"))
     assert result.succeeded == 8
     assert adapter.peak <= allowed
     # Overlap is what a pool is for; on GitHub there must be none (timing can only lower the peak).
@@ -383,7 +385,7 @@ def test_bulk_items_past_the_deadline_are_not_attempted() -> None:
 
     adapter.create_issue = slow_create  # type: ignore[method-assign]
     items = [{"op": "create", "title": f"n{n}"} for n in range(4)]
-    result = actions.bulk("t", CONNECTION_ID, items, Actor(id="k1"), budget_s=15.0)
+    result = actions.bulk("t", CONNECTION_ID, bulk_items(items), Actor(id="k1"), budget_s=15.0)
     assert [r.status for r in result.items] == [201, 201, 503, 503]
     assert result.items[2].error is not None
     assert result.items[2].error["code"] == "NOT_ATTEMPTED"
@@ -395,7 +397,9 @@ def test_write_through_and_audit_diff() -> None:
     actions = actions_for("gitlab", adapter)
     stored: MemoryIssues = actions.issues  # type: ignore[assignment]
     stored.items[issue(7).external_id] = issue(7, "before")
-    actions.update_issue("t", CONNECTION_ID, "7", IssuePatch(title="after"), Actor(id="k1", request_id="r1"))
+    actions.update_issue(
+        "t", CONNECTION_ID, "7", IssueChanges(title="after"), Actor(id="k1", request_id="r1")
+    )
     assert stored.items[issue(7).external_id].title == "after"
     entry = actions.audit.entries[-1]  # type: ignore[attr-defined]
     assert (entry.action, entry.target, entry.actor, entry.request_id) == (
@@ -406,6 +410,31 @@ def test_write_through_and_audit_diff() -> None:
     )
     assert entry.changes["title"].old == "before"
     assert entry.changes["title"].new == "after"
+
+
+def test_use_cases_take_plain_drafts_and_changes() -> None:
+    """Auto-issue and mirrors call the use cases without API bodies."""
+    adapter = FakeAdapter()
+    actions = actions_for("gitlab", adapter)
+    created = actions.create_issue("t", CONNECTION_ID, IssueDraft(title="from an alarm"), Actor(id="rule"))
+    assert created.title == "from an alarm"
+    outcome = actions.bulk(
+        "t",
+        CONNECTION_ID,
+        [
+            IssueDraft(title="a"),
+            IssueUpdate("7", IssueChanges(title="b")),
+            ValidationFailed("refused before the tracker", details={"errors": []}),
+        ],
+        Actor(id="rule"),
+    )
+    assert [(r.status, r.issue.title if r.issue else None) for r in outcome.items] == [
+        (201, "a"),
+        (200, "b"),
+        (422, None),
+    ]
+    assert (outcome.succeeded, outcome.failed) == (2, 1)
+    assert adapter.created == ["from an alarm", "a"]
 
 
 # ---- through the handler -----------------------------------------------------------------------------------
@@ -489,3 +518,29 @@ def test_tracker_errors_are_never_a_500(
     assert answer["statusCode"] == status, body_of(answer)
     assert body_of(answer)["error"]["guidance"]
     assert header(answer, "Retry-After") == retry_after
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (NotFound("no connection"), 404, "NOT_FOUND"),
+        (RateLimitedError("slow down", provider="github", status=429, retry_after_s=5), 429, "RATE_LIMITED"),
+        (ServiceError(418, "short and stout"), 418, "INVALID_INPUT"),
+    ],
+    ids=["trackbridge", "tracker", "framework"],
+)
+def test_one_handler_answers_every_error_of_the_tree(
+    shared_dir: Path, overrides: dict[Any, Any], error: Exception, status: int, code: str
+) -> None:
+    """Given any error of the tree (or the framework's own), when a route raises it, then the answer has
+    the error shape, the error's status and a registered code."""
+    overrides[container.tracker_actions] = lambda: RaisingActions(error)
+    answer = handler(
+        rest_event(shared_dir, "POST", f"/v1/connections/{CONNECTION_ID}/issues", body={"title": "x"}),
+        FakeLambdaContext(),
+    )
+    assert answer["statusCode"] == status, body_of(answer)
+    body = body_of(answer)["error"]
+    assert body["code"] == code
+    assert is_registered(body["code"])
+    assert set(body) <= {"code", "message", "details", "guidance"}

@@ -199,9 +199,8 @@ def _models() -> dict[str, type[Any]]:
     from trackbridge.domain.issues import Comment, Worklog
     from trackbridge.domain.sync import SyncLogEntry, SyncOperation
     from trackbridge.domain.sync_plan import SyncRequest
-    from trackbridge.runtime import actions
+    from trackbridge.runtime.api import action_models, oauth, sync, views
     from trackbridge.runtime.api import actions as action_routes
-    from trackbridge.runtime.api import oauth, sync, views
     from trackbridge.runtime.health import HealthReport
     from trackbridge.runtime.issues import IssueDetail, IssueView
 
@@ -219,9 +218,15 @@ def _models() -> dict[str, type[Any]]:
         HealthReport,
         IssueView,
         IssueDetail,
-        *(getattr(actions, name) for name in ("AttachmentView", "BulkCreate", "BulkRequest", "BulkResult")),
-        *(getattr(actions, name) for name in ("BulkUpdate", "CommentCreate", "IssueCreate", "IssuePatch")),
-        actions.TransitionRequest,
+        action_models.AttachmentView,
+        action_models.BulkCreate,
+        action_models.BulkRequest,
+        action_models.BulkResult,
+        action_models.BulkUpdate,
+        action_models.CommentCreate,
+        action_models.IssueCreate,
+        action_models.IssuePatch,
+        action_models.TransitionRequest,
         action_routes.Transitions,
         sync.SyncStates,
         views.ConnectionTestReport,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from trackbridge.domain.error_codes import ERROR_CODES, ErrorCode
+from trackbridge.domain.error_codes import ERROR_CODES, TRACKER_CODES, ErrorCode
 from trackbridge.providers.classify import (
     ErrorRule,
     classify_response,
@@ -447,7 +447,8 @@ def test_field_errors_across_shapes() -> None:
 
 
 def test_every_code_has_an_error_class_and_a_table_row() -> None:
-    for code in ErrorCode:
+    assert set(ERROR_CODES) == set(ErrorCode)
+    for code in TRACKER_CODES:
         info = ERROR_CODES[code]
         assert info.guidance.endswith(".")
         assert 400 <= info.http_status < 600

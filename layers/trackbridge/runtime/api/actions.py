@@ -25,9 +25,7 @@ from trackbridge.domain.issues import Comment
 from trackbridge.domain.pagination import Page
 from trackbridge.providers.registry import describe_providers
 from trackbridge.runtime import container
-from trackbridge.runtime.actions import (
-    BULK_BUDGET_S,
-    MAX_BULK_ITEMS,
+from trackbridge.runtime.api.action_models import (
     MAX_SEARCH_LIMIT,
     AttachmentView,
     BulkRequest,
@@ -35,9 +33,9 @@ from trackbridge.runtime.actions import (
     CommentCreate,
     IssueCreate,
     IssuePatch,
-    TrackerActions,
     TransitionRequest,
     TransitionView,
+    bulk_items,
 )
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.idempotency import Idempotency, IdempotencyKey, idempotently
@@ -45,6 +43,7 @@ from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.api.views import ConnectionTestReport, ProviderList
 from trackbridge.runtime.idempotency import Answer
 from trackbridge.runtime.issues import IssueView, SyncedIssues
+from trackbridge.runtime.tracker_actions import BULK_BUDGET_S, MAX_BULK_ITEMS, TrackerActions
 
 WRITE, CONNECTIONS_WRITE = "issues:write", "connections:write"
 # Every route here sends requests to a tracker, reads included: a read-only key may read what trackbridge
@@ -172,7 +171,7 @@ def create_issue(
     caller.require(WRITE)
 
     def create() -> Answer:
-        issue = service.create_issue(caller.tenant, connection_id, body, caller.actor)
+        issue = service.create_issue(caller.tenant, connection_id, body.draft(), caller.actor)
         return Answer.of(201, reader.view(caller.tenant, issue))
 
     request = {"connection_id": connection_id, "body": body}
@@ -197,7 +196,7 @@ def update_issue(
     reader: Reader,
 ) -> IssueView:
     caller.require(WRITE)
-    issue = service.update_issue(caller.tenant, connection_id, key, body, caller.actor)
+    issue = service.update_issue(caller.tenant, connection_id, key, body.changes(), caller.actor)
     return reader.view(caller.tenant, issue)
 
 
@@ -222,7 +221,7 @@ def add_comment(
     caller.require(WRITE)
 
     def comment() -> Answer:
-        return Answer.of(201, service.add_comment(caller.tenant, connection_id, key, body, caller.actor))
+        return Answer.of(201, service.add_comment(caller.tenant, connection_id, key, body.body, caller.actor))
 
     request = {"connection_id": connection_id, "key": key, "body": body}
     return idempotently(idempotency, caller, "issue.comment", idempotency_key, request, comment)
@@ -265,7 +264,7 @@ def transition_issue(
     reader: Reader,
 ) -> IssueView:
     caller.require(WRITE)
-    issue = service.transition_issue(caller.tenant, connection_id, key, body, caller.actor)
+    issue = service.transition_issue(caller.tenant, connection_id, key, body.target(), caller.actor)
     return reader.view(caller.tenant, issue)
 
 
@@ -377,9 +376,10 @@ def bulk(
     caller.require(WRITE)
 
     def run() -> Answer:
-        result = service.bulk(
-            caller.tenant, connection_id, body.items, caller.actor, budget_s=_bulk_budget_s()
+        outcome = service.bulk(
+            caller.tenant, connection_id, bulk_items(body.items), caller.actor, budget_s=_bulk_budget_s()
         )
+        result = BulkResult.of(outcome)
         # A bulk in which nothing succeeded created nothing: not stored, so a retry runs it again.
         return Answer.of(200, result, store=result.succeeded > 0)
 

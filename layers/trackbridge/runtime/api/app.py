@@ -251,7 +251,7 @@ def _refusal(
                 principal.require(operation.scope)
         _check_body(event, operation)
     except TrackbridgeError as exc:
-        return errors.proxy_response(exc.status, exc.to_body())
+        return errors.proxy_failure(exc)
     return None
 
 
@@ -332,12 +332,12 @@ def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
             opened = _opened(event, operation, principal)
         except TrackbridgeError as exc:
-            return errors.proxy_response(exc.status, exc.to_body())
+            return errors.proxy_failure(exc)
         response: dict[str, Any] = app.resolve(opened, context)
         try:
             return _sealed(response, event, principal)
         except TrackbridgeError as exc:
-            return errors.proxy_response(exc.status, exc.to_body())
+            return errors.proxy_failure(exc)
     except Exception:
         # Only reachable when the event itself is broken (the resolver's own handler catches the rest).
         request_context = event.get("requestContext") if isinstance(event, dict) else None

@@ -1,6 +1,7 @@
 """The one place where anything that goes wrong in the API becomes an HTTP answer.
 
-Every error body is ``{"error": {"code", "message", "details"}}`` (plus ``guidance`` when there is advice):
+Every error body is ``{"error": {"code", "message", "details"}}`` (plus ``guidance`` when there is advice),
+built by ``domain.errors.error_body`` and nothing else; every code is a row of ``domain.error_codes``:
 
 ==============================================  ======  =================================================
 cause                                           status  code
@@ -17,6 +18,9 @@ no tenant on a tenant route                     401     ``UNAUTHORIZED``
 anything else                                   500     ``INTERNAL``, only ``details.correlation_id``
 ==============================================  ======  =================================================
 
+A ``TrackerError`` is a ``TrackbridgeError``: both go through :func:`failure_of` in one handler, and the
+checks that run before the resolver answer the same way (:func:`proxy_failure`).
+
 A tracker's refusal keeps its meaning where it is the caller's (404, 409, 413, 422 for fields the tracker
 refused, 429 with ``Retry-After``) and is a 502/503/504 where it is the connection's or the tracker's: a
 401 from the tracker is 502 ``AUTH_INVALID`` ("the tracker refused the connection's credentials", with
@@ -32,6 +36,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -42,44 +48,63 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from trackbridge.domain.errors import TrackbridgeError
+from trackbridge.domain.error_codes import ErrorCode, code_for_status
+from trackbridge.domain.errors import TrackbridgeError, error_body
 from trackbridge.providers.errors import TrackerError
-from trackbridge.runtime.actions import tracker_failure
 from trackbridge.runtime.observability import logger
 
 _MAX_REPORTED_ERRORS = 20
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def error_body(code: str, message: str, details: Any = None, guidance: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message, "details": details}
-    if guidance:
-        error["guidance"] = guidance
-    return {"error": error}
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An error as the API answers it: status, body (``error_body``'s shape) and headers (``Retry-After``)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return dict(self.body["error"])
+
+    def response(self) -> Response[Any]:
+        return Response(
+            status_code=self.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=self.body,
+            headers=dict(self.headers),
+        )
+
+
+def _retry_after_header(seconds: float | None) -> dict[str, str]:
+    return {} if seconds is None else {"Retry-After": str(max(1, round(seconds)))}
+
+
+def tracker_failure(exc: TrackerError, *, now: datetime | None = None) -> Failure:
+    """How a tracker failure is answered: ``error_codes`` gives the status (401s from the tracker are 502:
+    the connection's credentials, not the caller's key, were refused), the tracker's own message, and
+    guidance for whoever must act; ``Retry-After`` when the tracker said when to come back."""
+    now = now or datetime.now(UTC)
+    return Failure(exc.http_status, exc.to_body(now=now), _retry_after_header(exc.retry_after(now)))
+
+
+def failure_of(exc: TrackbridgeError, *, now: datetime | None = None) -> Failure:
+    """Any error of the tree as the API answers it (``TrackerError`` included)."""
+    if isinstance(exc, TrackerError):
+        return tracker_failure(exc, now=now)
+    return Failure(exc.http_status, exc.to_body(), _retry_after_header(getattr(exc, "retry_after_s", None)))
 
 
 def error_response(
     status: int, code: str, message: str, details: Any = None, *, headers: Mapping[str, str] | None = None
 ) -> Response[Any]:
-    return Response(
-        status_code=int(status),
-        content_type=content_types.APPLICATION_JSON,
-        body=error_body(code, message, details),
-        headers=dict(headers or {}),
-    )
+    return Failure(int(status), error_body(code, message, details), dict(headers or {})).response()
 
 
 def from_trackbridge_error(exc: TrackbridgeError) -> Response[Any]:
-    headers = {}
-    retry_after = getattr(exc, "retry_after_s", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
-    return Response(
-        status_code=exc.status,
-        content_type=content_types.APPLICATION_JSON,
-        body=exc.to_body(),
-        headers=headers,
-    )
+    return failure_of(exc).response()
 
 
 def proxy_response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,6 +115,12 @@ def proxy_response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
         "body": json.dumps(body, separators=(",", ":")),
         "isBase64Encoded": False,
     }
+
+
+def proxy_failure(exc: TrackbridgeError) -> dict[str, Any]:
+    """An error of the tree as a proxy answer, for the checks that run before the resolver."""
+    failure = failure_of(exc)
+    return proxy_response(failure.status, failure.body)
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -118,7 +149,7 @@ def from_validation_error(exc: RequestValidationError) -> Response[Any]:
         reason = (first.get("ctx") or {}).get("error", "")
         return error_response(
             HTTPStatus.BAD_REQUEST,
-            "INVALID_JSON",
+            ErrorCode.INVALID_JSON,
             f"the request body is not valid JSON: {reason}".rstrip(": "),
             {"position": first.get("loc", ("body", None))[-1]},
         )
@@ -126,7 +157,7 @@ def from_validation_error(exc: RequestValidationError) -> Response[Any]:
     summary = "; ".join(f"{e['path']}: {e['message']}" for e in reported[:3])
     return error_response(
         HTTPStatus.UNPROCESSABLE_ENTITY,
-        "VALIDATION_FAILED",
+        ErrorCode.VALIDATION_FAILED,
         f"invalid request: {summary}",
         {"errors": reported},
     )
@@ -144,7 +175,7 @@ def correlation_id(app: APIGatewayRestResolver) -> str | None:
 
 
 def internal_error_body(correlation: str | None) -> dict[str, Any]:
-    return error_body("INTERNAL", "internal error", {"correlation_id": correlation})
+    return error_body(ErrorCode.INTERNAL, "internal error", {"correlation_id": correlation})
 
 
 def allowed_methods(app: APIGatewayRestResolver, path: str) -> list[str]:
@@ -157,31 +188,14 @@ def allowed_methods(app: APIGatewayRestResolver, path: str) -> list[str]:
 def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(TrackbridgeError)
     def _trackbridge(exc: TrackbridgeError) -> Response[Any]:
-        if exc.status >= 500:
-            logger.warning(
-                "api.dependency_failure",
-                extra={"code": exc.code, "details": exc.details, "correlation_id": correlation_id(app)},
-            )
-        return from_trackbridge_error(exc)
-
-    @app.exception_handler(TrackerError)
-    def _tracker(exc: TrackerError) -> Response[Any]:
-        failure = tracker_failure(exc)
+        failure = failure_of(exc)
         if failure.status >= 500:
-            logger.warning(
-                "api.tracker_failure",
-                extra={
-                    "code": str(exc.code),
-                    "provider": exc.provider,
-                    "correlation_id": correlation_id(app),
-                },
-            )
-        return Response(
-            status_code=failure.status,
-            content_type=content_types.APPLICATION_JSON,
-            body=failure.body(),
-            headers=dict(failure.headers),
-        )
+            if isinstance(exc, TrackerError):
+                event, extra = "api.tracker_failure", {"code": str(exc.code), "provider": exc.provider}
+            else:
+                event, extra = "api.dependency_failure", {"code": exc.code, "details": exc.details}
+            logger.warning(event, extra={**extra, "correlation_id": correlation_id(app)})
+        return failure.response()
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[Any]:
@@ -190,7 +204,9 @@ def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestUnsupportedContentType)
     def _content_type(exc: RequestUnsupportedContentType) -> Response[Any]:
         return error_response(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json"
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            "send the body as application/json",
         )
 
     @app.not_found
@@ -200,37 +216,38 @@ def register(app: APIGatewayRestResolver) -> None:
         if allowed:
             return error_response(
                 HTTPStatus.METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
+                ErrorCode.METHOD_NOT_ALLOWED,
                 f"{app.current_event.http_method} is not allowed here; use {', '.join(allowed)}",
                 {"allowed": allowed},
                 headers={"Allow": ", ".join(allowed)},
             )
-        return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route", {"path": path})
+        return error_response(HTTPStatus.NOT_FOUND, ErrorCode.NOT_FOUND, "no such route", {"path": path})
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[Any]:
-        return error_response(exc.status_code, HTTPStatus(exc.status_code).name, str(exc.msg))
+        # Raised by Powertools itself (never by a route): the status's generic code, from the registry.
+        return error_response(exc.status_code, code_for_status(exc.status_code), str(exc.msg))
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
         correlation = correlation_id(app)
         logger.exception("api.unhandled_error", extra={"correlation_id": correlation})
-        return Response(
-            status_code=int(HTTPStatus.INTERNAL_SERVER_ERROR),
-            content_type=content_types.APPLICATION_JSON,
-            body=internal_error_body(correlation),
-        )
+        return Failure(int(HTTPStatus.INTERNAL_SERVER_ERROR), internal_error_body(correlation)).response()
 
 
 __all__ = [
+    "Failure",
     "allowed_methods",
     "correlation_id",
     "error_body",
     "error_response",
+    "failure_of",
     "field_errors",
     "from_trackbridge_error",
     "from_validation_error",
     "internal_error_body",
+    "proxy_failure",
     "proxy_response",
     "register",
+    "tracker_failure",
 ]

@@ -166,7 +166,7 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
                 "message": "the token cannot manage the repository's webhooks",
                 "guidance": "Give the token the admin:repo_hook permission, or leave webhooks to a scheduled "
                 "sync.",
-                "code": "INSUFFICIENT_SCOPE",
+                "code": "PERMISSION_DENIED",
             },
         ],
     },
@@ -187,6 +187,10 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
                 "page_size": 100,
                 "incremental_overlap_s": 10.0,
                 "webhook_signatures": ["hub-signature-sha256"],
+                "incremental_overlap_reason": "since= is second-precise and compares GitHub's own "
+                "timestamps: a small margin is enough.",
+                "auth_modes": ["token"],
+                "entities": ["issues", "comments"],
             }
         ],
         "next_cursor": None,

@@ -334,10 +334,10 @@ def callback(
     except TrackbridgeError as exc:
         if not html_wanted:
             raise  # the API's JSON error, from the one error mapping
-        logger.info("oauth.jira.callback_refused", extra={"code": exc.code, "status": exc.status})
+        logger.info("oauth.jira.callback_refused", extra={"code": exc.code, "status": exc.http_status})
         retry_after = from_trackbridge_error(exc).headers.get("Retry-After")
         return Response(
-            status_code=exc.status,
+            status_code=exc.http_status,
             content_type="text/html; charset=utf-8",
             body=_page("Jira was not connected", exc.message, code=exc.code, guidance=exc.guidance),
             headers={**_PAGE_HEADERS, **({"Retry-After": retry_after} if retry_after else {})},

@@ -39,9 +39,10 @@ from typing import Any, Final
 
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 
-from trackbridge.runtime.actions import MAX_BULK_ITEMS, BulkCreate, BulkUpdate
+from trackbridge.runtime.api.action_models import BulkCreate, BulkUpdate
 from trackbridge.runtime.api.examples import SCHEMA_EXAMPLES, page_example
 from trackbridge.runtime.api.operations import REQUIRED_SCOPE
+from trackbridge.runtime.tracker_actions import MAX_BULK_ITEMS
 
 ERROR_SCHEMA_NAME = "Error"
 ERROR_DETAIL_SCHEMA_NAME = "ErrorDetail"

@@ -65,18 +65,23 @@ def handle_body(
     return outcome
 
 
-def process_record(record: Any, lambda_context: Any) -> str:
-    """Powertools record handler: the composition root's engine and service, one message."""
-    from trackbridge.runtime import container
-    from trackbridge.runtime.settings import get_settings
-
+def process_record(
+    record: Any,
+    lambda_context: Any,
+    *,
+    engine: SyncEngine,
+    service: SyncService,
+    deletion_check_interval: timedelta = DEFAULT_DELETION_CHECK_INTERVAL,
+) -> str:
+    """One SQS record through :func:`handle_body`, counted per outcome; ``functions/sync.py`` passes the
+    composition root's engine and service."""
     body = record.body if hasattr(record, "body") else record["body"]
     outcome = handle_body(
         body,
         lambda_context,
-        engine=container.sync_engine(),
-        service=container.sync_service(),
-        deletion_check_interval=timedelta(seconds=get_settings().deletion_check_interval_s),
+        engine=engine,
+        service=service,
+        deletion_check_interval=deletion_check_interval,
     )
     # One count per outcome (SyncSliceContinued, SyncSliceParked...): what dashboards and alarms watch.
     metrics.add_metric(name=f"SyncSlice{outcome.title()}", unit=MetricUnit.Count, value=1)
