@@ -7,8 +7,10 @@ adapter's helpers never pays for every adapter):
   connection test; adapters declare their variation as class attributes.
 - ``types``: ``TrackerConfig``, ``Capabilities``, ``Page``/``IssuePage``/``CommentPage``,
   ``ConnectionReport``, ``IssueDraft``, ``IssueChanges``, ``Transition``, ``Attachment``,
-  ``WebhookRegistration``, ``RequestStats``.
-- ``errors``: the ``TrackerError`` family (tree in its docstring); codes in ``domain.error_codes``.
+  ``WebhookRegistration``, ``WebhookDelivery``/``WebhookChange``, ``RequestStats``.
+- ``errors``: the ``TrackerError`` family, a branch of ``domain.errors``' one tree; codes in
+  ``domain.error_codes``.
+- ``webhooks``: reading a delivery's body (``WebhookPayloadError``); each adapter's ``parse_webhook``.
 - ``classify``: table-driven error classification (``ErrorRule``).
 - ``ratelimit``: rate-limit header readers (GitHub, GitLab, Jira) and ``RateLimitInfo``.
 - ``retry``: ``RetryPolicy``; ``etags``: ``ETagCache`` for conditional requests.
@@ -17,5 +19,7 @@ adapter's helpers never pays for every adapter):
 - ``auth``: ``httpx.Auth`` objects that never show their secret, and the per-provider auth schemes.
 - ``registry``: ``PROVIDERS``, ``get_adapter_class``, ``supported_providers``, ``capabilities``,
   ``describe_providers``, ``auth_from_credentials``, ``create_adapter``.
-- ``github``, ``gitlab`` (and ``jira``): the adapters.
+- ``forge``: ``ForgeAdapter``, what GitHub and GitLab share (issues with open/closed states, hooks, search).
+- ``github``, ``gitlab`` (and ``jira``): the adapters. Each names its declaration (``domain.trackers``);
+  ``README.md`` in this folder is the checklist for adding a tracker.
 """

@@ -31,6 +31,14 @@ behave the same for every tracker lives here, once:
   runtime's settings; without one, public addresses only), and a redirect is followed only on the API's
   own origin: one to another origin raises :class:`TrackerMovedError` naming it, so credentials (an
   ``Authorization`` or a ``PRIVATE-TOKEN`` header alike) never leave the origin they were made for.
+- **webhooks, verify then parse**: :meth:`TrackerAdapter.verify_webhook` (on the class: raw bytes, constant
+  time, any of several secrets) and :meth:`TrackerAdapter.parse_webhook`, which loads the body, takes the
+  delivery id from ``webhook_delivery_headers`` and leaves the tracker only :meth:`read_webhook` to write;
+  the result is a :class:`~trackbridge.providers.types.WebhookDelivery`, and a bad body is a 400
+  (:class:`~trackbridge.providers.webhooks.WebhookPayloadError`), never a ``KeyError``.
+- **one adapter, several threads** (bulk actions share one): ``stats`` counts under a lock, the ETag cache
+  locks itself, and adapters keep no other per-call state on ``self`` (GitLab's learned keyset answer is
+  asked for once, under its own lock).
 
 Operations a tracker does not have raise the domain's ``UnsupportedCapability`` (HTTP 422) naming the
 capability, so callers can also ask ``capabilities`` first. The clock, the sleep and the random source are
@@ -43,7 +51,7 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -55,6 +63,7 @@ from trackbridge.domain.egress import EgressPolicy
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import UnsupportedCapability, ValidationFailed
 from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
+from trackbridge.domain.trackers import TrackerSpec
 from trackbridge.providers.auth import AuthScheme
 from trackbridge.providers.classify import (
     ErrorRule,
@@ -91,8 +100,10 @@ from trackbridge.providers.types import (
     RequestStats,
     TrackerConfig,
     Transition,
+    WebhookDelivery,
     WebhookRegistration,
 )
+from trackbridge.providers.webhooks import delivery_id, load_object, payload_errors
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -147,13 +158,17 @@ CheckStep = tuple[str, Callable[[], ConnectionCheck]]
 
 class TrackerAdapter(ABC):
     # ---- declared per tracker --------------------------------------------------------------------
-    name: ClassVar[str]
-    display_name: ClassVar[str]
+    # The tracker's declaration (trackbridge.domain.trackers): the adapter names it, and the attributes
+    # below that it already says are taken from it when the class is defined (__init_subclass__).
+    tracker: ClassVar[TrackerSpec]
+    name: ClassVar[str]  # from the declaration
+    display_name: ClassVar[str]  # from the declaration
     capabilities: ClassVar[Capabilities] = Capabilities()
     auth_scheme: ClassVar[AuthScheme]
-    # Which key of the connection's scope this tracker reads ("repo", "project", "jql"...).
-    scope_keys: ClassVar[tuple[str, ...]] = ()
-    default_base_url: ClassVar[str | None] = None
+    # Which keys of the connection's scope this tracker reads ("repo", "project", "jql"...): from the
+    # declaration's scope rule.
+    scope_keys: ClassVar[tuple[str, ...]]
+    default_base_url: ClassVar[str | None]  # from the declaration
     page_size: ClassVar[int] = 100
     paginator: ClassVar[Paginator] = LinkHeaderPaginator()
     rate_limits: ClassVar[RateLimitReader] = NoRateLimitHeaders()
@@ -161,10 +176,21 @@ class TrackerAdapter(ABC):
     signature_schemes: ClassVar[tuple[SignatureScheme, ...]] = ()
     default_headers: ClassVar[Mapping[str, str]] = {}
     # How far back an incremental pass should reach before the stored high-water mark (DESIGN section 10):
-    # covers the tracker's timestamp precision and lazy updated_at bumps. The sync engine reads it.
-    incremental_overlap: ClassVar[timedelta] = timedelta(minutes=1)
+    # covers the tracker's timestamp precision and lazy updated_at bumps. From the declaration, which says
+    # why; the sync engine reads it here.
+    incremental_overlap: ClassVar[timedelta]
     # Upper bound on pages in one listing: every loop stops by itself, even against a broken tracker.
     max_pages: ClassVar[int] = 10_000
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec: TrackerSpec | None = cls.__dict__.get("tracker")
+        if spec is not None:
+            cls.name = spec.name
+            cls.display_name = spec.display_name
+            cls.scope_keys = spec.scope.keys
+            cls.default_base_url = spec.default_base_url
+            cls.incremental_overlap = spec.incremental_overlap
 
     def __init__(
         self,
@@ -249,14 +275,56 @@ class TrackerAdapter(ABC):
             "page_size": cls.page_size,
             "incremental_overlap_s": cls.incremental_overlap.total_seconds(),
             "webhook_signatures": [s.name for s in cls.signature_schemes],
+            "incremental_overlap_reason": cls.tracker.overlap_reason,
+            "auth_modes": list(cls.tracker.auth_modes),
+            "entities": list(cls.tracker.entities),
         }
+
+    # ---- webhooks: verify, then parse -----------------------------------------------------------
+    # Headers that carry the tracker's delivery id (stable across its retries), most specific first; then
+    # ids that several deliveries may share, used with the body's digest when none of the first is there.
+    webhook_delivery_headers: ClassVar[tuple[str, ...]] = ()
+    webhook_shared_id_headers: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def verify_webhook(
-        cls, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+        cls,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secrets: Sequence[str],
+        *,
+        now: float | None = None,
     ) -> bool:
-        """True when a delivery is signed by one of ``secrets`` under one of this tracker's schemes."""
-        return verify_any(cls.signature_schemes, body, headers, secrets, now=now)
+        """True when a delivery is signed by one of ``secrets`` under one of this tracker's schemes.
+
+        Over the raw body bytes, in constant time, every secret tried (a rotation accepts old and new);
+        no secret refuses everything. Needs no connection: the webhook Lambda calls it on the class.
+        """
+        return verify_any(cls.signature_schemes, raw_body, headers, secrets, now=now)
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookDelivery:
+        """A verified delivery as changes to apply, a ``ping``, or ``ignored`` (an event not synced).
+
+        Each change carries the item normalized exactly as a sync normalizes it (the same content hash)
+        when the payload holds every field of the record, else ``None`` for the caller to fetch. A body
+        that is not JSON or not the documented shape raises
+        :class:`~trackbridge.providers.webhooks.WebhookPayloadError` (400), never ``KeyError``.
+        """
+        payload = load_object(raw_body, provider=self.name)
+        delivery = self.webhook_delivery_id(headers, raw_body)
+        with payload_errors(self.name, "webhook"):
+            return self.read_webhook(headers, payload, delivery)
+
+    def webhook_delivery_id(self, headers: Mapping[str, str], raw_body: bytes) -> str:
+        return delivery_id(headers, raw_body, self.webhook_delivery_headers, self.webhook_shared_id_headers)
+
+    @abstractmethod
+    def read_webhook(
+        self, headers: Mapping[str, str], payload: Mapping[str, Any], delivery_id: str
+    ) -> WebhookDelivery:
+        """The tracker's part of :meth:`parse_webhook`: ``payload`` is the body's JSON object. A missing
+        or mistyped field may raise ``KeyError``/``TypeError``/``ValueError``: the base reports it as a
+        payload error."""
 
     def now(self) -> datetime:
         return self._clock()
@@ -302,7 +370,7 @@ class TrackerAdapter(ABC):
         transient_failures = 0
         rate_limit_waits = 0
         for _ in range(self.retry.bound):
-            self.stats.requests += 1
+            self.stats.add(requests=1)
             try:
                 response = self._send(
                     self.client.build_request(
@@ -331,7 +399,7 @@ class TrackerAdapter(ABC):
             info = self.rate_limits.read(response.headers, now)
             self.last_rate_limit = info
             if response.status_code == 304 and etag:
-                self.stats.not_modified += 1
+                self.stats.add(not_modified=1)
                 return response
             if response.is_success:
                 return response
@@ -344,7 +412,7 @@ class TrackerAdapter(ABC):
                     wait = self.retry.unhinted_rate_limit_wait_s
                 if wait <= self.retry.max_wait_s and rate_limit_waits < self.retry.max_rate_limit_waits:
                     rate_limit_waits += 1
-                    self.stats.rate_limit_waits += 1
+                    self.stats.add(rate_limit_waits=1)
                     self._pause(self.retry.rate_limit_sleep_s(wait, self._rng), method, path, error)
                     continue
                 raise error
@@ -393,8 +461,7 @@ class TrackerAdapter(ABC):
         raise malformed(self.name, f"more than {MAX_REDIRECTS} redirects", status=response.status_code)
 
     def _pause(self, seconds: float, method: str, path: str, error: TrackerError) -> None:
-        self.stats.retries += 1
-        self.stats.waited_s += seconds
+        self.stats.add(retries=1, waited_s=seconds)
         logger.info(
             "tracker.retry",
             extra={
@@ -513,6 +580,18 @@ class TrackerAdapter(ABC):
         for page in self.iter_pages(request, paginator=paginator):
             items.extend(self.expect_list(page.body, request.url))
         return items
+
+    def collect_until(
+        self, request: PageRequest, limit: int, items_of: Callable[[Any], Iterable[_T]]
+    ) -> list[_T]:
+        """The first ``limit`` items of a listing (a search): ``items_of`` reads one page's body, and no
+        page is fetched once ``limit`` items are in hand."""
+        found: list[_T] = []
+        for page in self.iter_pages(request):
+            found.extend(items_of(page.body))
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def normalized_page(
         self,

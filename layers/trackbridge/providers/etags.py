@@ -7,10 +7,14 @@ no ``Link`` header: without the remembered cursor a listing could not go past an
 
 The cache is bounded (oldest entries go first) so a SyncState item cannot grow without limit, and loading
 is forgiving: an entry that is not well-formed is dropped, never an exception (stored data may rot).
+
+One cache may be read and written by several threads sharing an adapter: every access takes the cache's
+lock, so an eviction never races a lookup and :meth:`ETagCache.to_dict` never sees a dict mid-change.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,24 +50,31 @@ class ETagCache:
             raise ValueError("max_entries must be at least 1")
         self._max = max_entries
         self._entries: dict[str, CachedPage] = {}
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> CachedPage | None:
-        return self._entries.get(key)
+        with self._lock:
+            return self._entries.get(key)
 
     def put(self, key: str, page: CachedPage) -> None:
-        self._entries.pop(key, None)  # re-insert: the dict's order is the eviction order
-        self._entries[key] = page
-        while len(self._entries) > self._max:
-            self._entries.pop(next(iter(self._entries)))
+        with self._lock:
+            self._entries.pop(key, None)  # re-insert: the dict's order is the eviction order
+            self._entries[key] = page
+            while len(self._entries) > self._max:
+                self._entries.pop(next(iter(self._entries)))
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._entries
+        with self._lock:
+            return key in self._entries
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {key: page.to_dict() for key, page in self._entries.items()}
+        with self._lock:
+            entries = list(self._entries.items())
+        return {key: page.to_dict() for key, page in entries}
 
     @classmethod
     def from_dict(

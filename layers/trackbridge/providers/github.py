@@ -20,26 +20,20 @@ GitHub specifics handled here (shared/research/tracker-apis.md, section 2):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
 from trackbridge.domain.error_codes import ErrorCode
-from trackbridge.domain.errors import ValidationFailed
-from trackbridge.domain.ids import external_id, issue_ref
-from trackbridge.domain.issues import Comment, Issue, User, status_category_of
-from trackbridge.providers._util import (
-    assignee_objects,
-    iso_seconds,
-    issue_number,
-    label_names,
-    segment,
-    trailing_number,
-)
+from trackbridge.domain.ids import issue_ref
+from trackbridge.domain.issues import Comment, Issue, User
+from trackbridge.domain.trackers import GITHUB
+from trackbridge.providers._util import iso_seconds, issue_number, segment, trailing_number
 from trackbridge.providers.auth import BearerScheme
-from trackbridge.providers.base import CheckStep, TrackerAdapter, describe_failure
+from trackbridge.providers.base import CheckStep, FetchedPage
 from trackbridge.providers.classify import ErrorContext, ErrorRule
-from trackbridge.providers.errors import NotFoundError, PermissionDeniedError
+from trackbridge.providers.errors import NotFoundError
+from trackbridge.providers.forge import ForgeAdapter, ForgeFields
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest
 from trackbridge.providers.ratelimit import GitHubRateLimits
 from trackbridge.providers.signatures import HubSignature
@@ -49,9 +43,16 @@ from trackbridge.providers.types import (
     ConnectionCheck,
     IssueChanges,
     IssueDraft,
-    IssuePage,
     Transition,
     WebhookRegistration,
+)
+from trackbridge.providers.webhooks import (
+    WebhookChange,
+    WebhookDelivery,
+    WebhookPayloadError,
+    header,
+    obj,
+    parse_time,
 )
 
 API_VERSION = "2022-11-28"
@@ -143,9 +144,16 @@ GITHUB_ERROR_RULES: tuple[ErrorRule, ...] = (
 )
 
 
-class GitHubAdapter(TrackerAdapter):
-    name = "github"
-    display_name = "GitHub"
+def _issue_of_comment(raw: Mapping[str, Any]) -> int:
+    """A comment of the repository-wide listing names its issue only in ``issue_url``."""
+    number = trailing_number(str(raw["issue_url"]))
+    if number is None:
+        raise ValueError("comment without an issue number")
+    return number
+
+
+class GitHubAdapter(ForgeAdapter):
+    tracker = GITHUB  # name, display name, scope keys, default base URL, incremental overlap and its reason
     capabilities = Capabilities(
         transitions=True,
         repo_wide_comments=True,
@@ -154,15 +162,11 @@ class GitHubAdapter(TrackerAdapter):
         security_advisories=True,
     )
     auth_scheme = BearerScheme()
-    scope_keys = ("repo",)
-    default_base_url = "https://api.github.com"
     page_size = 100
     paginator = LinkHeaderPaginator()
     rate_limits = GitHubRateLimits()
     error_rules = GITHUB_ERROR_RULES
     signature_schemes = (HubSignature("X-Hub-Signature-256"),)
-    # since= is second-precise and compares GitHub's own timestamps: a small margin is enough.
-    incremental_overlap = timedelta(seconds=10)
     default_headers: ClassVar[Mapping[str, str]] = {
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": API_VERSION,
@@ -186,66 +190,22 @@ class GitHubAdapter(TrackerAdapter):
         owner, _, name = self.repo.partition("/")
         return f"/repos/{segment(owner)}/{segment(name)}"
 
-    @property
-    def locator(self) -> str:
-        """The ``base_url_or_repo_url`` of external ids; the same rule as ``Connection.locator``."""
-        return f"{self.config.base_url.rstrip('/')}/repos/{self.repo}"
+    scope_path = repo_path
 
     # ---- normalization ---------------------------------------------------------------------------
-    def normalize_issue(self, raw: Mapping[str, Any]) -> Issue:
-        def build() -> Issue:
-            number = int(raw["number"])
-            state = str(raw["state"])
-            assignees = assignee_objects(raw)
-            return Issue(
-                ref=issue_ref(self.connection_id, number),
-                external_id=external_id(self.name, self.locator, number),
-                connection_id=self.connection_id,
-                provider="github",
-                key=f"#{number}",
-                title=str(raw["title"]),
-                body=raw.get("body") or "",
-                status=state,
-                status_category=status_category_of(state),
-                assignees=[str(a["login"]) for a in assignees],
-                labels=label_names(raw["labels"]),
-                priority=None,
-                url=raw.get("html_url"),
-                created_at=raw["created_at"],
-                updated_at=raw["updated_at"],
-            ).with_hash()
-
-        return self.normalize("issue", build)
+    fields = ForgeFields(
+        number="number",
+        body="body",
+        login="login",
+        url="html_url",
+        comment_author="user",
+        labels_required=True,
+    )
 
     def normalize_comment(self, raw: Mapping[str, Any], *, number: int | None = None) -> Comment:
-        def build() -> Comment:
-            issue = number if number is not None else trailing_number(str(raw["issue_url"]))
-            if issue is None:
-                raise ValueError("comment without an issue number")
-            user = raw.get("user") or {}
-            return Comment(
-                id=str(raw["id"]),
-                issue_ref=issue_ref(self.connection_id, issue),
-                connection_id=self.connection_id,
-                author=user.get("login"),
-                body=raw.get("body") or "",
-                created_at=raw["created_at"],
-                updated_at=raw["updated_at"],
-            ).with_hash()
-
-        return self.normalize("comment", build)
-
-    def normalize_user(self, raw: Mapping[str, Any]) -> User:
-        def build() -> User:
-            return User(
-                id=str(raw["id"]),
-                connection_id=self.connection_id,
-                login=raw.get("login"),
-                display_name=raw.get("name"),
-                email=raw.get("email"),
-            )
-
-        return self.normalize("user", build)
+        if number is None:
+            number = self.normalize("comment", partial(_issue_of_comment, raw))
+        return self.comment_of(raw, number)
 
     @staticmethod
     def _is_pull_request(raw: Mapping[str, Any]) -> bool:
@@ -256,17 +216,19 @@ class GitHubAdapter(TrackerAdapter):
         return "/pull/" in str(raw.get("html_url") or "")
 
     # ---- listings --------------------------------------------------------------------------------
-    def iter_issue_pages(
-        self, *, since: datetime | None = None, include_closed: bool = True, cursor: PageCursor | None = None
-    ) -> Iterator[IssuePage]:
+    def raw_issue_pages(
+        self, since: datetime | None, include_closed: bool, cursor: PageCursor | None
+    ) -> Iterator[FetchedPage]:
         params: dict[str, Any] = {"state": "all" if include_closed else "open", "per_page": self.page_size}
         if since is not None:
             params.update(since=iso_seconds(since), sort="updated", direction="asc")
         else:
             params.update(sort="created", direction="asc")
         request = PageRequest(f"{self.repo_path}/issues", params)
-        for page in self.iter_pages(request, cursor=cursor, conditional=True):
-            yield self.normalized_page(page, "issues", self.normalize_issue, skip=self._is_pull_request)
+        return self.iter_pages(request, cursor=cursor, conditional=True)
+
+    def skip_issue(self, raw: Mapping[str, Any]) -> bool:
+        return self._is_pull_request(raw)
 
     def iter_comment_pages(
         self, *, since: datetime | None = None, cursor: PageCursor | None = None
@@ -316,20 +278,14 @@ class GitHubAdapter(TrackerAdapter):
         raw_items = self.collect(PageRequest(f"{self.repo_path}/assignees", {"per_page": self.page_size}))
         return [self.normalize_user(r) for r in raw_items]
 
-    def search_issues(self, query: str, *, limit: int = 50) -> list[Issue]:
-        limit = max(1, min(limit, 1000))  # GitHub search never returns more than 1000 results
-        request = PageRequest(
-            "/search/issues", {"q": f"repo:{self.repo} is:issue {query}".strip(), "per_page": min(limit, 100)}
+    def search_request(self, query: str, per_page: int) -> PageRequest:
+        return PageRequest(
+            "/search/issues", {"q": f"repo:{self.repo} is:issue {query}".strip(), "per_page": per_page}
         )
-        found: list[Issue] = []
-        for page in self.iter_pages(request):
-            body = self.expect_dict(page.body, "search results")
-            for raw in self.expect_list(body.get("items"), "search items"):
-                if not self._is_pull_request(raw):
-                    found.append(self.normalize_issue(raw))
-            if len(found) >= limit:
-                break
-        return found[:limit]
+
+    def search_hits(self, body: Any) -> list[Issue]:
+        items = self.expect_list(self.expect_dict(body, "search results").get("items"), "search items")
+        return [self.normalize_issue(raw) for raw in items if not self._is_pull_request(raw)]
 
     def list_security_advisories(self, *, state: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"per_page": self.page_size, "sort": "updated", "direction": "asc"}
@@ -382,13 +338,12 @@ class GitHubAdapter(TrackerAdapter):
             payload["labels"] = list(changes.labels)
         if changes.assignees is not None:
             payload["assignees"] = list(changes.assignees)
-        if not payload:
-            return self.get_issue(str(number))
         # Absolute values: repeating the PATCH after a timeout leaves the same issue.
-        raw = self.send_json("PATCH", path, json=payload, idempotent=True)
-        return self.normalize_issue(self.expect_dict(raw, "updated issue"))
+        return self.write_issue(number, payload, "updated issue")
 
-    _TRANSITIONS: ClassVar[Mapping[str, Mapping[str, str]]] = {
+    open_state = "open"
+    issue_write_method = "PATCH"
+    state_changes: ClassVar[Mapping[str, Mapping[str, str]]] = {
         "done": {"state": "closed", "state_reason": "completed"},
         "close": {"state": "closed", "state_reason": "completed"},
         "closed": {"state": "closed", "state_reason": "completed"},
@@ -403,28 +358,11 @@ class GitHubAdapter(TrackerAdapter):
         "reopened": {"state": "open"},
     }
 
-    def list_transitions(self, key: str) -> list[Transition]:
-        issue = self.get_issue(key)
-        if issue.status == "closed":
-            return [Transition("reopen", "Reopen", "open", "todo")]
-        return [
-            Transition("close", "Close as completed", "closed", "done"),
-            Transition("close_not_planned", "Close as not planned", "closed", "done"),
-            Transition("close_duplicate", "Close as duplicate", "closed", "done"),
-        ]
-
-    def transition_issue(self, key: str, target: str) -> Issue:
-        number = issue_number(key, provider=self.name)
-        payload = self._TRANSITIONS.get(target.strip().lower())
-        if payload is None:
-            raise ValidationFailed(
-                f"GitHub issues are open or closed; cannot move to {target!r}",
-                details={"target": target, "accepted": sorted(self._TRANSITIONS)},
-            )
-        raw = self.send_json(
-            "PATCH", f"{self.repo_path}/issues/{number}", json=dict(payload), idempotent=True
-        )
-        return self.normalize_issue(self.expect_dict(raw, "transitioned issue"))
+    close_transitions = (
+        Transition("close", "Close as completed", "closed", "done"),
+        Transition("close_not_planned", "Close as not planned", "closed", "done"),
+        Transition("close_duplicate", "Close as duplicate", "closed", "done"),
+    )
 
     def add_comment(self, key: str, body: str) -> Comment:
         number = issue_number(key, provider=self.name)
@@ -442,9 +380,8 @@ class GitHubAdapter(TrackerAdapter):
             # content_type defaults to "form" on GitHub: ask for JSON explicitly.
             "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
         }
-        raw = self.expect_dict(self.send_json("POST", f"{self.repo_path}/hooks", json=payload), "webhook")
 
-        def build() -> WebhookRegistration:
+        def registration(raw: Mapping[str, Any]) -> WebhookRegistration:
             return WebhookRegistration(
                 id=str(raw["id"]),
                 url=str((raw.get("config") or {}).get("url") or url),
@@ -452,10 +389,57 @@ class GitHubAdapter(TrackerAdapter):
                 active=bool(raw.get("active", True)),
             )
 
-        return self.normalize("webhook", build)
+        return self.create_hook(payload, registration)
 
-    def unregister_webhook(self, hook_id: str) -> None:
-        self.delete_if_present(f"{self.repo_path}/hooks/{segment(hook_id)}")
+    webhook_delivery_headers = ("X-GitHub-Delivery",)
+
+    def read_webhook(
+        self, headers: Mapping[str, str], payload: Mapping[str, Any], delivery_id: str
+    ) -> WebhookDelivery:
+        """``X-GitHub-Event`` names the event, the body's ``action`` what happened.
+
+        ``ping`` (sent when a hook is created) is a ping. ``issues`` and ``issue_comment`` are changes;
+        every other event is ignored, and so is anything about a pull request (GitHub sends comments on
+        pull requests as ``issue_comment``) or about another repository than the connection's. An
+        ``issues`` event carries the whole issue in its REST shape, so it is normalized as a sync does;
+        ``deleted`` and ``transferred`` (it left this repository) are deletes, timed by the issue's last
+        ``updated_at`` (GitHub gives no deletion time). A comment event changes only its comment.
+        """
+        event = header(headers, "X-GitHub-Event")
+        if event is None:
+            raise WebhookPayloadError("no X-GitHub-Event header: not a GitHub delivery", provider=self.name)
+        action = payload.get("action")
+        name = f"{event}.{action}" if isinstance(action, str) else event
+        if event == "ping":
+            return WebhookDelivery.ping(self.name, delivery_id, name)
+        if event not in ("issues", "issue_comment"):
+            return WebhookDelivery.ignored(self.name, delivery_id, name, f"{event} events are not synced")
+        repository = payload.get("repository")
+        full_name = repository.get("full_name") if isinstance(repository, Mapping) else None
+        if isinstance(full_name, str) and full_name.lower() != self.repo.lower():
+            return WebhookDelivery.ignored(
+                self.name, delivery_id, name, f"about {full_name}, not {self.repo}"
+            )
+        raw_issue = obj(payload, "issue")
+        if self._is_pull_request(raw_issue):
+            return WebhookDelivery.ignored(self.name, delivery_id, name, "about a pull request")
+        number = int(raw_issue["number"])
+        ref, key = self.issue_handles(number)
+        if event == "issues" and action in ("deleted", "transferred"):
+            change = WebhookChange.of_issue(ref, key, parse_time(raw_issue["updated_at"]), deleted=True)
+        elif event == "issues":
+            issue = self.normalize_issue(raw_issue)
+            change = WebhookChange.of_issue(ref, key, issue.updated_at, issue=issue)
+        else:
+            raw_comment = obj(payload, "comment")
+            comment_id = str(raw_comment["id"])
+            if action == "deleted":
+                updated_at = parse_time(raw_comment["updated_at"])
+                change = WebhookChange.of_comment(ref, key, comment_id, updated_at, deleted=True)
+            else:
+                comment = self.normalize_comment(raw_comment, number=number)
+                change = WebhookChange.of_comment(ref, key, comment_id, comment.updated_at, comment=comment)
+        return WebhookDelivery.of_changes(self.name, delivery_id, name, change)
 
     # ---- connection test -------------------------------------------------------------------------
     def connection_checks(self) -> Sequence[CheckStep]:
@@ -491,23 +475,15 @@ class GitHubAdapter(TrackerAdapter):
                     if only_public
                     else None,
                 )
-            return ConnectionCheck(
-                "scopes",
-                False,
-                f"token scopes: {', '.join(sorted(granted)) or 'none'}",
-                "Give the classic token the repo scope (public_repo for public repositories only).",
-                ErrorCode.PERMISSION_DENIED,
+            return self.scopes_refused(
+                granted, "Give the classic token the repo scope (public_repo for public repositories only)."
             )
 
         def repository() -> ConnectionCheck:
             body = self.expect_dict(self.get_json(self.repo_path), "repository")
             if body.get("has_issues") is False:
-                return ConnectionCheck(
-                    "repository",
-                    False,
-                    f"{self.repo} has issues turned off",
-                    "Enable Issues in the repository's settings.",
-                    ErrorCode.NOT_FOUND,
+                return self.issues_turned_off(
+                    "repository", self.repo, "Enable Issues in the repository's settings."
                 )
             permissions = body.get("permissions") or {}
             granted = ", ".join(
@@ -518,21 +494,17 @@ class GitHubAdapter(TrackerAdapter):
                 "repository", True, f"{self.repo} ({visibility}) reachable; access: {granted or 'read'}"
             )
 
-        def webhooks() -> ConnectionCheck:
-            try:
-                self.get_json(f"{self.repo_path}/hooks", params={"per_page": 1})
-            except (PermissionDeniedError, NotFoundError) as exc:
-                return ConnectionCheck(
-                    "webhooks",
-                    False,
-                    describe_failure(exc),
-                    "Registering webhooks needs admin rights on the repository (classic token: repo or "
-                    "admin:repo_hook scope; fine-grained: Webhooks permission). Without it, sync polls.",
-                    ErrorCode.PERMISSION_DENIED,
-                )
-            return ConnectionCheck("webhooks", True, "can register webhooks")
+        return (
+            ("auth", auth),
+            ("scopes", scopes),
+            ("repository", repository),
+            ("webhooks", self.webhook_check),
+        )
 
-        return (("auth", auth), ("scopes", scopes), ("repository", repository), ("webhooks", webhooks))
+    webhook_guidance = (
+        "Registering webhooks needs admin rights on the repository (classic token: repo or "
+        "admin:repo_hook scope; fine-grained: Webhooks permission). Without it, sync polls."
+    )
 
 
 __all__ = ["API_VERSION", "GITHUB_ERROR_RULES", "GitHubAdapter"]

@@ -22,6 +22,7 @@ GitLab specifics handled here (shared/research/tracker-apis.md, section 3):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,13 +30,14 @@ from typing import Any, ClassVar
 
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import ValidationFailed
-from trackbridge.domain.ids import external_id, issue_ref
-from trackbridge.domain.issues import Comment, Issue, User, status_category_of
-from trackbridge.providers._util import assignee_objects, iso_seconds, issue_number, label_names, segment
+from trackbridge.domain.issues import Comment, Issue, User
+from trackbridge.domain.trackers import GITLAB
+from trackbridge.providers._util import iso_seconds, issue_number, segment
 from trackbridge.providers.auth import HeaderTokenScheme
-from trackbridge.providers.base import CheckStep, FetchedPage, TrackerAdapter, describe_failure
+from trackbridge.providers.base import CheckStep, FetchedPage
 from trackbridge.providers.classify import ErrorRule
 from trackbridge.providers.errors import NotFoundError, PermissionDeniedError, TrackerError
+from trackbridge.providers.forge import ForgeAdapter, ForgeFields
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest
 from trackbridge.providers.ratelimit import GitLabRateLimits
 from trackbridge.providers.signatures import PlainToken, StandardWebhooks
@@ -45,10 +47,10 @@ from trackbridge.providers.types import (
     ConnectionCheck,
     IssueChanges,
     IssueDraft,
-    IssuePage,
     Transition,
     WebhookRegistration,
 )
+from trackbridge.providers.webhooks import WebhookChange, WebhookDelivery, header, obj, parse_time
 
 PRIORITY_SCOPE = "priority::"
 # Project roles (GitLab access levels): reporters read everything, maintainers manage webhooks.
@@ -113,29 +115,26 @@ def _keyset_refused(exc: TrackerError) -> bool:
     return exc.status in (400, 405, 501) and any(w in exc.message.lower() for w in ("keyset", "order_by"))
 
 
-class GitLabAdapter(TrackerAdapter):
-    name = "gitlab"
-    display_name = "GitLab"
+class GitLabAdapter(ForgeAdapter):
+    tracker = GITLAB  # name, display name, scope keys, default base URL, incremental overlap and its reason
     # GitLab's Rack stack answers If-None-Match with 304: it saves the transfer, not the request quota.
     capabilities = Capabilities(
         attachments=True, transitions=True, conditional_requests=True, webhook_registration=True
     )
     auth_scheme = HeaderTokenScheme(header="PRIVATE-TOKEN")
-    scope_keys = ("project",)
-    default_base_url = "https://gitlab.com"
     page_size = 100
     paginator = LinkHeaderPaginator()
     rate_limits = GitLabRateLimits()
     error_rules = GITLAB_ERROR_RULES
     signature_schemes = (PlainToken("X-Gitlab-Token"), StandardWebhooks())
-    # A new note bumps the issue's updated_at only when it is over 60 s old (ThrottledTouch): reach back
-    # past that, plus margin, so note-driven updates are never missed.
-    incremental_overlap = timedelta(minutes=2)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Learned from the tracker on first use: does this GitLab page project issues by keyset?
-        self._keyset_issues = True
+        # Learned from the tracker on first use: does this GitLab page project issues by keyset? None until
+        # a listing has asked. Threads share an adapter: while nobody knows, one asks and the others wait
+        # for its answer (the lock is held for that one request only), so the question is asked once.
+        self._keyset_issues: bool | None = None
+        self._keyset_probe = threading.Lock()
 
     # ---- addressing ------------------------------------------------------------------------------
     @property
@@ -151,69 +150,24 @@ class GitLabAdapter(TrackerAdapter):
     def project_path(self) -> str:
         return f"/projects/{segment(self.project)}"
 
-    @property
-    def locator(self) -> str:
-        """The ``base_url_or_repo_url`` of external ids; the same rule as ``Connection.locator``."""
-        return f"{self.config.base_url.rstrip('/')}/projects/{self.project}"
-
-    def _issue_path(self, key: str | int) -> str:
-        return f"{self.project_path}/issues/{issue_number(key, provider=self.name)}"
+    scope_path = project_path
 
     # ---- normalization ---------------------------------------------------------------------------
-    def normalize_issue(self, raw: Mapping[str, Any]) -> Issue:
-        def build() -> Issue:
-            iid = int(raw["iid"])
-            state = str(raw["state"])
-            labels = label_names(raw.get("labels") or [])
-            priority = next((x[len(PRIORITY_SCOPE) :] for x in labels if x.startswith(PRIORITY_SCOPE)), None)
-            assignees = assignee_objects(raw)
-            return Issue(
-                ref=issue_ref(self.connection_id, iid),
-                external_id=external_id(self.name, self.locator, iid),
-                connection_id=self.connection_id,
-                provider="gitlab",
-                key=f"#{iid}",
-                title=str(raw["title"]),
-                body=raw.get("description") or "",
-                status=state,
-                status_category=status_category_of(state),
-                assignees=[str(a["username"]) for a in assignees],
-                labels=labels,
-                priority=priority,
-                url=raw.get("web_url"),
-                created_at=raw["created_at"],
-                updated_at=raw["updated_at"],
-            ).with_hash()
+    fields = ForgeFields(
+        number="iid",
+        body="description",
+        login="username",
+        url="web_url",
+        comment_author="author",
+        emails=("public_email", "email"),
+    )
 
-        return self.normalize("issue", build)
+    def priority_of(self, labels: Sequence[str]) -> str | None:
+        """The value of the scoped label ``priority::<value>``."""
+        return next((x[len(PRIORITY_SCOPE) :] for x in labels if x.startswith(PRIORITY_SCOPE)), None)
 
     def normalize_note(self, raw: Mapping[str, Any], *, iid: int) -> Comment:
-        def build() -> Comment:
-            author = raw.get("author") or {}
-            return Comment(
-                id=str(raw["id"]),
-                issue_ref=issue_ref(self.connection_id, iid),
-                connection_id=self.connection_id,
-                author=author.get("username"),
-                body=raw.get("body") or "",
-                created_at=raw["created_at"],
-                updated_at=raw.get("updated_at") or raw["created_at"],
-            ).with_hash()
-
-        return self.normalize("note", build)
-
-    def normalize_user(self, raw: Mapping[str, Any]) -> User:
-        def build() -> User:
-            return User(
-                id=str(raw["id"]),
-                connection_id=self.connection_id,
-                login=raw.get("username"),
-                display_name=raw.get("name"),
-                email=raw.get("public_email") or raw.get("email") or None,
-                active=raw.get("state", "active") == "active",
-            )
-
-        return self.normalize("user", build)
+        return self.comment_of(raw, iid, what="note")
 
     # ---- listings --------------------------------------------------------------------------------
     def _issue_listing(self, since: datetime | None, include_closed: bool, *, keyset: bool) -> PageRequest:
@@ -228,41 +182,56 @@ class GitLabAdapter(TrackerAdapter):
             params["pagination"] = "keyset"
         return PageRequest(f"{self.project_path}/issues", params)
 
-    def _raw_issue_pages(
+    def raw_issue_pages(
         self, since: datetime | None, include_closed: bool, cursor: PageCursor | None
     ) -> Iterator[FetchedPage]:
-        if cursor is not None or not self._keyset_issues:
+        if cursor is not None:
             # A stored cursor is a full next URL: it already says which pagination it belongs to.
-            request = self._issue_listing(since, include_closed, keyset=self._keyset_issues)
+            request = self._issue_listing(since, include_closed, keyset=self._keyset_issues is not False)
             yield from self.iter_pages(request, cursor=cursor, conditional=True)
             return
-        pages = self.iter_pages(self._issue_listing(since, include_closed, keyset=True), conditional=True)
+        pages, first = self._first_issue_page(since, include_closed)
+        yield first
+        yield from pages
+
+    def _first_issue_page(
+        self, since: datetime | None, include_closed: bool
+    ) -> tuple[Iterator[FetchedPage], FetchedPage]:
+        """The listing's pages and its first one: by keyset unless this GitLab is known to refuse it."""
+        if self._keyset_issues is None:
+            with self._keyset_probe:
+                if self._keyset_issues is None:
+                    return self._keyset_or_offset(since, include_closed)
+        if self._keyset_issues:
+            return self._keyset_or_offset(since, include_closed)
+        return self._open_listing(since, include_closed, keyset=False)
+
+    def _keyset_or_offset(
+        self, since: datetime | None, include_closed: bool
+    ) -> tuple[Iterator[FetchedPage], FetchedPage]:
         try:
-            first = next(pages)
+            opened = self._open_listing(since, include_closed, keyset=True)
         except TrackerError as exc:
             if not _keyset_refused(exc):
                 raise
             self._keyset_issues = False
-            yield from self.iter_pages(
-                self._issue_listing(since, include_closed, keyset=False), conditional=True
-            )
-            return
-        yield first
-        yield from pages
+            return self._open_listing(since, include_closed, keyset=False)
+        self._keyset_issues = True
+        return opened
 
-    def iter_issue_pages(
-        self, *, since: datetime | None = None, include_closed: bool = True, cursor: PageCursor | None = None
-    ) -> Iterator[IssuePage]:
-        for page in self._raw_issue_pages(since, include_closed, cursor):
-            yield self.normalized_page(page, "issues", self.normalize_issue)
+    def _open_listing(
+        self, since: datetime | None, include_closed: bool, *, keyset: bool
+    ) -> tuple[Iterator[FetchedPage], FetchedPage]:
+        pages = self.iter_pages(self._issue_listing(since, include_closed, keyset=keyset), conditional=True)
+        return pages, next(pages)
 
     def get_issue(self, key: str) -> Issue:
-        return self.normalize_issue(self.expect_dict(self.get_json(self._issue_path(key)), "issue"))
+        return self.normalize_issue(self.expect_dict(self.get_json(self.issue_path(key)), "issue"))
 
     def list_issue_comments(self, key: str, *, since: datetime | None = None) -> list[Comment]:
         iid = issue_number(key, provider=self.name)
         params = {"per_page": self.page_size, "sort": "asc", "order_by": "created_at"}
-        raw_items = self.collect(PageRequest(f"{self._issue_path(iid)}/notes", params))
+        raw_items = self.collect(PageRequest(f"{self.issue_path(iid)}/notes", params))
         notes = [self.normalize_note(r, iid=iid) for r in raw_items if not r.get("system")]
         if since is not None:
             # The notes API has no time filter: filter here, the request count is the same.
@@ -271,7 +240,7 @@ class GitLabAdapter(TrackerAdapter):
 
     def get_comment(self, key: str, comment_id: str) -> Comment:
         iid = issue_number(key, provider=self.name)
-        raw = self.expect_dict(self.get_json(f"{self._issue_path(iid)}/notes/{int(comment_id)}"), "note")
+        raw = self.expect_dict(self.get_json(f"{self.issue_path(iid)}/notes/{int(comment_id)}"), "note")
         return self.normalize_note(raw, iid=iid)
 
     def list_users(self) -> list[User]:
@@ -280,15 +249,12 @@ class GitLabAdapter(TrackerAdapter):
         )
         return [self.normalize_user(r) for r in raw_items]
 
-    def search_issues(self, query: str, *, limit: int = 50) -> list[Issue]:
-        limit = max(1, min(limit, 1000))
-        params = {"search": query, "per_page": min(limit, 100), "order_by": "updated_at", "sort": "desc"}
-        found: list[Issue] = []
-        for page in self.iter_pages(PageRequest(f"{self.project_path}/issues", params)):
-            found.extend(self.normalize_issue(r) for r in self.expect_list(page.body, "issues"))
-            if len(found) >= limit:
-                break
-        return found[:limit]
+    def search_request(self, query: str, per_page: int) -> PageRequest:
+        params = {"search": query, "per_page": per_page, "order_by": "updated_at", "sort": "desc"}
+        return PageRequest(f"{self.project_path}/issues", params)
+
+    def search_hits(self, body: Any) -> list[Issue]:
+        return [self.normalize_issue(raw) for raw in self.expect_list(body, "issues")]
 
     # ---- writes ----------------------------------------------------------------------------------
     def _user_ids(self, usernames: Sequence[str]) -> list[int]:
@@ -334,41 +300,23 @@ class GitLabAdapter(TrackerAdapter):
             payload["remove_labels"] = ",".join(changes.remove_labels)
         if changes.assignees is not None:
             payload["assignee_ids"] = self._user_ids(changes.assignees)
-        if not payload:
-            return self.get_issue(key)
-        raw = self.send_json("PUT", self._issue_path(key), json=payload)
-        return self.normalize_issue(self.expect_dict(raw, "updated issue"))
+        return self.write_issue(key, payload, "updated issue")
 
-    _TRANSITIONS: ClassVar[Mapping[str, str]] = {
-        "done": "close",
-        "close": "close",
-        "closed": "close",
-        "todo": "reopen",
-        "open": "reopen",
-        "opened": "reopen",
-        "reopen": "reopen",
-        "reopened": "reopen",
+    open_state = "opened"
+    issue_write_method = "PUT"
+    state_changes: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        target: {"state_event": event}
+        for event, targets in (
+            ("close", ("done", "close", "closed")),
+            ("reopen", ("todo", "open", "opened", "reopen", "reopened")),
+        )
+        for target in targets
     }
-
-    def list_transitions(self, key: str) -> list[Transition]:
-        issue = self.get_issue(key)
-        if issue.status == "closed":
-            return [Transition("reopen", "Reopen", "opened", "todo")]
-        return [Transition("close", "Close", "closed", "done")]
-
-    def transition_issue(self, key: str, target: str) -> Issue:
-        event = self._TRANSITIONS.get(target.strip().lower())
-        if event is None:
-            raise ValidationFailed(
-                f"GitLab issues are opened or closed; cannot move to {target!r}",
-                details={"target": target, "accepted": sorted(self._TRANSITIONS)},
-            )
-        raw = self.send_json("PUT", self._issue_path(key), json={"state_event": event})
-        return self.normalize_issue(self.expect_dict(raw, "transitioned issue"))
+    close_transitions = (Transition("close", "Close", "closed", "done"),)
 
     def add_comment(self, key: str, body: str) -> Comment:
         iid = issue_number(key, provider=self.name)
-        raw = self.send_json("POST", f"{self._issue_path(iid)}/notes", json={"body": body})
+        raw = self.send_json("POST", f"{self.issue_path(iid)}/notes", json={"body": body})
         return self.normalize_note(self.expect_dict(raw, "note"), iid=iid)
 
     def attach_file(self, key: str, filename: str, content: bytes, content_type: str) -> Attachment:
@@ -417,17 +365,115 @@ class GitLabAdapter(TrackerAdapter):
         }
         for event in wanted:
             payload.update(dict.fromkeys(WEBHOOK_FLAGS[event], True))
-        raw = self.expect_dict(self.send_json("POST", f"{self.project_path}/hooks", json=payload), "webhook")
 
-        def build() -> WebhookRegistration:
+        def registration(raw: Mapping[str, Any]) -> WebhookRegistration:
             return WebhookRegistration(
                 id=str(raw["id"]), url=str(raw.get("url") or url), events=tuple(wanted), active=True
             )
 
-        return self.normalize("webhook", build)
+        return self.create_hook(payload, registration)
 
-    def unregister_webhook(self, hook_id: str) -> None:
-        self.delete_if_present(f"{self.project_path}/hooks/{segment(hook_id)}")
+    # Idempotency-Key (GitLab 17.4+) is stable across retries; webhook-id (signing token) is the same value.
+    webhook_delivery_headers = ("Idempotency-Key", "webhook-id")
+
+    # Without either (GitLab before 17.4): X-Gitlab-Event-UUID with the body's digest, since GitLab gives the
+    # events one request triggers the same UUID (shared/research/tracker-apis.md, section 3.6).
+    webhook_shared_id_headers = ("X-Gitlab-Event-UUID",)
+
+    def read_webhook(
+        self, headers: Mapping[str, str], payload: Mapping[str, Any], delivery_id: str
+    ) -> WebhookDelivery:
+        """The body's ``object_kind`` says what it is about (``X-Gitlab-Event`` only names the hook).
+
+        ``issue`` and ``work_item`` (which GitLab sends under ``Issue Hook`` too) change an issue; ``note``
+        on an issue changes a comment; every other kind is ignored, and so are notes on merge requests,
+        commits and snippets, system notes, and deliveries about another project than the connection's.
+
+        Where this departs from the REST shape a sync reads: labels come as objects named by ``title``,
+        the issue's page is ``url``, the text of a note is ``note``, timestamps may read
+        ``2016-08-18 17:47:36 UTC`` and have whole seconds (REST: milliseconds, so a webhook issue's hash
+        can differ from a synced one's by its timestamps alone), and an old ``reopened`` state is
+        ``opened``. An issue is normalized only when the payload has ``labels`` and its assignees (older
+        GitLab sent neither), a note only when the person who triggered the event is its author
+        (``user`` is the actor, not the author); otherwise the change asks the caller to fetch the item.
+        GitLab sends no event when an issue or a note is deleted (the sync's deletion sweep finds those);
+        an undocumented ``delete`` action would be read as a delete.
+        """
+        kind = payload["object_kind"]
+        if not isinstance(kind, str):
+            raise TypeError("object_kind is not a string")
+        attrs_or_none = payload.get("object_attributes")
+        action = attrs_or_none.get("action") if isinstance(attrs_or_none, Mapping) else None
+        event = header(headers, "X-Gitlab-Event") or kind
+        name = f"{event}/{action}" if isinstance(action, str) else event
+        if kind not in ("issue", "work_item", "note"):
+            return WebhookDelivery.ignored(self.name, delivery_id, name, f"{kind} events are not synced")
+        if not self._same_project(payload):
+            return WebhookDelivery.ignored(self.name, delivery_id, name, f"not about {self.project}")
+        attrs = obj(payload, "object_attributes")
+        deleted = action == "delete"
+        if kind == "note":
+            noteable = attrs.get("noteable_type")
+            if noteable != "Issue" or attrs.get("system"):
+                what = "a system note" if noteable == "Issue" else f"a comment on a {noteable}"
+                return WebhookDelivery.ignored(self.name, delivery_id, name, f"about {what}")
+            iid = int(obj(payload, "issue")["iid"])
+            note = None if deleted else self._hook_note(payload, attrs, iid)
+            updated_at = parse_time(attrs.get("updated_at") or attrs["created_at"])
+            ref, key = self.issue_handles(iid)
+            change = WebhookChange.of_comment(
+                ref, key, str(attrs["id"]), updated_at, comment=note, deleted=deleted
+            )
+        else:
+            iid = int(attrs["iid"])
+            issue = None if deleted else self._hook_issue(payload, attrs)
+            ref, key = self.issue_handles(iid)
+            change = WebhookChange.of_issue(
+                ref, key, parse_time(attrs["updated_at"]), issue=issue, deleted=deleted
+            )
+        return WebhookDelivery.of_changes(self.name, delivery_id, name, change)
+
+    def _same_project(self, payload: Mapping[str, Any]) -> bool:
+        project = payload.get("project")
+        if not isinstance(project, Mapping):
+            return True  # nothing to compare: the hook's secret already ties it to this connection
+        names = {str(project.get("id")), str(project.get("path_with_namespace") or "").lower()}
+        return self.project.lower() in names
+
+    def _hook_issue(self, payload: Mapping[str, Any], attrs: Mapping[str, Any]) -> Issue | None:
+        if "labels" not in payload or ("assignees" not in payload and attrs.get("assignee_ids") != []):
+            return None
+        state = str(attrs["state"])
+        rest_shape = {
+            "iid": attrs["iid"],
+            "title": attrs["title"],
+            "description": attrs.get("description"),
+            "state": "opened" if state == "reopened" else state,
+            "labels": [str(label["title"]) for label in payload["labels"] or []],
+            "assignees": payload.get("assignees") or [],
+            "web_url": attrs.get("url"),
+            "created_at": parse_time(attrs["created_at"]),
+            "updated_at": parse_time(attrs["updated_at"]),
+        }
+        return self.normalize_issue(rest_shape)
+
+    def _hook_note(self, payload: Mapping[str, Any], attrs: Mapping[str, Any], iid: int) -> Comment | None:
+        actor = payload.get("user")
+        if (
+            not isinstance(actor, Mapping)
+            or actor.get("id") is None
+            or actor.get("id") != attrs.get("author_id")
+        ):
+            return None
+        created_at = parse_time(attrs["created_at"])
+        rest_shape = {
+            "id": attrs["id"],
+            "body": attrs.get("note"),
+            "author": {"username": actor.get("username")},
+            "created_at": created_at,
+            "updated_at": parse_time(attrs["updated_at"]) if attrs.get("updated_at") else created_at,
+        }
+        return self.normalize_note(rest_shape, iid=iid)
 
     # ---- connection test -------------------------------------------------------------------------
     def connection_checks(self) -> Sequence[CheckStep]:
@@ -457,24 +503,16 @@ class GitLabAdapter(TrackerAdapter):
                     f"token scopes: {', '.join(granted)} (read only)",
                     f"{read_only} {expiry}" if expiry else read_only,
                 )
-            return ConnectionCheck(
-                "scopes",
-                False,
-                f"token scopes: {', '.join(granted) or 'none'}",
-                "Give the token the api scope (read_api to sync only).",
-                ErrorCode.PERMISSION_DENIED,
-            )
+            return self.scopes_refused(granted, "Give the token the api scope (read_api to sync only).")
 
         def project() -> ConnectionCheck:
             body = self.expect_dict(self.get_json(self.project_path), "project")
             name = str(body.get("path_with_namespace") or self.project)
             if body.get("issues_enabled") is False:
-                return ConnectionCheck(
+                return self.issues_turned_off(
                     "project",
-                    False,
-                    f"{name} has issues turned off",
+                    name,
                     "Enable Issues in the project's settings (Visibility, project features, permissions).",
-                    ErrorCode.NOT_FOUND,
                 )
             permissions = body.get("permissions") or {}
             levels = [
@@ -488,20 +526,11 @@ class GitLabAdapter(TrackerAdapter):
             )
             return ConnectionCheck("project", True, f"{name} reachable; role: {role}")
 
-        def webhooks() -> ConnectionCheck:
-            try:
-                self.get_json(f"{self.project_path}/hooks", params={"per_page": 1})
-            except (PermissionDeniedError, NotFoundError) as exc:
-                return ConnectionCheck(
-                    "webhooks",
-                    False,
-                    describe_failure(exc),
-                    "Registering webhooks needs the Maintainer role on the project. Without it, sync polls.",
-                    ErrorCode.PERMISSION_DENIED,
-                )
-            return ConnectionCheck("webhooks", True, "can register webhooks")
+        return (("auth", auth), ("scopes", scopes), ("project", project), ("webhooks", self.webhook_check))
 
-        return (("auth", auth), ("scopes", scopes), ("project", project), ("webhooks", webhooks))
+    webhook_guidance = (
+        "Registering webhooks needs the Maintainer role on the project. Without it, sync polls."
+    )
 
     def _expiry_warning(self, expires_at: Any) -> str | None:
         if not isinstance(expires_at, str) or not expires_at:

@@ -29,11 +29,12 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
-from trackbridge.domain.connections import is_jira_project_key
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import InvalidInput, UnsupportedCapability, ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
@@ -46,6 +47,7 @@ from trackbridge.domain.issues import (
     Worklog,
     status_category_of,
 )
+from trackbridge.domain.trackers import JIRA, is_jira_project_key
 from trackbridge.providers.adf import adf_to_markdown, markdown_to_adf
 from trackbridge.providers.auth import BasicScheme
 from trackbridge.providers.base import CheckStep, TrackerAdapter
@@ -73,6 +75,12 @@ from trackbridge.providers.types import (
     Page,
     Transition,
     WebhookRegistration,
+)
+from trackbridge.providers.webhooks import (
+    WebhookChange,
+    WebhookDelivery,
+    epoch_millis,
+    obj,
 )
 
 SEARCH_PATH = "rest/api/3/search/jql"
@@ -106,6 +114,16 @@ _KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[1-9]\d{0,17}\Z")
 _NUMERIC_RE = re.compile(r"[1-9]\d{0,17}\Z")
 _ISSUE_ID_IN_URL = re.compile(r"/issue/(\d+)(?:/|$)")
 _EMBEDDED_COMMENTS_KEPT = 2_000
+_ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
+_COMMENT_EVENTS = frozenset({"comment_created", "comment_updated", "comment_deleted"})
+# Fields of an issue record a webhook payload must hold for the issue to be normalized from it.
+_RECORD_FIELDS = tuple(name for name in ISSUE_FIELDS if name != "comment")
+
+
+def _search_result_ids(raw_issues: Sequence[Any]) -> tuple[str, ...]:
+    if any(not isinstance(raw, Mapping) or raw.get("id") in (None, "") for raw in raw_issues):
+        raise ValueError("a search result without an id")
+    return tuple(str(raw["id"]) for raw in raw_issues)
 
 
 JIRA_ERROR_RULES: tuple[ErrorRule, ...] = (
@@ -147,6 +165,11 @@ def parse_jira_time(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _rich_or_empty(text: Any) -> bool:
+    """ADF, or no text at all: what normalizes as a sync would (wiki markup does not)."""
+    return text is None or text == "" or isinstance(text, Mapping)
+
+
 def _millis(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValidationFailed("timestamps must carry a time zone")
@@ -162,9 +185,55 @@ class WorklogPage:
     last: bool
 
 
+class EmbeddedComments:
+    """The comments Jira embedded in the issues a search or GET returned, kept by issue id and key while
+    they are all of them (``total`` fits), so ``list_issue_comments`` answers without a request.
+
+    An explicit object with an owner: a sync run holds one for its duration
+    (``JiraAdapter.keeping_embedded_comments``); the newest ``max_entries`` issues are kept.
+    """
+
+    def __init__(self, *, max_entries: int = _EMBEDDED_COMMENTS_KEPT) -> None:
+        self.max_entries = max_entries
+        self._kept: OrderedDict[str, tuple[str, list[Mapping[str, Any]]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def remember(self, raw: Mapping[str, Any]) -> None:
+        """Keep the comments a search result or GET embedded, when they are all of them."""
+        fields = raw.get("fields")
+        if not isinstance(fields, Mapping) or "comment" not in fields:
+            return
+        block = fields.get("comment")
+        if isinstance(block, Mapping):
+            comments = block.get("comments")
+            total = block.get("total")
+        else:
+            comments, total = block, None  # the spec's own example embeds a bare list
+        if not isinstance(comments, list) or raw.get("id") is None:
+            return
+        complete = not isinstance(total, int) or total <= len(comments)
+        for handle in (str(raw.get("id")), str(raw.get("key"))):
+            self._kept.pop(handle, None)
+            if complete:
+                self._kept[handle] = (str(raw.get("id")), comments)
+        while len(self._kept) > self.max_entries:
+            self._kept.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        """Drop an issue's entry (by id or key, both handles go): its comments changed."""
+        entry = self._kept.pop(key, None)
+        if entry is not None:
+            self._kept = OrderedDict((k, v) for k, v in self._kept.items() if v[0] != entry[0])
+
+    def get(self, key: str) -> tuple[str, list[Mapping[str, Any]]] | None:
+        """(issue id, raw comments) of an issue whose comments all came embedded, else None."""
+        return self._kept.get(key)
+
+
 class JiraAdapter(TrackerAdapter):
-    name = "jira"
-    display_name = "Jira Cloud"
+    tracker = JIRA  # name, display name, scope keys, default base URL, incremental overlap and its reason
     capabilities = Capabilities(
         attachments=True,
         worklogs=True,
@@ -173,16 +242,12 @@ class JiraAdapter(TrackerAdapter):
         webhook_registration=True,
     )
     auth_scheme = BasicScheme()  # OAuth 3LO connections get an oauth_jira.OAuthTokenAuth instead
-    scope_keys = ("project", "jql")
     page_size = 100
     paginator = TokenPaginator(in_body=True)
     rate_limits = JiraRateLimits()
     error_rules = JIRA_ERROR_RULES
     signature_schemes = (HubSignature(header="X-Hub-Signature", name="jira-hub-signature"),)
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
-    # JQL compares whole minutes in the account's time zone (the query floors to the minute): one whole
-    # minute plus clock skew.
-    incremental_overlap = timedelta(minutes=2)
 
     comment_page_size: ClassVar[int] = 100
     worklog_page_size: ClassVar[int] = 5000
@@ -332,36 +397,29 @@ class JiraAdapter(TrackerAdapter):
         )
 
     # ---- embedded comments ---------------------------------------------------------------------------------
-    _embedded: OrderedDict[str, tuple[str, list[Mapping[str, Any]]]] | None = None
+    # The cache the issue listings fill and ``list_issue_comments`` reads: the one a run installed
+    # (``keeping_embedded_comments``), else the adapter's own, made on first use (one-shot callers: the API,
+    # the verifier).
+    embedded_comments: EmbeddedComments | None = None
+
+    @contextmanager
+    def keeping_embedded_comments(self) -> Iterator[EmbeddedComments]:
+        """A cache of embedded comments for the caller's run (a sync slice): installed while the ``with``
+        block runs, dropped after, so nothing one run listed answers another."""
+        previous, self.embedded_comments = self.embedded_comments, EmbeddedComments()
+        try:
+            yield self.embedded_comments
+        finally:
+            self.embedded_comments = previous
 
     def _remember_comments(self, raw: Mapping[str, Any]) -> None:
-        """Keep the comments a search or GET embedded, when they are all of them (``total`` fits)."""
-        fields = raw.get("fields")
-        if not isinstance(fields, Mapping) or "comment" not in fields:
-            return
-        block = fields.get("comment")
-        if isinstance(block, Mapping):
-            comments = block.get("comments")
-            total = block.get("total")
-        else:
-            comments, total = block, None  # the spec's own example embeds a bare list
-        if not isinstance(comments, list) or raw.get("id") is None:
-            return
-        if self._embedded is None:
-            self._embedded = OrderedDict()
-        complete = not isinstance(total, int) or total <= len(comments)
-        for handle in (str(raw.get("id")), str(raw.get("key"))):
-            self._embedded.pop(handle, None)
-            if complete:
-                self._embedded[handle] = (str(raw.get("id")), comments)
-        while len(self._embedded) > _EMBEDDED_COMMENTS_KEPT:
-            self._embedded.popitem(last=False)
+        if self.embedded_comments is None:
+            self.embedded_comments = EmbeddedComments()
+        self.embedded_comments.remember(raw)
 
     def _forget_comments(self, key: str) -> None:
-        if self._embedded is not None:
-            entry = self._embedded.pop(key, None)
-            if entry is not None:
-                self._embedded = OrderedDict((k, v) for k, v in self._embedded.items() if v[0] != entry[0])
+        if self.embedded_comments is not None:
+            self.embedded_comments.forget(key)
 
     # ---- connection test -----------------------------------------------------------------------------------
     def connection_checks(self) -> Sequence[CheckStep]:
@@ -456,17 +514,28 @@ class JiraAdapter(TrackerAdapter):
     ) -> Iterator[IssuePage]:
         return self.iter_jql_pages(self.sync_query(since=since, include_closed=include_closed), cursor=cursor)
 
+    # Jira Cloud returns up to 5,000 issues per search page when only id or key is asked for (100 otherwise).
+    id_page_size: ClassVar[int] = 5_000
+
+    def iter_issue_id_pages(
+        self, *, include_closed: bool = True, cursor: PageCursor | None = None
+    ) -> Iterator[Page[str]]:
+        """The ids of the sync's issues (its JQL, ``ORDER BY key``), ``id_page_size`` a page: the deletion
+        check's listing, 50 times as many per request as the full one."""
+        jql = self.sync_query(include_closed=include_closed)
+        request = self._search_request(jql, fields=("id",), max_results=self.id_page_size)
+        for page in self.iter_pages(request, cursor=cursor):
+            found = self.expect_dict(page.body, "search results").get("issues", [])
+            raw_issues = self.expect_list(found, "issues")
+            ids = self.normalize("issue id", partial(_search_result_ids, raw_issues))
+            yield Page(items=ids, raw_count=len(ids), next_cursor=page.next_cursor)
+
     def search_jql(self, jql: Jql, *, limit: int = 50) -> list[Issue]:
         """Issues matching a built query, at most ``limit`` (several pages if needed)."""
         if limit < 1:
             return []
-        found: list[Issue] = []
         request = self._search_request(jql, fields=ISSUE_FIELDS, max_results=min(limit, self.page_size))
-        for page in self.iter_pages(request):
-            found.extend(self._issues_of(page.body))
-            if len(found) >= limit:
-                break
-        return found[:limit]
+        return self.collect_until(request, limit, self._issues_of)
 
     def search_issues(self, query: str, *, limit: int = 50) -> list[Issue]:
         """A user's JQL, ANDed with the connection's scope (its ORDER BY is kept). Jira's 400 for bad
@@ -648,7 +717,7 @@ class JiraAdapter(TrackerAdapter):
         """Every comment of an issue, oldest first: from the last search or GET when it embedded them all,
         else from ``/issue/{key}/comment`` (one request per 100 comments)."""
         key = self.check_key(key)
-        embedded = self._embedded.get(key) if self._embedded is not None else None
+        embedded = self.embedded_comments.get(key) if self.embedded_comments is not None else None
         if embedded is not None:
             issue_id, raw_comments = embedded
         else:
@@ -858,6 +927,73 @@ class JiraAdapter(TrackerAdapter):
         if not _NUMERIC_RE.match(str(hook_id)):
             raise InvalidInput("a Jira webhook id is a number", details={"hook_id": str(hook_id)[:40]})
         self.delete_if_present(f"rest/webhooks/1.0/webhook/{hook_id}")
+
+    webhook_delivery_headers = ("X-Atlassian-Webhook-Identifier",)
+
+    def read_webhook(
+        self, headers: Mapping[str, str], payload: Mapping[str, Any], delivery_id: str
+    ) -> WebhookDelivery:
+        """The body's ``webhookEvent`` names the event (Jira sends no event header).
+
+        ``jira:issue_created|updated|deleted`` change an issue, ``comment_created|updated|deleted`` a
+        comment; every other event (worklogs, properties, sprints, projects...) is ignored, and so is an
+        issue of another project than a project-scoped connection's. A delete is timed by the delivery's
+        ``timestamp``.
+
+        Where this departs from what a sync reads: webhooks carry the REST v2 shape, where a description
+        or a comment body is wiki markup, not the v3 ADF a sync turns into Markdown. Normalizing wiki
+        markup would give the record another body (and hash) than the next sync gives it, so an issue or
+        a comment is normalized only when its text is ADF or empty, and otherwise the change asks the
+        caller to fetch the item. Comment events carry a partial issue (no dates), never normalized.
+        """
+        event = payload["webhookEvent"]
+        if not isinstance(event, str):
+            raise TypeError("webhookEvent is not a string")
+        if event not in _ISSUE_EVENTS and event not in _COMMENT_EVENTS:
+            return WebhookDelivery.ignored(self.name, delivery_id, event, f"{event} events are not synced")
+        raw_issue = obj(payload, "issue")
+        fields = obj(raw_issue, "fields") if raw_issue.get("fields") is not None else {}
+        project = (fields.get("project") or {}).get("key")
+        if self.project_key and isinstance(project, str) and project != self.project_key:
+            return WebhookDelivery.ignored(
+                self.name, delivery_id, event, f"about {project}, not {self.project_key}"
+            )
+        sent_at = epoch_millis(payload.get("timestamp"))
+        issue_id, key = str(raw_issue["id"]), str(raw_issue["key"])
+        deleted = event.endswith("_deleted")
+        if event in _ISSUE_EVENTS:
+            issue = None if deleted else self._webhook_issue(raw_issue)
+            updated_at = (
+                parse_jira_time(fields["updated"]) if fields.get("updated") and not deleted else sent_at
+            )
+            change = WebhookChange.of_issue(
+                self._issue_ref(issue_id), key, updated_at, issue=issue, deleted=deleted
+            )
+        else:
+            raw_comment = obj(payload, "comment")
+            comment = None
+            if not deleted and _rich_or_empty(raw_comment.get("body")):
+                comment = self.normalize_comment(raw_comment, issue_id)
+            updated = raw_comment.get("updated") or raw_comment.get("created")
+            updated_at = sent_at if deleted or not updated else parse_jira_time(updated)
+            change = WebhookChange.of_comment(
+                self._issue_ref(issue_id),
+                key,
+                str(raw_comment["id"]),
+                updated_at,
+                comment=comment,
+                deleted=deleted,
+            )
+        return WebhookDelivery.of_changes(self.name, delivery_id, event, change)
+
+    def _webhook_issue(self, raw: Mapping[str, Any]) -> Issue | None:
+        """The issue as a sync normalizes it, when the payload holds every field of the record."""
+        fields = raw.get("fields")
+        if not isinstance(fields, Mapping) or not _rich_or_empty(fields.get("description")):
+            return None
+        if any(name not in fields for name in _RECORD_FIELDS) or not fields.get("created"):
+            return None
+        return self.normalize_issue(raw)
 
 
 __all__ = [

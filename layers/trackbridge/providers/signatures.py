@@ -6,6 +6,10 @@ is always over the raw bytes (re-serialized JSON would not match) and always con
 (``hmac.compare_digest``). ``secrets`` is a list so a secret can be rotated: deliveries signed with the old
 or the new secret both pass while the tracker is being updated. No secret, no pass: an empty list refuses.
 
+A delivery is judged by the strongest scheme it carries: when one that signs the body is present (GitLab's
+``webhook-signature`` beside its ``X-Gitlab-Token``), it alone decides, so a body changed in transit is
+refused even though the plain token, which covers no byte of the body, would still match.
+
 Schemes (shared/research/tracker-apis.md, section 8.4):
 
 - :class:`HubSignature`: ``sha256=hex(HMAC-SHA256(secret, body))``. GitHub sends it as
@@ -42,6 +46,11 @@ class SignatureScheme(Protocol):
     @property
     def header(self) -> str: ...
 
+    @property
+    def signs_body(self) -> bool:
+        """Whether a valid value proves the body unchanged (an HMAC over it), not only the sender."""
+        ...
+
     def verify(
         self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
     ) -> bool: ...
@@ -57,6 +66,7 @@ class HubSignature:
 
     header: str = "X-Hub-Signature-256"
     name: str = "hub-signature-sha256"
+    signs_body: bool = True
 
     @staticmethod
     def digest(body: bytes, secret: str) -> str:
@@ -88,6 +98,7 @@ class PlainToken:
 
     header: str = "X-Gitlab-Token"
     name: str = "plain-token"
+    signs_body: bool = False
 
     def verify(
         self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
@@ -119,6 +130,7 @@ class StandardWebhooks:
     timestamp_header: str = "webhook-timestamp"
     tolerance_s: int = 300
     name: str = "standard-webhooks"
+    signs_body: bool = True
 
     @staticmethod
     def _key(secret: str) -> bytes | None:
@@ -179,8 +191,15 @@ def verify_any(
     *,
     now: float | None = None,
 ) -> bool:
-    """True when any of the provider's schemes accepts the delivery (GitLab may send either scheme)."""
-    return any(s.verify(body, headers, secrets, now=now) for s in schemes)
+    """True when the delivery's strongest scheme accepts it (GitLab may send either scheme, or both).
+
+    Among the schemes whose header the delivery carries, those that sign the body decide when there are
+    any; a plain token decides only a delivery that carries no signature.
+    """
+    present = {str(k).lower() for k in headers}
+    carried = [s for s in schemes if s.header.lower() in present]
+    judges = [s for s in carried if s.signs_body] or carried
+    return any(s.verify(body, headers, secrets, now=now) for s in judges)
 
 
 __all__ = ["HubSignature", "PlainToken", "SignatureScheme", "StandardWebhooks", "verify_any"]

@@ -3,13 +3,17 @@
 Synced data itself is the domain's (:mod:`trackbridge.domain.issues`: Issue, Comment, Worklog, Sprint,
 User); what lives here is adapter vocabulary: what a tracker can do (:class:`Capabilities`), where it is
 (:class:`TrackerConfig`), what one page of a listing returned (:class:`Page`), how a connection test went
-(:class:`ConnectionReport`), and the inputs of write operations (:class:`IssueDraft`, :class:`IssueChanges`).
+(:class:`ConnectionReport`), the inputs of write operations (:class:`IssueDraft`, :class:`IssueChanges`), and
+what a webhook delivery says (:class:`WebhookDelivery`: a ping, ignored, or :class:`WebhookChange` s).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -244,20 +248,165 @@ class WebhookRegistration:
 
 @dataclass(slots=True)
 class RequestStats:
-    """Counters the sync engine reports per operation (``requests``) and that benchmarks compare."""
+    """Counters the sync engine reports per operation (``requests``) and that benchmarks compare.
+
+    One adapter may serve several threads at once (bulk actions run items on a pool), so the adapter
+    counts through :meth:`add`, which takes a lock: ``+=`` on an attribute is a read and a write, and two
+    threads interleaving them lose a count. Reading a counter needs no lock.
+    """
 
     requests: int = 0
     not_modified: int = 0
     retries: int = 0
     rate_limit_waits: int = 0
     waited_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(
+        self,
+        *,
+        requests: int = 0,
+        not_modified: int = 0,
+        retries: int = 0,
+        rate_limit_waits: int = 0,
+        waited_s: float = 0.0,
+    ) -> None:
+        with self._lock:
+            self.requests += requests
+            self.not_modified += not_modified
+            self.retries += retries
+            self.rate_limit_waits += rate_limit_waits
+            self.waited_s += waited_s
 
     def snapshot(self) -> dict[str, Any]:
-        return asdict(self)
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "not_modified": self.not_modified,
+                "retries": self.retries,
+                "rate_limit_waits": self.rate_limit_waits,
+                "waited_s": self.waited_s,
+            }
 
     def reset(self) -> None:
-        self.requests = self.not_modified = self.retries = self.rate_limit_waits = 0
-        self.waited_s = 0.0
+        with self._lock:
+            self.requests = self.not_modified = self.retries = self.rate_limit_waits = 0
+            self.waited_s = 0.0
+
+
+class WebhookEntity(StrEnum):
+    ISSUE = "issue"
+    COMMENT = "comment"
+
+
+class WebhookAction(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class DeliveryKind(StrEnum):
+    """What a verified delivery asks of trackbridge: apply ``changes``, answer a ``ping`` (GitHub's hook
+    test: 200, nothing to apply), or count it as ``ignored`` (an event type or object trackbridge does not
+    sync: 202, nothing to apply)."""
+
+    CHANGES = "changes"
+    PING = "ping"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookChange:
+    """One item a delivery changed, in the sync engine's terms.
+
+    ``issue_ref`` is the stored record's key (and with the connection, the natural FIFO message group);
+    ``issue_key`` is what people call the issue (``#12``, ``OPS-12``). ``updated_at`` orders the change
+    against stored state (an older event never overwrites newer state); for a delete it is the tracker's
+    last known time of the item, or the delivery's own time where the tracker gives one (Jira).
+
+    ``issue`` / ``comment`` is the item normalized exactly as a sync would normalize it (same content
+    hash), present only when the payload carries every field the record holds; ``None`` means "fetch this
+    one item" (``get_issue`` / ``get_comment``). A delete never carries one.
+    """
+
+    entity: WebhookEntity
+    action: WebhookAction
+    issue_ref: str
+    issue_key: str
+    updated_at: datetime | None
+    comment_id: str | None = None
+    issue: Issue | None = None
+    comment: Comment | None = None
+
+    @classmethod
+    def of_issue(
+        cls,
+        issue_ref: str,
+        issue_key: str,
+        updated_at: datetime | None,
+        *,
+        issue: Issue | None = None,
+        deleted: bool = False,
+    ) -> WebhookChange:
+        action = WebhookAction.DELETE if deleted else WebhookAction.UPSERT
+        return cls(
+            WebhookEntity.ISSUE, action, issue_ref, issue_key, updated_at, issue=None if deleted else issue
+        )
+
+    @classmethod
+    def of_comment(
+        cls,
+        issue_ref: str,
+        issue_key: str,
+        comment_id: str,
+        updated_at: datetime | None,
+        *,
+        comment: Comment | None = None,
+        deleted: bool = False,
+    ) -> WebhookChange:
+        kind = WebhookAction.DELETE if deleted else WebhookAction.UPSERT
+        record = None if deleted else comment
+        return cls(WebhookEntity.COMMENT, kind, issue_ref, issue_key, updated_at, comment_id, comment=record)
+
+    @property
+    def needs_fetch(self) -> bool:
+        """An upsert whose payload was not enough to build the record: the apply step fetches the item."""
+        if self.action is WebhookAction.DELETE:
+            return False
+        return (self.issue if self.entity is WebhookEntity.ISSUE else self.comment) is None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """A verified webhook body, parsed: what :meth:`TrackerAdapter.parse_webhook` returns.
+
+    ``delivery_id`` is the tracker's id for this delivery, stable across its retries (the dedup key:
+    GitHub ``X-GitHub-Delivery``; GitLab ``Idempotency-Key``, else ``webhook-id``, else
+    ``X-Gitlab-Event-UUID`` with the body's digest; Jira ``X-Atlassian-Webhook-Identifier``); without
+    any, ``sha256:<digest of the body>``, so an identical replay still deduplicates. ``event`` is the
+    tracker's own name for what happened (``issues.closed``, ``Issue Hook/update``,
+    ``jira:issue_updated``); ``reason`` says why a delivery is ``ignored``.
+    """
+
+    provider: str
+    delivery_id: str
+    event: str
+    kind: DeliveryKind
+    changes: tuple[WebhookChange, ...] = ()
+    reason: str | None = None
+
+    @classmethod
+    def ignored(cls, provider: str, delivery_id: str, event: str, reason: str) -> WebhookDelivery:
+        return cls(provider, delivery_id, event, DeliveryKind.IGNORED, (), reason)
+
+    @classmethod
+    def ping(cls, provider: str, delivery_id: str, event: str) -> WebhookDelivery:
+        return cls(provider, delivery_id, event, DeliveryKind.PING)
+
+    @classmethod
+    def of_changes(
+        cls, provider: str, delivery_id: str, event: str, *changes: WebhookChange
+    ) -> WebhookDelivery:
+        return cls(provider, delivery_id, event, DeliveryKind.CHANGES, changes)
 
 
 __all__ = [
@@ -266,6 +415,7 @@ __all__ = [
     "CommentPage",
     "ConnectionCheck",
     "ConnectionReport",
+    "DeliveryKind",
     "IssueChanges",
     "IssueDraft",
     "IssuePage",
@@ -273,5 +423,9 @@ __all__ = [
     "RequestStats",
     "TrackerConfig",
     "Transition",
+    "WebhookAction",
+    "WebhookChange",
+    "WebhookDelivery",
+    "WebhookEntity",
     "WebhookRegistration",
 ]

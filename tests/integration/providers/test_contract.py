@@ -28,19 +28,16 @@ from trackbridge.providers.errors import (
 )
 from trackbridge.providers.etags import ETagCache
 from trackbridge.providers.pagination import PageCursor
-from trackbridge.providers.types import IssueChanges, IssueDraft
+from trackbridge.providers.types import DeliveryKind, IssueChanges, IssueDraft, WebhookEntity
 
 from .conftest import FAULT_TIMEOUT_S, TIMEOUT_FAULT_DELAY_S, HookReceiver, Tracker, build_adapter
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("providers-contract")]
 
 # Fault-rule route of each provider's issue listing (shell pattern over "METHOD /template").
-LISTING_ROUTE = {"github": "GET */issues", "gitlab": "GET */issues", "jira": "*/search/jql"}
 # Operations a sandbox does not serve yet; each entry is a known gap, reported, never silently skipped.
 # Remove an entry as soon as the sandbox serves the route: the test then fails until it is removed.
 SANDBOX_GAPS: dict[str, set[str]] = {}
-# search_issues takes the tracker's own query language.
-SEARCH_QUERY = {"jira": 'summary ~ "tb-contract-marker"'}
 
 
 def _gap(tracker: Tracker, operation: str) -> bool:
@@ -168,7 +165,7 @@ def test_search(tracker: Tracker) -> None:
             tracker.adapter.search_issues("widgets", limit=5)
         return
     created = tracker.adapter.create_issue(IssueDraft("Searchable tb-contract-marker"))
-    found = tracker.adapter.search_issues(SEARCH_QUERY.get(tracker.name, "tb-contract-marker"), limit=5)
+    found = tracker.adapter.search_issues(tracker.search_query("tb-contract-marker"), limit=5)
     assert created.key in {i.key for i in found}
 
 
@@ -253,10 +250,43 @@ def test_webhooks_are_delivered_signed(tracker: Tracker, hooks: HookReceiver) ->
     adapter.create_issue(IssueDraft("Webhook probe"))
     deliveries = hooks.wait_for(1)
     for delivery in deliveries:
-        assert type(adapter).verify_webhook(delivery.body, delivery.headers, [secret])
-        assert not type(adapter).verify_webhook(delivery.body, delivery.headers, ["wrong secret"])
+        assert type(adapter).verify_webhook(delivery.headers, delivery.body, [secret])
+        assert not type(adapter).verify_webhook(delivery.headers, delivery.body, ["wrong secret"])
     adapter.unregister_webhook(hook.id)
     adapter.unregister_webhook(hook.id)  # gone already: still fine
+
+
+def test_webhook_deliveries_parse_into_changes(tracker: Tracker, hooks: HookReceiver) -> None:
+    # Given: a registered hook, then an issue created, commented on and edited at the tracker
+    adapter = tracker.adapter
+    secret = "contract-parse-secret"
+    hook = adapter.register_webhook(hooks.url, secret)
+    created = adapter.create_issue(IssueDraft("Webhook parse probe"))
+    comment = adapter.add_comment(created.key, "parsed from a webhook")
+    edited = adapter.update_issue(created.key, IssueChanges(title="Webhook parse probe (edited)"))
+    assert tracker.sandbox.wait_for_deliveries(30.0)
+    adapter.unregister_webhook(hook.id)
+
+    # When: every delivery is verified and parsed, as the webhook Lambda and the apply step will
+    deliveries = []
+    for received in hooks.received:
+        assert type(adapter).verify_webhook(received.headers, received.body, ["old secret", secret])
+        deliveries.append(adapter.parse_webhook(received.headers, received.body))
+
+    # Then: each has a delivery id, and the changes name the issue and the comment by their records' keys
+    assert all(d.delivery_id for d in deliveries)
+    assert len({d.delivery_id for d in deliveries}) == len(deliveries)
+    changes = [c for d in deliveries if d.kind is DeliveryKind.CHANGES for c in d.changes]
+    about_issue = [c for c in changes if c.entity is WebhookEntity.ISSUE and c.issue_ref == created.ref]
+    assert about_issue, [d.event for d in deliveries]
+    assert all(c.issue_key == created.key for c in about_issue)
+    assert {c.comment_id for c in changes if c.entity is WebhookEntity.COMMENT} >= {comment.id}
+    # A change that carries its record (the payload had every field) carries the very record a read of the
+    # tracker gives, content hash included; the last one is the edit. Others ask for a fetch.
+    complete = [c.issue for c in about_issue if c.issue is not None]
+    if complete:
+        assert complete[-1] == adapter.get_issue(created.key) == edited
+    assert all(c.needs_fetch for c in about_issue if c.issue is None)
 
 
 def test_attachments_or_a_clear_refusal(tracker: Tracker) -> None:
@@ -295,7 +325,7 @@ def _adapter_for(tracker: Tracker, rule: dict[str, Any]) -> contextlib.AbstractC
 
 @pytest.mark.parametrize(("case", "rule"), RECOVERS, ids=[c for c, _ in RECOVERS])
 def test_transient_faults_are_retried(tracker: Tracker, case: str, rule: dict[str, Any]) -> None:
-    tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], **rule}])
+    tracker.sandbox.add_faults([{"route": tracker.listing_route, **rule}])
     with _adapter_for(tracker, rule) as adapter:
         page = next(adapter.iter_issue_pages())
     assert page.items
@@ -314,7 +344,7 @@ PERSISTENT = [
 def test_persistent_faults_spend_the_attempts_then_raise(
     tracker: Tracker, case: str, rule: dict[str, Any], error_class: type[TrackerError], code: ErrorCode
 ) -> None:
-    tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], "times": 3, **rule}])
+    tracker.sandbox.add_faults([{"route": tracker.listing_route, "times": 3, **rule}])
     with _adapter_for(tracker, rule) as adapter, pytest.raises(error_class) as caught:
         next(adapter.iter_issue_pages())
     assert caught.value.code is code
@@ -325,7 +355,7 @@ def test_persistent_faults_spend_the_attempts_then_raise(
 def test_a_slow_answer_is_not_a_timeout(tracker: Tracker) -> None:
     # What a loaded CI machine does to an ordinary answer: it comes, late. It must cost no retry, or
     # request counts (the floor above, the sync engine's figures) come out one high on a busy machine.
-    tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], "delay_s": 0.75, "times": 1}])
+    tracker.sandbox.add_faults([{"route": tracker.listing_route, "delay_s": 0.75, "times": 1}])
     page = next(tracker.adapter.iter_issue_pages())
     assert page.items
     assert tracker.adapter.stats.retries == 0
@@ -344,7 +374,7 @@ REFUSED = [
 def test_client_errors_and_garbage_are_never_retried(
     tracker: Tracker, case: str, rule: dict[str, Any], error_class: type[TrackerError], code: ErrorCode
 ) -> None:
-    tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], "times": 1, **rule}])
+    tracker.sandbox.add_faults([{"route": tracker.listing_route, "times": 1, **rule}])
     with pytest.raises(error_class) as caught:
         next(tracker.adapter.iter_issue_pages())
     assert caught.value.code is code
@@ -355,7 +385,7 @@ def test_client_errors_and_garbage_are_never_retried(
 
 def test_short_rate_limit_is_waited_out(tracker: Tracker) -> None:
     tracker.sandbox.add_faults(
-        [{"route": LISTING_ROUTE[tracker.name], "status": 429, "retry_after_s": 2, "times": 1}]
+        [{"route": tracker.listing_route, "status": 429, "retry_after_s": 2, "times": 1}]
     )
     page = next(tracker.adapter.iter_issue_pages())
     assert page.items
@@ -366,9 +396,7 @@ def test_short_rate_limit_is_waited_out(tracker: Tracker) -> None:
 def test_rate_limit_with_a_far_reset_raises_for_parking(tracker: Tracker) -> None:
     # The sandbox spends the token's budget for 10 minutes: each tracker answers it its own way
     # (GitHub 403 + x-ratelimit-reset, GitLab 429 + Retry-After), the adapter the same way.
-    tracker.sandbox.add_faults(
-        [{"route": LISTING_ROUTE[tracker.name], "rate_limit_reset_s": 600, "times": 1}]
-    )
+    tracker.sandbox.add_faults([{"route": tracker.listing_route, "rate_limit_reset_s": 600, "times": 1}])
     before = tracker.adapter.now()
     with pytest.raises(RateLimitedError) as caught:
         next(tracker.adapter.iter_issue_pages())
@@ -383,7 +411,7 @@ def test_rate_limit_with_a_far_reset_raises_for_parking(tracker: Tracker) -> Non
 
 @pytest.mark.parametrize("tracker", ["github"], indirect=True)
 def test_github_secondary_limit(tracker: Tracker) -> None:
-    tracker.sandbox.add_faults([{"route": LISTING_ROUTE[tracker.name], "status": 403, "retry_after_s": 90}])
+    tracker.sandbox.add_faults([{"route": tracker.listing_route, "status": 403, "retry_after_s": 90}])
     with pytest.raises(RateLimitedError) as caught:
         next(tracker.adapter.iter_issue_pages())
     assert caught.value.secondary is True

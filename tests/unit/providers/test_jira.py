@@ -677,8 +677,8 @@ def test_webhook_signature_is_x_hub_signature() -> None:
     body = b'{"webhookEvent":"jira:issue_updated"}'
     headers = JiraAdapter.signature_schemes[0].sign(body, "s3cret")
     assert list(headers) == ["X-Hub-Signature"]
-    assert JiraAdapter.verify_webhook(body, headers, ["old", "s3cret"])
-    assert not JiraAdapter.verify_webhook(body + b" ", headers, ["s3cret"])
+    assert JiraAdapter.verify_webhook(headers, body, ["old", "s3cret"])
+    assert not JiraAdapter.verify_webhook(headers, body + b" ", ["s3cret"])
 
 
 # ---- connection test ---------------------------------------------------------------------------------------

@@ -485,14 +485,18 @@ def test_no_tokens_is_auth_invalid(http: httpx.Client) -> None:
     assert caught.value.code is ErrorCode.AUTH_INVALID
 
 
+RACE_WAIT_S = 120.0
+
+
 def _race(server: AuthServer, http: httpx.Client, store: MemoryStore) -> list[TokenSet]:
-    server.barrier = threading.Barrier(2, timeout=5)
+    # Waits on conditions, bounded generously: on a loaded machine a thread may start seconds late.
+    server.barrier = threading.Barrier(2, timeout=RACE_WAIT_S)
     results: list[TokenSet] = []
     errors: list[BaseException] = []
 
     def settle(_: float) -> None:
         # The loser may see invalid_grant before the winner stored its tokens: it waits for the swap.
-        store.swapped.wait(5)
+        store.swapped.wait(RACE_WAIT_S)
 
     def refresher() -> None:
         try:
@@ -504,7 +508,7 @@ def _race(server: AuthServer, http: httpx.Client, store: MemoryStore) -> list[To
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=RACE_WAIT_S)
     assert not errors, errors
     assert len(results) == 2
     return results

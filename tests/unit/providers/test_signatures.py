@@ -36,7 +36,7 @@ def test_github_published_vector(vector: dict[str, Any]) -> None:
     body = vector["payload"].encode()
     headers = {vector["header"]: vector["signature"]}
     assert HubSignature().verify(body, headers, [vector["secret"]])
-    assert GitHubAdapter.verify_webhook(body, headers, [vector["secret"]])
+    assert GitHubAdapter.verify_webhook(headers, body, [vector["secret"]])
     assert HubSignature.digest(body, vector["secret"]) == vector["signature"]
 
 
@@ -69,7 +69,11 @@ def test_gitlab_plain_token(gitlab_headers: dict[str, str]) -> None:
     secret = gitlab_headers["X-Gitlab-Token"]
     body = b'{"object_kind":"issue"}'
     assert PlainToken().verify(body, gitlab_headers, [secret])
-    assert GitLabAdapter.verify_webhook(body, gitlab_headers, ["old-secret", secret])
+    # A hook without a signing token sends the token alone; the documented example signature is fake, and a
+    # delivery carrying a signature is judged by it (next test).
+    token_only = {k: v for k, v in gitlab_headers.items() if not k.startswith("webhook-")}
+    assert GitLabAdapter.verify_webhook(token_only, body, ["old-secret", secret])
+    assert not GitLabAdapter.verify_webhook(gitlab_headers, body, ["old-secret", secret])
     assert not PlainToken().verify(body, gitlab_headers, ["something else"])
     assert not PlainToken().verify(
         body, {k: v for k, v in gitlab_headers.items() if k != "X-Gitlab-Token"}, [secret]
@@ -94,6 +98,22 @@ def test_standard_webhooks_round_trip_and_freshness(gitlab_headers: dict[str, st
     assert not StandardWebhooks().verify(body, signed, ["whsec_not-base64!"], now=now)
     assert not StandardWebhooks().verify(body, {**signed, "webhook-timestamp": "soon"}, [secret], now=now)
     assert verify_any(GitLabAdapter.signature_schemes, body, signed, [secret], now=now)
+
+
+def test_a_signed_gitlab_delivery_is_judged_by_its_signature_not_its_token(
+    gitlab_headers: dict[str, str],
+) -> None:
+    # Given: a hook with both a secret token and a signing token, and a delivery signed with the latter
+    token = gitlab_headers["X-Gitlab-Token"]
+    signing = "whsec_" + base64.b64encode(b"s" * 32).decode()
+    body = b'{"object_kind":"issue","object_attributes":{"iid":1}}'
+    now = 1_744_578_123
+    signed = {"X-Gitlab-Token": token, **StandardWebhooks().sign(body, signing, now=now, msg_id="m-1")}
+
+    # Then: the untouched body passes; a changed body fails although the plain token still matches
+    assert GitLabAdapter.verify_webhook(signed, body, [token, signing], now=now)
+    assert PlainToken().verify(body + b" ", signed, [token])
+    assert not GitLabAdapter.verify_webhook(signed, body + b" ", [token, signing], now=now)
 
 
 def test_standard_webhooks_refuses_to_sign_with_a_broken_secret() -> None:
