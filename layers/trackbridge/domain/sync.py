@@ -7,7 +7,7 @@ continuation messages, so a duplicate SQS delivery of slice n finds n+1 stored a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -45,28 +45,61 @@ COUNTERS: Final = ("created", "updated", "unchanged", "deleted", "failed")
 PROCESSED_COUNTERS: Final = ("created", "updated", "unchanged", "failed")
 
 
-class EntityResults(BaseModel):
-    """One entity's counters in an operation. Every item the operation met counts once, by what the sync
-    did to it: ``created`` (new to the store), ``updated`` (stored, and changed), ``unchanged`` (stored and
-    current: no write) or ``failed`` (could not be stored); ``processed`` is their sum, always. ``deleted``
-    counts tombstones written (items the tracker no longer has), apart from ``processed``."""
+class Counters(BaseModel):
+    """The five counters of DESIGN section 9, the one shape they take everywhere.
+
+    Every item an operation meets counts once, by what the sync did to it: ``created`` (new to the store),
+    ``updated`` (stored, and changed), ``unchanged`` (stored and current: no write) or ``failed`` (could not
+    be stored); ``processed`` is their sum, always (derived, never stored on its own). ``deleted`` counts
+    tombstones written (items the tracker no longer has), apart from ``processed``.
+
+    The same value is an entity's share of an operation's results (``Results.by_entity``), what one page
+    adds to it and what one item adds (``count_write``). A page's or an item's counters are deltas: an item
+    met again that changed meanwhile moves one count from ``unchanged`` to ``updated``, so a delta may be
+    negative; :meth:`floored` is what an operation stores, never below 0.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    processed: int = Field(0, ge=0, description="created + updated + unchanged + failed")
-    created: int = Field(0, ge=0)
-    updated: int = Field(0, ge=0)
-    unchanged: int = Field(0, ge=0)
-    deleted: int = Field(0, ge=0)
-    failed: int = Field(0, ge=0)
+    processed: int = Field(0, description="created + updated + unchanged + failed")
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
 
     @model_validator(mode="before")
     @classmethod
     def _sum_processed(cls, data: Any) -> Any:
-        # Derived, never stored on its own: whatever a caller (or an old item) says, the sum holds.
+        # Derived: whatever a caller (or an old item) says, the sum holds.
         if isinstance(data, Mapping):
             data = {**data, "processed": sum(int(data.get(k) or 0) for k in PROCESSED_COUNTERS)}
         return data
+
+    def __add__(self, other: Counters) -> Counters:
+        return Counters(**{c: getattr(self, c) + getattr(other, c) for c in COUNTERS})
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, c) for c in COUNTERS)
+
+    def floored(self) -> Counters:
+        """Each counter at least 0: a sum of deltas as an operation stores it."""
+        return Counters(**{c: max(0, getattr(self, c)) for c in COUNTERS})
+
+    def as_dict(self) -> dict[str, int]:
+        """``processed`` first, then the five counters (logs, the CLI)."""
+        return {"processed": self.processed, **{c: int(getattr(self, c)) for c in COUNTERS}}
+
+    @classmethod
+    def total(cls, parts: Iterable[Counters]) -> Counters:
+        summed = cls()
+        for part in parts:
+            summed = summed + part
+        return summed
+
+
+# The name an entity's counters had before deltas and totals shared one type.
+EntityResults = Counters
 
 
 class Results(BaseModel):
@@ -82,25 +115,27 @@ class Results(BaseModel):
     deleted: int = Field(0, ge=0)
     failed: int = Field(0, ge=0)
     errors: list[dict[str, Any]] = Field(default_factory=list)
-    by_entity: dict[str, EntityResults] = Field(default_factory=dict)
+    by_entity: dict[str, Counters] = Field(default_factory=dict)
 
     @property
     def processed(self) -> int:
         return self.created + self.updated + self.unchanged + self.failed
 
+    @property
+    def totals(self) -> Counters:
+        return Counters(**{c: getattr(self, c) for c in COUNTERS})
+
     @classmethod
-    def of(
-        cls, by_entity: Mapping[str, EntityResults], errors: list[dict[str, Any]] | None = None
-    ) -> Results:
+    def of(cls, by_entity: Mapping[str, Counters], errors: list[dict[str, Any]] | None = None) -> Results:
         """Totals summed from the entities' counters."""
-        totals = {c: sum(getattr(e, c) for e in by_entity.values()) for c in COUNTERS}
+        totals = Counters.total(by_entity.values())
         order = {entity: n for n, entity in enumerate(get_args(Entity))}
         ordered = dict(sorted(by_entity.items(), key=lambda pair: (order.get(pair[0], len(order)), pair[0])))
-        return cls(**totals, errors=list(errors or []), by_entity=ordered)
+        return cls(**{c: getattr(totals, c) for c in COUNTERS}, errors=list(errors or []), by_entity=ordered)
 
     def counters(self) -> dict[str, int]:
         """The totals as a plain mapping (logs, the CLI): ``processed`` first."""
-        return {"processed": self.processed, **{c: int(getattr(self, c)) for c in COUNTERS}}
+        return self.totals.as_dict()
 
 
 class SyncOperation(BaseModel):
@@ -176,6 +211,7 @@ __all__ = [
     "COUNTERS",
     "FINAL_STATUSES",
     "PROCESSED_COUNTERS",
+    "Counters",
     "EntityResults",
     "OperationStatus",
     "Progress",

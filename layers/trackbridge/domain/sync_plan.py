@@ -1,37 +1,21 @@
-"""The sync engine's decisions, as values: messages, cursor math, write decisions, phases, parking.
+"""The sync engine's values: API request, queue messages, write decisions, counting rules, checkpoint shape.
 
-Everything the engine decides lives here, free of I/O, so it is unit-tested on its own (STYLE habit 4);
-the engine in ``trackbridge.runtime.sync`` does the side effects. The rules are DESIGN section 10's:
+Free of I/O and unit-tested on their own (STYLE habit 4). What moves a checkpoint from one phase to the
+next (and the cursor math of DESIGN section 10) is the state machine in ``trackbridge.runtime.sync.
+checkpoint``; this module holds the shapes it moves and the per-item rules:
 
-* **Cursors.** ``signpost`` is the time the operation started. After a pass the high-water mark becomes
-  ``min(largest updated seen, signpost)`` and never moves backwards; the next incremental asks for
-  ``updated >= high_water - overlap``, where the overlap covers clock skew and the provider's precision
-  (Jira JQL is minute-precise). Re-seen items cost nothing: the content hash says they are unchanged.
-* **Drift.** Full passes page in an order updates cannot change (the adapters ask for created/id order).
-  Update-ordered passes (incremental and the catch-up pass after a full one) do not follow page numbers:
-  each page is asked for again with ``since`` = the largest ``updated`` of the page before (keyset on the
-  update time). An item updated while we page moves behind the keyset position instead of shifting an
-  unseen item onto a page already read. Only when a whole page shares one timestamp (no progress) does
-  the pass follow the provider's own next-page cursor.
-* **Phases.** full mode: ``full`` (created order) -> ``catchup`` (update order from the pre-pass high
-  water) -> ``sweep`` (stored items the passes did not see are checked one by one with a direct GET and
-  tombstoned only on 404/410; issues, and comments where a scope-wide comment listing is their own
-  entity). incremental mode with a high-water mark: ``incremental``; without one (first run) it is a full
-  sync without the sweep, since nothing stored can be stale.
-* **Deletions between full syncs.** An update-ordered listing never shows a deleted issue, so the deletion
-  check lists only the scope's issue ids (``ids``, the cheapest listing each tracker has) into the same
-  ``seen`` set a full pass fills, and the full sync's ``sweep`` confirms every stored issue missing from it
-  with a direct GET. ``deletions`` mode is that check alone; a scheduled incremental sync appends it
-  (``check_deletions``) when :func:`deletion_check_due` says the last one is older than the interval.
 * **Writes.** :func:`decide_write` compares the stored version with the incoming one; the conditional
   ``PutItem`` in storage settles races with webhooks, so a lost race is "unchanged", never an error.
-* **Counters.** Every item an operation meets counts once, by what the sync did to it (:func:`count_write`):
-  an item met again (the catch-up pass re-reads the overlap window of the full pass; an update-ordered
-  page re-reads the items at its keyset position) is not counted again, and a page replayed after a crash
-  counts what the lost attempt wrote, which the writer's mark on each stored item
-  (``{operation_id}/{c|u|d}``) tells. ``processed`` is created + updated + unchanged + failed.
+* **Counters.** Every item an operation meets counts once, by what the sync did to it (:func:`count_write`,
+  a :class:`~trackbridge.domain.sync.Counters` delta): an item met again (the catch-up pass re-reads the
+  overlap window of the full pass; an update-ordered page re-reads the items at its keyset position) is
+  not counted again, and a page replayed after a crash counts what the lost attempt wrote, which the
+  writer's mark on each stored item (``{operation_id}/{c|u|d}``) tells. ``processed`` is created + updated
+  + unchanged + failed.
+* **Checkpoint.** :class:`Checkpoint` is where one entity of one operation stands, stored as JSON in
+  ``SyncState.cursor`` (the API reads its ``phase``); :class:`IdRanges` is its compact set of seen ids.
 * **Parking.** SQS delays are at most 900 s: a later reset is reached by chained delayed messages that
-  carry ``resume_at``; a message that arrives before ``resume_at`` only re-parks.
+  carry ``resume_at``; a message that arrives before ``resume_at`` only re-parks (:func:`park_delay_s`).
 """
 
 from __future__ import annotations
@@ -41,13 +25,13 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from trackbridge.domain.connections import Entity
-from trackbridge.domain.sync import SyncMode
+from trackbridge.domain.sync import Counters, SyncMode
 from trackbridge.domain.times import UtcDatetime, from_iso, to_iso
 
 # ------------------------------------------------------------------------------------------ API request
@@ -117,45 +101,6 @@ def park_delay_s(now: datetime, resume_at: datetime) -> int:
     return max(1, min(MAX_SQS_DELAY_S, int(wait) + (0 if float(wait).is_integer() else 1)))
 
 
-# -------------------------------------------------------------------------------------------- cursor math
-
-# The overlap of an incremental pass (clock skew plus the precision of the tracker's "updated since" filter)
-# is declared once, by each tracker's adapter (``TrackerAdapter.incremental_overlap``, with its reason); the
-# runtime passes it in to the functions here, so this module never imports the providers.
-
-
-def query_since(high_water: datetime | None, overlap: timedelta) -> datetime | None:
-    """Where an incremental pass starts: ``high_water - overlap`` (None: there is no high-water yet)."""
-    return None if high_water is None else high_water - overlap
-
-
-def next_high_water(
-    current: datetime | None, seen_max: datetime | None, signpost: datetime
-) -> datetime | None:
-    """The high-water mark after a pass: the largest ``updated`` seen, never past the signpost, never back."""
-    candidate = min(seen_max, signpost) if seen_max is not None else None
-    if candidate is None:
-        return current
-    if current is None:
-        return candidate
-    return max(current, candidate)
-
-
-def next_keyset_since(current: datetime | None, page_max_updated: datetime | None) -> datetime | None:
-    """The ``since`` of the next request of an update-ordered pass, or None when the page made no progress
-    (every item at ``current``): then the provider's own next-page cursor must be followed instead."""
-    if page_max_updated is None:
-        return None
-    if current is not None and page_max_updated <= current:
-        return None
-    return page_max_updated
-
-
-def latest(moments: Iterable[datetime | None]) -> datetime | None:
-    present = [m for m in moments if m is not None]
-    return max(present) if present else None
-
-
 # ------------------------------------------------------------------------------------------ write decision
 
 WriteDecision = Literal["create", "update", "skip"]
@@ -215,7 +160,7 @@ def earlier_write(stored: StoredVersion | None, operation_id: str) -> EarlierWri
     return written if written in ("created", "updated") else None
 
 
-def count_write(outcome: WriteOutcome, *, met: bool, earlier: EarlierWrite | None) -> dict[str, int]:
+def count_write(outcome: WriteOutcome, *, met: bool, earlier: EarlierWrite | None) -> Counters:
     """What one item adds to its entity's counters (a delta; the operation's sums never go below 0).
 
     ``met``: this operation already met, and counted, the item (an earlier page or pass listed it).
@@ -227,86 +172,22 @@ def count_write(outcome: WriteOutcome, *, met: bool, earlier: EarlierWrite | Non
       first time: then it moves from ``unchanged`` to ``updated``.
     """
     if outcome == "deleted":
-        return {"deleted": 1}
+        return Counters(deleted=1)
     if not met:
         if outcome in ("skip", "unchanged"):
-            return {earlier or "unchanged": 1}
+            return Counters.model_validate({earlier or "unchanged": 1})
         if outcome == "updated" and earlier == "created":
-            return {"created": 1}
-        return {outcome: 1}
+            return Counters(created=1)
+        return Counters.model_validate({outcome: 1})
     if outcome == "updated" and earlier is None:
-        return {"unchanged": -1, "updated": 1}
-    return {}
-
-
-def met_before(
-    native_id: str, seen: IdRanges | None, *, phase: Phase, updated_at: datetime | None, signpost: datetime
-) -> bool:
-    """Whether a listed item was met earlier in this operation: its id is in the pass's ``seen`` set; when
-    that set outgrew the checkpoint, a catch-up item not updated since the operation started (the full
-    pass, in an order updates cannot change, met every such item)."""
-    if seen is not None:
-        return native_id in seen
-    return phase == "catchup" and updated_at is not None and updated_at <= signpost
+        return Counters(unchanged=-1, updated=1)
+    return Counters()
 
 
 # ------------------------------------------------------------------------------------------------- phases
 
+# The passes of one entity in one operation; which follow which is ``runtime.sync.checkpoint``'s to say.
 Phase = Literal["full", "catchup", "incremental", "ids", "sweep", "done"]
-# The stage shown in progress when a slice is parked on a rate limit.
-STAGE_WAITING_RATE_LIMIT: Final = "waiting_rate_limit"
-STAGE_WAITING_RETRY: Final = "waiting_retry"
-
-
-# Entities whose full passes end with a deletion sweep of their own.
-SWEPT_ENTITIES: Final = frozenset({"issues", "comments"})
-
-
-# Entities the deletion check covers: an issue's comments are tombstoned with it (comment deletions of
-# live issues are found by the passes that re-read comment lists, and by full syncs).
-CHECKED_ENTITIES: Final = frozenset({"issues"})
-DELETION_CHECK: Final[tuple[Phase, ...]] = ("ids", "sweep")
-
-
-def plan_phases(
-    mode: SyncMode, entity: Entity, high_water: datetime | None, *, check_deletions: bool = False
-) -> tuple[Phase, ...]:
-    """The passes one entity goes through in one operation."""
-    checks = entity in CHECKED_ENTITIES
-    if mode == "deletions":
-        return DELETION_CHECK if checks else ("done",)
-    if mode == "incremental" and high_water is not None:
-        return ("incremental", *DELETION_CHECK) if check_deletions and checks else ("incremental",)
-    if mode == "full" and entity in SWEPT_ENTITIES:
-        return ("full", "catchup", "sweep")
-    return ("full", "catchup")
-
-
-def deletion_check_due(last_checked: datetime | None, now: datetime, interval: timedelta) -> bool:
-    """Whether a scheduled incremental sync should end with a deletion check: never checked, or the last
-    check (or full sync sweep) started ``interval`` or longer ago. A zero interval checks on every run."""
-    return last_checked is None or now - last_checked >= interval
-
-
-def deletions_checked_at(cp: Checkpoint, previous: datetime | None) -> datetime | None:
-    """What the entity's state records as its last deletion check once ``cp`` is stored: the operation's
-    start (every deletion before it has been seen missing) when a sweep just finished over a complete set
-    of seen ids, else what it recorded before."""
-    if cp.phase == "done" and "sweep" in cp.phases and not cp.seen_overflow:
-        return cp.signpost if previous is None else max(previous, cp.signpost)
-    return previous
-
-
-def next_phase(phases: Sequence[Phase], current: Phase) -> Phase:
-    if current == "done" or current not in phases:
-        return "done"
-    index = phases.index(current)
-    return phases[index + 1] if index + 1 < len(phases) else "done"
-
-
-def stage_name(entity: str, phase: Phase) -> str:
-    """``issues:full``, ``comments:incremental``...: what ``progress.stage`` says while a pass runs."""
-    return f"{entity}:{phase}"
 
 
 # ------------------------------------------------------------------------------------ seen ids (compact)
@@ -435,8 +316,9 @@ class Checkpoint(BaseModel):
     seen: str | None = None
     sweep_cursor: str | None = None
     swept_done: bool = False
-    # The seen ids outgrew MAX_SEEN_CHARS (a DynamoDB item holds 400 KB): this operation skips its sweep
-    # rather than tombstone what it could not track. Only a scope with hundreds of thousands of comments.
+    # The seen ids outgrew the checkpoint's limit (``runtime.sync.checkpoint.MAX_SEEN_CHARS``: a DynamoDB
+    # item holds 400 KB): this operation skips its sweep rather than tombstone what it could not track.
+    # Only a scope with hundreds of thousands of comments.
     seen_overflow: bool = False
     etags: dict[str, Any] = Field(default_factory=dict)
     retries: int = 0
@@ -457,62 +339,12 @@ class Checkpoint(BaseModel):
             return None
 
 
-# The largest encoded seen set a checkpoint carries (the state item must stay well under DynamoDB's 400 KB).
-MAX_SEEN_CHARS: Final = 250_000
-
-
-def start_checkpoint(
-    *,
-    operation_id: str,
-    mode: SyncMode,
-    entity: Entity,
-    high_water: datetime | None,
-    signpost: datetime,
-    overlap: timedelta,
-    previous: Checkpoint | None,
-    check_deletions: bool = False,
-) -> Checkpoint:
-    """The first checkpoint of an entity in an operation; ETags and the last total carry over."""
-    phases = plan_phases(mode, entity, high_water, check_deletions=check_deletions)
-    first = phases[0]
-    return Checkpoint(
-        operation_id=operation_id,
-        phase=first,
-        phases=phases,
-        signpost=signpost,
-        since=query_since(high_water, overlap) if first == "incremental" else None,
-        etags=dict(previous.etags) if previous else {},
-        last_total=previous.last_total if previous else None,
-    )
-
-
-def enter_phase(
-    checkpoint: Checkpoint, phase: Phase, *, high_water: datetime | None, overlap: timedelta
-) -> Checkpoint:
-    """The checkpoint at the start of ``phase``: a catch-up pass starts from the high-water minus overlap
-    (the whole window the full pass ran in, since the high-water never passes the signpost)."""
-    changes: dict[str, Any] = {"phase": phase, "page": None, "retries": 0}
-    if phase in ("catchup", "incremental"):
-        changes["since"] = query_since(high_water, overlap)
-    if phase == "ids":
-        # The deletion check's listing is complete on its own: what an incremental pass before it met
-        # (and may have been deleted since) must not spare an issue from the sweep.
-        changes.update(seen=None, seen_overflow=False)
-    return checkpoint.model_copy(update=changes)
-
-
 def from_iso_or_none(text: str | None) -> datetime | None:
     return from_iso(text) if text else None
 
 
 __all__ = [
-    "CHECKED_ENTITIES",
-    "DELETION_CHECK",
-    "MAX_SEEN_CHARS",
     "MAX_SQS_DELAY_S",
-    "STAGE_WAITING_RATE_LIMIT",
-    "STAGE_WAITING_RETRY",
-    "SWEPT_ENTITIES",
     "Checkpoint",
     "ContinueMessage",
     "EarlierWrite",
@@ -527,21 +359,9 @@ __all__ = [
     "WriteOutcome",
     "count_write",
     "decide_write",
-    "deletion_check_due",
-    "deletions_checked_at",
     "earlier_write",
-    "enter_phase",
     "from_iso_or_none",
-    "latest",
-    "met_before",
-    "next_high_water",
-    "next_keyset_since",
-    "next_phase",
     "park_delay_s",
     "parse_message",
-    "plan_phases",
-    "query_since",
-    "stage_name",
-    "start_checkpoint",
     "write_mark",
 ]

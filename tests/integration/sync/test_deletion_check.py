@@ -22,8 +22,8 @@ from trackbridge.domain.connections import Connection
 from trackbridge.domain.issues import Issue
 from trackbridge.domain.sync import SyncMode, SyncOperation
 from trackbridge.domain.sync_plan import ScheduledMessage, SyncRequest
+from trackbridge.providers.jira import JiraAdapter
 from trackbridge.runtime import container
-from trackbridge.runtime.sync.deletion_check import JiraIdSearch
 from trackbridge.runtime.sync.handler import DEFAULT_DELETION_CHECK_INTERVAL
 from trackbridge.runtime.verify import VerifyReport
 from trackbridge.storage.issues import CommentRepository, IssueRepository
@@ -78,7 +78,7 @@ def _listing_pages(provider: Provider) -> int:
     if provider.name == "jira":
         project = provider.tracker.describe()["project"]
         live = [i for i in live if state.projects[i.project_id].key == project]
-        return math.ceil(len(live) / JiraIdSearch.max_results)
+        return math.ceil(len(live) / JiraAdapter.id_page_size)
     return math.ceil(len(live) / PAGE_SIZE)
 
 

@@ -9,7 +9,7 @@ retries or parks; nothing is deleted on a guess).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -85,9 +85,10 @@ def run_with(adapter: FakeAdapter, writer: FakeWriter) -> SyncRun:
         adapter=adapter,  # type: ignore[arg-type]
         writer=writer,  # type: ignore[arg-type]
         issues=None,  # type: ignore[arg-type]
+        comments=None,  # type: ignore[arg-type]
         include_closed=True,
         entities=["issues", "comments"],
-        overlap=None,
+        overlap=timedelta(0),
         now=lambda: NOW,
     )
 

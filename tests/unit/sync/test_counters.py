@@ -11,18 +11,16 @@ from typing import Any
 
 import pytest
 
-from trackbridge.domain.sync import EntityResults, Progress, Results, SyncOperation
+from trackbridge.domain.sync import Counters, EntityResults, Progress, Results, SyncOperation
 from trackbridge.domain.sync_plan import (
     Checkpoint,
     IdRanges,
     StoredVersion,
     count_write,
     earlier_write,
-    enter_phase,
-    met_before,
     write_mark,
 )
-from trackbridge.runtime.sync.engine import _merge_results, _running_total
+from trackbridge.runtime.sync.checkpoint import add_counts, enter_phase, met_before, running_total
 from trackbridge.runtime.sync.writer import WriteCounts
 from trackbridge.storage.sync import SyncOperationRepository
 from trackbridge.storage.table import deserialize, serialize
@@ -50,26 +48,26 @@ class TestCountWrite:
     def test_an_item_met_for_the_first_time_counts_by_what_happened(
         self, outcome: Any, expected: dict[str, int]
     ) -> None:
-        assert count_write(outcome, met=False, earlier=None) == expected
+        assert count_write(outcome, met=False, earlier=None) == Counters(**expected)
 
     @pytest.mark.parametrize("outcome", ["skip", "unchanged", "created", "failed"])
     def test_an_item_met_again_counts_nothing(self, outcome: Any) -> None:
         # The catch-up pass re-reads the full pass's overlap window; a keyset page re-reads its position.
-        assert count_write(outcome, met=True, earlier=None) == {}
-        assert count_write(outcome, met=True, earlier="created") == {}
+        assert count_write(outcome, met=True, earlier=None) == Counters()
+        assert count_write(outcome, met=True, earlier="created") == Counters()
 
     def test_an_item_met_again_that_changed_meanwhile_moves_from_unchanged_to_updated(self) -> None:
-        assert count_write("updated", met=True, earlier=None) == {"unchanged": -1, "updated": 1}
+        assert count_write("updated", met=True, earlier=None) == Counters(unchanged=-1, updated=1)
         # ... unless this operation wrote it the first time: it was counted as created or updated then.
-        assert count_write("updated", met=True, earlier="created") == {}
-        assert count_write("updated", met=True, earlier="updated") == {}
+        assert count_write("updated", met=True, earlier="created") == Counters()
+        assert count_write("updated", met=True, earlier="updated") == Counters()
 
     @pytest.mark.parametrize("earlier", ["created", "updated"])
     def test_a_page_replayed_after_a_crash_counts_what_the_lost_attempt_wrote(self, earlier: Any) -> None:
-        assert count_write("skip", met=False, earlier=earlier) == {earlier: 1}
+        assert count_write("skip", met=False, earlier=earlier) == Counters.model_validate({earlier: 1})
 
     def test_deletions_count_apart_even_when_met_before(self) -> None:
-        assert count_write("deleted", met=True, earlier="created") == {"deleted": 1}
+        assert count_write("deleted", met=True, earlier="created") == Counters(deleted=1)
 
 
 class TestMarks:
@@ -140,23 +138,23 @@ class TestResults:
         before = Results.of({"issues": EntityResults(created=5, unchanged=1)})
         page = WriteCounts.of("issues", unchanged=-2, updated=2)
         page.add(WriteCounts.of("comments", created=3))
-        merged = _merge_results(before, page)
+        merged = add_counts(before, page.by_entity, page.errors)
         assert merged.by_entity["issues"] == EntityResults(created=5, updated=2, unchanged=0)
         assert merged.by_entity["comments"] == EntityResults(created=3)
         assert (merged.created, merged.updated, merged.unchanged) == (8, 2, 0)
 
     def test_an_operation_stored_before_by_entity_keeps_counting_totals(self) -> None:
         legacy = Results(created=5, unchanged=2)
-        merged = _merge_results(legacy, WriteCounts.of("issues", created=1))
+        merged = add_counts(legacy, WriteCounts.of("issues", created=1).by_entity)
         assert (merged.created, merged.unchanged, merged.by_entity) == (6, 2, {})
 
 
 class TestRunningTotal:
     def test_the_estimate_holds_until_the_count_passes_it_then_the_total_is_unknown(self) -> None:
-        assert _running_total(100, 40) == 100
-        assert _running_total(100, 100) == 100
-        assert _running_total(100, 101) is None
-        assert _running_total(None, 5) is None
+        assert running_total(100, 40) == 100
+        assert running_total(100, 100) == 100
+        assert running_total(100, 101) is None
+        assert running_total(None, 5) is None
 
 
 class TestStorage:

@@ -24,22 +24,20 @@ from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.issues import Issue
 from trackbridge.domain.pagination import Page
 from trackbridge.domain.sync import SyncOperation, SyncState
-from trackbridge.domain.sync_plan import (
-    Checkpoint,
-    IdRanges,
-    SyncRequest,
-    deletion_check_due,
-    deletions_checked_at,
-    plan_phases,
-    start_checkpoint,
-)
+from trackbridge.domain.sync_plan import Checkpoint, IdRanges, SyncRequest
 from trackbridge.providers.auth import BasicCredentialsAuth
 from trackbridge.providers.errors import NotFoundError, TrackerError
 from trackbridge.providers.etags import ETagCache
 from trackbridge.providers.github import GitHubAdapter
 from trackbridge.providers.jira import JiraAdapter
 from trackbridge.providers.types import TrackerConfig
-from trackbridge.runtime.sync.deletion_check import IdListing, JiraIdSearch, id_listing_for
+from trackbridge.runtime.sync.checkpoint import (
+    deletion_check_due,
+    deletions_checked_at,
+    plan_phases,
+    start_checkpoint,
+)
+from trackbridge.runtime.sync.deletion_check import AdapterIdListing, IdListing, id_listing_for
 from trackbridge.runtime.sync.service import SyncService
 from trackbridge.runtime.sync.syncers import IssuesSyncer, SyncRun
 from trackbridge.runtime.sync.writer import WriteCounts
@@ -248,7 +246,8 @@ def test_jira_lists_ids_only_5000_a_page_by_token() -> None:
         client=client,
     )
     listing = id_listing_for(adapter)
-    assert isinstance(listing, JiraIdSearch)
+    # Jira offers an id-only listing of its own (``iter_issue_id_pages``); nothing names the tracker
+    assert isinstance(listing, AdapterIdListing)
 
     first = listing.page(adapter, include_closed=False, cursor=None)
     second = listing.page(adapter, include_closed=False, cursor=first.next_cursor)
@@ -272,7 +271,7 @@ def test_jira_results_without_ids_are_a_malformed_answer() -> None:
         client=httpx.Client(transport=httpx.MockTransport(_recording(answers, []))),
     )
     with pytest.raises(TrackerError) as caught:
-        JiraIdSearch().page(adapter, include_closed=True, cursor=None)
+        id_listing_for(adapter).page(adapter, include_closed=True, cursor=None)
     assert caught.value.code == "MALFORMED_RESPONSE"
 
 
@@ -391,6 +390,7 @@ def test_a_check_without_closed_issues_does_not_ask_about_stored_closed_copies(i
         adapter=cast(Any, tracker),
         writer=cast(Any, Writer()),
         issues=cast(Any, StoredIssues(stored)),
+        comments=cast(Any, None),  # every stored issue is still there: no comment is looked at
         include_closed=include_closed,
         entities=["issues"],
         overlap=timedelta(seconds=5),

@@ -1,4 +1,5 @@
-"""The sync engine's pure decisions: cursor math, keyset progress, write decisions, phases, messages."""
+"""The sync engine's pure decisions: cursor math, keyset progress, write decisions, phases, messages
+(``domain.sync_plan`` and the checkpoint state machine, ``runtime.sync.checkpoint``)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ from trackbridge.domain.sync_plan import (
     StoredVersion,
     SyncRequest,
     decide_write,
+    park_delay_s,
+    parse_message,
+)
+from trackbridge.domain.times import to_iso
+from trackbridge.runtime.sync.checkpoint import (
     enter_phase,
     next_high_water,
     next_keyset_since,
     next_phase,
-    park_delay_s,
-    parse_message,
     plan_phases,
     query_since,
     start_checkpoint,
 )
-from trackbridge.domain.times import to_iso
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -2,11 +2,13 @@
 
 GitHub and GitLab show a deleted issue only by its absence from a complete listing (an update-ordered
 ``since`` / ``updated_after`` listing never shows it), so between full syncs the store keeps issues the
-tracker no longer has. The deletion check (``ids`` then ``sweep``, see ``domain.sync_plan``) lists the ids
-of the scope page by page into the checkpoint's ``seen`` set and hands over to the full sync's own sweep,
+tracker no longer has. The deletion check (``ids`` then ``sweep``, see ``checkpoint``) lists the ids of
+the scope page by page into the checkpoint's ``seen`` set and hands over to the full sync's own sweep,
 which asks for every stored live issue missing from it with a direct GET and tombstones it on 404/410.
 
-One :class:`IdListing` per tracker, picked by the adapter's ``name`` (STYLE habit 3):
+The listing is what the adapter offers (STYLE habit 3): an adapter with a cheaper id-only listing declares
+it by having ``iter_issue_id_pages`` (:class:`ListsIssueIds`; Jira's id search); any other adapter's full
+issue listing is used, of which only the ids are kept. No tracker is named here.
 
 ==========  ===================================================================  ======================
 tracker     listing                                                              requests / 1,000 issues
@@ -27,14 +29,13 @@ plus one GET per stored issue missing from the listing. Each listing pages in an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 from trackbridge.providers.base import TrackerAdapter
-from trackbridge.providers.jira import SEARCH_PATH
-from trackbridge.providers.pagination import PageCursor, PageRequest
+from trackbridge.providers.pagination import PageCursor
+from trackbridge.providers.types import Page
 
 _T = TypeVar("_T")
 
@@ -57,6 +58,15 @@ def first_page(pages: Iterator[_T]) -> _T:
             close()
 
 
+@runtime_checkable
+class ListsIssueIds(Protocol):
+    """An adapter with a listing of its sync scope's issue ids cheaper than the full issue listing."""
+
+    def iter_issue_id_pages(
+        self, *, include_closed: bool = True, cursor: PageCursor | None = None
+    ) -> Iterator[Page[str]]: ...
+
+
 class IdListing:
     """The default: the adapter's full issue listing (created/id order), of which only the ids are kept.
     For GitHub and GitLab this is already the cheapest listing there is."""
@@ -71,52 +81,31 @@ class IdListing:
         return IdPage(tuple(issue.native_id for issue in page.items), page.next_cursor)
 
 
-class _JqlScoped(Protocol):
-    """What the Jira listing needs of the Jira adapter beyond the base class."""
-
-    def sync_query(self, *, since: datetime | None = None, include_closed: bool = True) -> Any: ...
-
-
-class JiraIdSearch(IdListing):
-    """The full sync's JQL (scope, ``ORDER BY key``) asking for ids only, 50 times as many per page."""
-
-    path: ClassVar[str] = SEARCH_PATH
-    fields: ClassVar[Sequence[str]] = ("id",)
-    # Jira Cloud returns up to 5,000 issues per page when only id or key is asked for.
-    max_results: ClassVar[int] = 5_000
+class AdapterIdListing(IdListing):
+    """The adapter's own id-only listing (:class:`ListsIssueIds`)."""
 
     def page(self, adapter: TrackerAdapter, *, include_closed: bool, cursor: PageCursor | None) -> IdPage:
-        jql = cast(_JqlScoped, adapter).sync_query(include_closed=include_closed)
-        body = {"jql": jql.render(), "fields": list(self.fields), "maxResults": self.max_results}
-        fetched = first_page(
-            adapter.iter_pages(PageRequest(url=self.path, method="POST", json=body), cursor=cursor)
-        )
-        found = adapter.expect_dict(fetched.body, "search results").get("issues", [])
-        raw_issues = adapter.expect_list(found, "issues")
-        ids = adapter.normalize("issue id", lambda: tuple(_issue_id(raw) for raw in raw_issues))
-        return IdPage(ids, fetched.next_cursor)
+        ids = cast(ListsIssueIds, adapter).iter_issue_id_pages(include_closed=include_closed, cursor=cursor)
+        page = first_page(ids)
+        return IdPage(tuple(page.items), page.next_cursor)
 
 
-def _issue_id(raw: Any) -> str:
-    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
-        raise ValueError("a search result without an id")
-    return str(raw["id"])
-
-
-ID_LISTINGS: dict[str, IdListing] = {"jira": JiraIdSearch()}
 DEFAULT_LISTING = IdListing()
+ADAPTER_LISTING = AdapterIdListing()
 
 
 def id_listing_for(adapter: TrackerAdapter) -> IdListing:
-    return ID_LISTINGS.get(adapter.name, DEFAULT_LISTING)
+    """The cheapest id listing ``adapter`` offers."""
+    return ADAPTER_LISTING if isinstance(adapter, ListsIssueIds) else DEFAULT_LISTING
 
 
 __all__ = [
+    "ADAPTER_LISTING",
     "DEFAULT_LISTING",
-    "ID_LISTINGS",
+    "AdapterIdListing",
     "IdListing",
     "IdPage",
-    "JiraIdSearch",
+    "ListsIssueIds",
     "first_page",
     "id_listing_for",
 ]

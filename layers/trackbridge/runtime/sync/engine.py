@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.errors import (
@@ -44,49 +44,49 @@ from trackbridge.domain.errors import (
     RateLimited,
     TrackbridgeError,
 )
-from trackbridge.domain.sync import (
-    COUNTERS,
-    FINAL_STATUSES,
-    EntityResults,
-    Progress,
-    Results,
-    SyncLogEntry,
-    SyncOperation,
-    SyncState,
-)
-from trackbridge.domain.sync_plan import (
-    STAGE_WAITING_RATE_LIMIT,
-    STAGE_WAITING_RETRY,
-    Checkpoint,
-    ContinueMessage,
-    deletions_checked_at,
-    park_delay_s,
-    stage_name,
-    start_checkpoint,
-)
+from trackbridge.domain.sync import FINAL_STATUSES, Results, SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync_plan import Checkpoint, ContinueMessage, park_delay_s
 from trackbridge.domain.times import utcnow
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.errors import RateLimitedError, TrackerError
 from trackbridge.runtime.observability import logger
+from trackbridge.runtime.sync.checkpoint import (
+    MAX_ERRORS_KEPT,
+    STAGE_WAITING_RATE_LIMIT,
+    STAGE_WAITING_RETRY,
+    add_counts,
+    after_transient_failure,
+    checkpoint_for,
+    conditional_requests,
+    progress_after,
+    state_after,
+    state_covered,
+    state_failed,
+    state_retrying,
+    with_etags,
+)
+from trackbridge.runtime.sync.ports import (
+    Clock,
+    ConnectionStore,
+    CredentialSource,
+    LogStore,
+    Monotonic,
+    OperationStore,
+    RemainingTime,
+    StateStore,
+    StoredComments,
+    StoredIssues,
+    SyncedItemStore,
+)
 from trackbridge.runtime.sync.queue import SyncQueue
-from trackbridge.runtime.sync.syncers import StepResult, SyncRun, syncers_for
-from trackbridge.runtime.sync.writer import MAX_ERRORS_KEPT, ItemWriter, WriteCounts
-from trackbridge.storage.connections import ConnectionRepository
-from trackbridge.storage.issues import IssueRepository
-from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
+from trackbridge.runtime.sync.syncers import ListingSyncer, StepResult, SyncRun, syncers_for
+from trackbridge.runtime.sync.writer import ItemWriter, TableItems
+from trackbridge.storage.issues import CommentRepository, IssueRepository
 from trackbridge.storage.table import Table
 
 AdapterFactory = Callable[[Connection, Mapping[str, Any]], TrackerAdapter]
 # Seq numbers of log entries: slice_no * this + n, unique across the slices of an operation.
 _LOG_SEQ_STRIDE = 100_000
-
-
-class RemainingTime(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
-
-
-class CredentialSource(Protocol):
-    def credentials(self, tenant: str, connection_id: str) -> dict[str, str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -139,19 +139,33 @@ class SyncEngine:
     def __init__(
         self,
         *,
-        table: Table,
-        operations: SyncOperationRepository,
-        states: SyncStateRepository,
-        logs: SyncLogRepository,
-        connections: ConnectionRepository,
+        operations: OperationStore,
+        states: StateStore,
+        logs: LogStore,
+        connections: ConnectionStore,
         secrets: CredentialSource,
         queue: SyncQueue,
         adapter_factory: AdapterFactory,
-        clock: Callable[[], datetime] = utcnow,
+        table: Table | None = None,
+        issues: StoredIssues | None = None,
+        comments: StoredComments | None = None,
+        items: SyncedItemStore | None = None,
+        clock: Clock = utcnow,
+        monotonic: Monotonic = time.monotonic,
         config: EngineConfig | None = None,
         fault_hook: Callable[[str], None] | None = None,
     ) -> None:
-        self.table = table
+        """Repositories come in through the ports of :mod:`~trackbridge.runtime.sync.ports`; ``table``
+        stands for the DynamoDB ones of the synced items (``issues``, ``comments``, ``items``) not given."""
+        if table is not None:
+            issues = issues if issues is not None else IssueRepository(table)
+            comments = comments if comments is not None else CommentRepository(table)
+            items = items if items is not None else TableItems(table)
+        if issues is None or comments is None or items is None:
+            raise ValueError("SyncEngine needs a table or all of issues, comments and items")
+        self.issues: StoredIssues = issues
+        self.comments: StoredComments = comments
+        self.items: SyncedItemStore = items
         self.operations = operations
         self.states = states
         self.logs = logs
@@ -160,6 +174,7 @@ class SyncEngine:
         self.queue = queue
         self.adapter_factory = adapter_factory
         self.clock = clock
+        self.monotonic = monotonic
         self.config = config or EngineConfig()
         # Test seam: called with a point name ("after_write") so tests can inject a crash there.
         self.fault_hook = fault_hook
@@ -243,8 +258,8 @@ class SyncEngine:
         except TrackbridgeError as exc:
             # A connection the adapter cannot work with (bad URL, credentials of the wrong shape).
             return self._fail(run, {"code": exc.code, "message": exc.message, "guidance": exc.guidance})
-        writer = ItemWriter(self.table, run.tenant, operation_id=op.id, workers=self.config.writer_workers)
-        guard = _CancelGuard(self, run, adapter)
+        writer = ItemWriter(self.items, run.tenant, operation_id=op.id, workers=self.config.writer_workers)
+        guard = _CancelGuard(self, run, adapter, clock=self.monotonic)
         hooks = getattr(getattr(adapter, "client", None), "event_hooks", None)
         if hooks is not None:
             hooks["request"].append(guard)
@@ -266,87 +281,102 @@ class SyncEngine:
         guard: _CancelGuard,
     ) -> str:
         op = run.op
-        # The adapter's declared overlap: the one value GET /v1/providers shows (DESIGN section 10).
-        overlap = adapter.incremental_overlap
         sync_run = SyncRun(
             tenant=run.tenant,
             connection_id=connection.id,
             adapter=adapter,
             writer=writer,
-            issues=IssueRepository(self.table),
+            issues=self.issues,
+            comments=self.comments,
             include_closed=op.include_closed,
             entities=list(op.entities),
-            overlap=overlap,
+            # The adapter's declared overlap: the one value GET /v1/providers shows (DESIGN section 10).
+            overlap=adapter.incremental_overlap,
             now=self.clock,
         )
-        plan = syncers_for(connection.provider, op.entities)
         covered: list[str] = []
-        for entity, syncer in plan:
+        # Which syncer syncs which entity follows from what the adapter declares, not from its name.
+        for entity, syncer in syncers_for(adapter.capabilities, op.entities):
             if syncer is None:
                 covered.append(entity)
                 continue
             state = self.states.find(run.tenant, connection.id, entity)
-            previous = Checkpoint.from_json(state.cursor) if state else None
-            if previous is not None and previous.operation_id == op.id:
-                cp = previous
-            else:
-                cp = start_checkpoint(
-                    operation_id=op.id,
-                    mode=op.mode,
-                    entity=entity,
-                    high_water=state.high_water if state else None,
-                    signpost=op.started_at or self.clock(),
-                    overlap=overlap,
-                    previous=previous,
-                    check_deletions=op.check_deletions,
-                )
-            etags = _cache_from(cp)
-            while cp.phase != "done":
-                # At least one page per slice, so even a tiny budget always makes progress.
-                if run.pages and context.get_remaining_time_in_millis() < self.config.safety_margin_ms:
-                    return self._continue(run)
-                run.pages += 1
-                # A full pass must see every item (the sweep asks for each one it did not): no 304s.
-                adapter.etag_cache = None if cp.phase == "full" else etags
-                before = adapter.stats.requests
-                guard.step_started(before)
-                try:
-                    result = syncer.step(sync_run, cp, state.high_water if state else None)
-                except OperationCancelled:
-                    # The request that found the cancel was counted by the adapter but never sent.
-                    self._record_cancelled_requests(run, adapter.stats.requests - before - 1)
-                    return SliceOutcome.CANCELLED
-                except RateLimitedError as exc:
-                    self._count_requests(run, adapter, before)
-                    return self._park(run, exc, entity)
-                except TrackerError as exc:
-                    self._count_requests(run, adapter, before)
-                    if exc.retryable and cp.retries < self.config.max_transient_retries:
-                        return self._retry_later(run, exc, entity, cp, state)
-                    return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
-                except TrackbridgeError as exc:
-                    # A domain error raised mid-step (an adapter's ValidationFailed or UnsupportedCapability,
-                    # a store that kept failing): never an escape to an SQS retry that leaves the operation
-                    # InProgress. A dependency outage gets the transient failures' bounded retries; any other
-                    # such error cannot go away by asking again, so the operation fails.
-                    self._count_requests(run, adapter, before)
-                    if _retryable(exc) and cp.retries < self.config.max_transient_retries:
-                        return self._retry_later(run, exc, entity, cp, state)
-                    return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
-                if self.fault_hook is not None:
-                    self.fault_hook("after_write")
-                result.checkpoint = result.checkpoint.model_copy(update={"etags": _etags_of(etags)})
-                state = self._checkpoint(run, connection, entity, state, result, adapter, before, cp.phase)
-                if state is None:
-                    return SliceOutcome.CANCELLED
-                cp = result.checkpoint
+            cp = checkpoint_for(
+                state,
+                operation_id=op.id,
+                mode=op.mode,
+                entity=entity,
+                signpost=op.started_at or self.clock(),
+                overlap=sync_run.overlap,
+                check_deletions=op.check_deletions,
+            )
+            with syncer.session(sync_run):
+                outcome = self._passes(run, context, sync_run, syncer, guard, entity, cp, state)
+            if outcome is not None:
+                return outcome
         return self._complete(run, connection, covered)
+
+    def _passes(
+        self,
+        run: _Slice,
+        context: RemainingTime,
+        sync_run: SyncRun,
+        syncer: ListingSyncer,
+        guard: _CancelGuard,
+        entity: str,
+        cp: Checkpoint,
+        state: SyncState | None,
+    ) -> str | None:
+        """One entity's steps until its checkpoint says ``done`` (None) or the slice ends (its outcome)."""
+        adapter = sync_run.adapter
+        etags = _cache_from(cp)
+        while cp.phase != "done":
+            # At least one page per slice, so even a tiny budget always makes progress.
+            if run.pages and context.get_remaining_time_in_millis() < self.config.safety_margin_ms:
+                return self._continue(run)
+            run.pages += 1
+            adapter.etag_cache = etags if conditional_requests(cp) else None
+            before = adapter.stats.requests
+            guard.step_started(before)
+            try:
+                result = syncer.step(sync_run, cp, state.high_water if state else None)
+            except OperationCancelled:
+                # The request that found the cancel was counted by the adapter but never sent.
+                self._record_cancelled_requests(run, adapter.stats.requests - before - 1)
+                return SliceOutcome.CANCELLED
+            except RateLimitedError as exc:
+                self._count_requests(run, adapter, before)
+                return self._park(run, exc, entity)
+            except TrackerError as exc:
+                self._count_requests(run, adapter, before)
+                if exc.retryable and cp.retries < self.config.max_transient_retries:
+                    return self._retry_later(run, exc, entity, cp, state)
+                return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
+            except TrackbridgeError as exc:
+                # A domain error raised mid-step (an adapter's ValidationFailed or UnsupportedCapability,
+                # a store that kept failing): never an escape to an SQS retry that leaves the operation
+                # InProgress. A dependency outage gets the transient failures' bounded retries; any other
+                # such error cannot go away by asking again, so the operation fails.
+                self._count_requests(run, adapter, before)
+                if _retryable(exc) and cp.retries < self.config.max_transient_retries:
+                    return self._retry_later(run, exc, entity, cp, state)
+                return self._fail(run, {**_error(exc), "entity": entity}, entity=entity, state=state)
+            if self.fault_hook is not None:
+                self.fault_hook("after_write")
+            result.checkpoint = with_etags(result.checkpoint, _etags_of(etags))
+            state = self._checkpoint(
+                run, sync_run.connection_id, entity, state, result, adapter, before, cp.phase
+            )
+            if state is None:
+                return SliceOutcome.CANCELLED
+            cp = result.checkpoint
+        return None
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def _checkpoint(
         self,
         run: _Slice,
-        connection: Connection,
+        connection_id: str,
         entity: str,
         state: SyncState | None,
         result: StepResult,
@@ -357,34 +387,16 @@ class SyncEngine:
         """Store progress and the entity's state together; None when the operation was cancelled."""
         now = self.clock()
         cp = result.checkpoint
-        done = cp.phase == "done"
-        new_state = SyncState(
-            connection_id=connection.id,
-            entity=entity,
-            high_water=result.high_water,
-            cursor=cp.to_json(),
-            status="ok" if done else "running",
-            last_operation_id=run.op.id,
-            last_success_at=now if done else (state.last_success_at if state else None),
-            last_error=None,
-            deletions_checked_at=deletions_checked_at(cp, state.deletions_checked_at if state else None),
-            updated_at=now,
-            version=(state.version + 1) if state else 1,
+        new_state = state_after(
+            cp, state, connection_id=connection_id, entity=entity, high_water=result.high_water, now=now
         )
         requests = adapter.stats.requests - requests_before
         op = run.op
-        results = _merge_results(op.results, result.counts)
-        processed = results.processed
-        progress = Progress(
-            stage=stage_name(entity, cp.phase if not done else "done"),
-            processed=processed,
-            total=_running_total(op.progress.total, processed),
-            estimated=True,
-        )
+        results = add_counts(op.results, result.counts.by_entity, result.counts.errors)
         updated = op.model_copy(
             update={
                 "results": results,
-                "progress": progress,
+                "progress": progress_after(op.progress, results, entity, cp),
                 "requests": op.requests + requests,
                 "version": op.version + 1,
             }
@@ -525,23 +537,10 @@ class SyncEngine:
         retry_after = getattr(exc, "retry_after_s", None)
         resume_at = now + timedelta(seconds=max(1, int(retry_after or backoff)))
         # Count the failure in the checkpoint so the retries stay bounded across slices.
-        bumped = cp.model_copy(update={"retries": cp.retries + 1})
-        if state is not None:
-            self.states.save(
-                run.tenant,
-                state.model_copy(update={"cursor": bumped.to_json(), "version": state.version + 1}),
-                expected_version=state.version,
-            )
-        else:
-            fresh = SyncState(
-                connection_id=run.op.connection_id,
-                entity=entity,
-                cursor=bumped.to_json(),
-                status="running",
-                last_operation_id=run.op.id,
-                updated_at=now,
-            )
-            self.states.save(run.tenant, fresh, expected_version=None)
+        retrying = state_retrying(
+            after_transient_failure(cp), state, connection_id=run.op.connection_id, entity=entity, now=now
+        )
+        self.states.save(run.tenant, retrying, expected_version=state.version if state else None)
         return self._park_until(
             run, resume_at, STAGE_WAITING_RETRY, entity, "sync.retry_later", _error(exc), level="warning"
         )
@@ -588,15 +587,8 @@ class SyncEngine:
             # Comments that came with their issues: their state follows the issues' state.
             issues = self.states.find(run.tenant, connection.id, "issues")
             existing = self.states.find(run.tenant, connection.id, entity)
-            state = SyncState(
-                connection_id=connection.id,
-                entity=entity,
-                high_water=issues.high_water if issues else None,
-                status="ok",
-                last_operation_id=run.op.id,
-                last_success_at=now,
-                updated_at=now,
-                version=(existing.version + 1) if existing else 1,
+            state = state_covered(
+                issues, existing, connection_id=connection.id, entity=entity, operation_id=run.op.id, now=now
             )
             self.states.save(run.tenant, state, expected_version=existing.version if existing else None)
         op = run.op
@@ -670,14 +662,7 @@ class SyncEngine:
         if state is not None and entity is not None:
             self.states.save(
                 run.tenant,
-                state.model_copy(
-                    update={
-                        "status": "failed",
-                        "last_error": str(error.get("message", ""))[:500],
-                        "updated_at": now,
-                        "version": state.version + 1,
-                    }
-                ),
+                state_failed(state, str(error.get("message", "")), now=now),
                 expected_version=state.version,
             )
         try:
@@ -790,22 +775,6 @@ def _retryable(exc: TrackbridgeError) -> bool:
     return isinstance(exc, (DependencyFailure, RateLimited))
 
 
-def _merge_results(results: Results, counts: WriteCounts) -> Results:
-    """The operation's counters plus one page's deltas, per entity; the totals are the entities' sums."""
-    errors = [*results.errors, *counts.errors][-MAX_ERRORS_KEPT:]
-    if not results.by_entity and any(getattr(results, c) for c in COUNTERS):
-        # An operation that started before per-entity counters existed: it keeps counting totals only.
-        totals = {c: max(0, getattr(results, c) + counts.total(c)) for c in COUNTERS}
-        return Results(**totals, errors=errors)
-    by_entity: dict[str, EntityResults] = dict(results.by_entity)
-    for entity, deltas in counts.by_entity.items():
-        before = by_entity.get(entity, EntityResults())
-        # A delta may move a count between counters (unchanged -> updated); a sum never goes below 0.
-        merged = {c: max(0, getattr(before, c) + deltas.get(c, 0)) for c in COUNTERS}
-        by_entity[entity] = EntityResults(**merged)
-    return Results.of(by_entity, errors)
-
-
 def _by_entity_dict(results: Results) -> dict[str, dict[str, int]]:
     return {entity: counts.model_dump() for entity, counts in results.by_entity.items()}
 
@@ -814,12 +783,11 @@ def _by_entity_dict(results: Results) -> dict[str, dict[str, int]]:
 _ESTIMATE_LOOKBACK = 20
 
 
-def _running_total(estimate: int | None, processed: int) -> int | None:
-    """``progress.total`` while the operation runs: the estimate until ``processed`` passes it, then
-    unknown (None) rather than a total that moves along with the count."""
-    if estimate is None or processed > estimate:
-        return None
-    return estimate
-
-
-__all__ = ["AdapterFactory", "EngineConfig", "SliceOutcome", "SyncEngine"]
+__all__ = [
+    "AdapterFactory",
+    "CredentialSource",
+    "EngineConfig",
+    "RemainingTime",
+    "SliceOutcome",
+    "SyncEngine",
+]

@@ -12,21 +12,20 @@ deleted issue, so without it the store would keep them until the next full sync.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from trackbridge.domain.connections import SUPPORTED_ENTITIES, Connection, Entity
 from trackbridge.domain.errors import Conflict, DependencyFailure, NotFound, ValidationFailed
 from trackbridge.domain.ids import IdPrefix, is_id, new_id
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.sync import SyncLogEntry, SyncOperation, SyncState
-from trackbridge.domain.sync_plan import CHECKED_ENTITIES, StartMessage, SyncRequest, deletion_check_due
+from trackbridge.domain.sync_plan import StartMessage, SyncRequest
 from trackbridge.domain.times import utcnow
 from trackbridge.runtime.observability import logger
+from trackbridge.runtime.sync.checkpoint import CHECKED_ENTITIES, deletion_check_due
+from trackbridge.runtime.sync.ports import Clock, ConnectionStore, LogStore, OperationStore, StateStore
 from trackbridge.runtime.sync.queue import SyncQueue
-from trackbridge.runtime.sync.syncers import SYNCERS
-from trackbridge.storage.connections import ConnectionRepository
-from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
+from trackbridge.runtime.sync.syncers import syncable_entities
 
 # How long a Pending operation's lock is held before its first slice extends it.
 START_LEASE = timedelta(minutes=15)
@@ -37,12 +36,12 @@ class SyncService:
     def __init__(
         self,
         *,
-        operations: SyncOperationRepository,
-        states: SyncStateRepository,
-        logs: SyncLogRepository,
-        connections: ConnectionRepository,
+        operations: OperationStore,
+        states: StateStore,
+        logs: LogStore,
+        connections: ConnectionStore,
         queue: SyncQueue,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.operations = operations
         self.states = states
@@ -241,7 +240,7 @@ def _checked_entities(entities: list[Entity], *, requested: bool) -> list[Entity
 
 def _entities(connection: Connection, requested: list[Entity] | None) -> list[Entity]:
     supported = SUPPORTED_ENTITIES.get(connection.provider, ())
-    syncable = SYNCERS.get(connection.provider, {})
+    syncable = syncable_entities(connection.provider)
     if requested is None:
         # The connection's own list may name entities of a later issue: sync what can be synced now.
         entities = [e for e in connection.entities if e in syncable]

@@ -30,39 +30,43 @@ Closed issues under ``include_closed=false``: update-ordered passes list every s
 since it was stored is seen and stored as closed (the stored copy never claims it is still open); closed
 issues that were never stored are not written.
 
-Adding an entity (worklogs, sprints, users in the next issue) is one more syncer class and one entry in
-:data:`SYNCERS`.
+Which syncer syncs which entity follows from the adapter's declared capabilities, never from its name
+(:func:`plan_for`): a tracker with ``repo_wide_comments`` lists comments as their own entity, any other
+brings them with their issues. A new tracker needs no entry here; a new entity (worklogs, sprints, users)
+is one more syncer class and one line in :func:`plan_for`.
+
+Where the checkpoint goes after a page (phases, keyset ``since``, high-water, seen ids) is the state
+machine's to say (:mod:`~trackbridge.runtime.sync.checkpoint`); a syncer reports what the page held.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.ids import parse_issue_ref
 from trackbridge.domain.issues import Comment, Issue
-from trackbridge.domain.sync_plan import (
-    MAX_SEEN_CHARS,
-    Checkpoint,
-    IdRanges,
-    enter_phase,
-    latest,
-    met_before,
-    next_high_water,
-    next_keyset_since,
-    next_phase,
-)
+from trackbridge.domain.sync_plan import Checkpoint, IdRanges
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.errors import NotFoundError
 from trackbridge.providers.pagination import PageCursor
-from trackbridge.providers.types import Page
+from trackbridge.providers.registry import PROVIDERS
+from trackbridge.providers.types import Capabilities, Page
+from trackbridge.runtime.sync.checkpoint import (
+    after_id_page,
+    after_listing_page,
+    after_sweep_page,
+    met_before,
+    seen_of,
+)
 from trackbridge.runtime.sync.deletion_check import first_page, id_listing_for
+from trackbridge.runtime.sync.ports import Clock, StoredComments, StoredIssues
 from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
-from trackbridge.storage.issues import CommentRepository, IssueRepository
 
 SWEEP_PAGE = 100
 # Comments are small and their sweep only compares ids: bigger pages, fewer queries (DynamoDB stops at 1 MB).
@@ -72,17 +76,19 @@ _Item = TypeVar("_Item", Issue, Comment)
 
 @dataclass
 class SyncRun:
-    """What a step needs besides its checkpoint: the adapter, the writer, the operation's choices."""
+    """What a step needs besides its checkpoint: the adapter, the writer, the stores, the operation's
+    choices. One per slice: what a syncer keeps for the run (Jira's embedded comments) lives as long."""
 
     tenant: str
     connection_id: str
     adapter: TrackerAdapter
     writer: ItemWriter
-    issues: IssueRepository
+    issues: StoredIssues
+    comments: StoredComments
     include_closed: bool
     entities: Sequence[Entity]
-    overlap: Any
-    now: Callable[[], datetime]
+    overlap: timedelta
+    now: Clock
 
 
 @dataclass
@@ -94,22 +100,16 @@ class StepResult:
     not_modified: bool = False
 
 
+@runtime_checkable
+class KeepsEmbeddedComments(Protocol):
+    """An adapter whose issue listings can carry each issue's comments (Jira's search): a run installs a
+    cache of its own for its duration, and ``list_issue_comments`` answers from it."""
+
+    def keeping_embedded_comments(self) -> AbstractContextManager[Any]: ...
+
+
 def _cursor(data: Mapping[str, Any] | None) -> PageCursor | None:
     return PageCursor.from_dict(data) if data else None
-
-
-def _track_seen(cp: Checkpoint, native_ids: Sequence[str], seen: IdRanges | None = None) -> dict[str, Any]:
-    """Checkpoint changes that add ``native_ids`` to the ids the sweep will not ask about (and that count
-    once); ``seen`` is the decoded set when the caller already has it."""
-    if not native_ids:
-        return {}
-    seen = seen if seen is not None else IdRanges.decode(cp.seen)
-    for native_id in native_ids:
-        seen.add(native_id)
-    encoded = seen.encode()
-    if len(encoded) > MAX_SEEN_CHARS:
-        return {"seen": None, "seen_overflow": True}
-    return {"seen": encoded}
 
 
 def _native_id(item: Issue | Comment) -> str:
@@ -126,16 +126,20 @@ class ListingSyncer(ABC):
         """One page of the listing: ``since`` set for update-ordered passes, ``cursor`` to resume."""
 
     # ---- the shared algorithm --------------------------------------------------------------------
+    def session(self, run: SyncRun) -> AbstractContextManager[Any]:
+        """What the syncer holds for one run (a slice) of its entity, entered around its steps; nothing
+        by default."""
+        return nullcontext()
+
     def step(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         if cp.phase == "sweep":
             return self._sweep(run, cp, high_water)
         if cp.phase == "ids":
             return self._list_ids(run, cp, high_water)
         keyset = cp.phase in ("catchup", "incremental")
-        since = cp.since if keyset else None
-        page = self.fetch(run, since, _cursor(cp.page))
+        page = self.fetch(run, cp.since if keyset else None, _cursor(cp.page))
         items: tuple[Any, ...] = page.items
-        seen = None if cp.seen_overflow else IdRanges.decode(cp.seen)
+        seen = seen_of(cp)
         met = [
             met_before(
                 _native_id(item), seen, phase=cp.phase, updated_at=item.updated_at, signpost=cp.signpost
@@ -145,32 +149,15 @@ class ListingSyncer(ABC):
         # A full pass hands every issue's comment list over (not only changed issues'): the only way a
         # deleted GitLab note or Jira comment of an unchanged issue is ever seen missing.
         counts = self._write(run, items, all_comments=cp.phase == "full" and "sweep" in cp.phases, met=met)
-        page_max = latest(getattr(i, "updated_at", None) for i in items)
-        seen_max = latest((cp.seen_max, page_max))
-        changes: dict[str, Any] = {
-            "seen_max": seen_max,
-            "processed": cp.processed + len(items),
-            "retries": 0,
-        }
-        if seen is not None:
-            changes.update(_track_seen(cp, [_native_id(item) for item in items], seen))
-        following_page = page.next_cursor
-        finished = following_page is None
-        if following_page is not None:
-            if keyset and not page.not_modified:
-                following = next_keyset_since(cp.since, page_max)
-                if following is not None:
-                    changes.update(since=following, page=None)
-                else:
-                    changes["page"] = following_page.to_dict()
-            else:
-                changes["page"] = following_page.to_dict()
-        cp = cp.model_copy(update=changes)
-        if finished:
-            high_water = next_high_water(high_water, cp.seen_max, cp.signpost)
-            if cp.phase == "full":
-                cp = cp.model_copy(update={"last_total": cp.processed})
-            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        cp, high_water = after_listing_page(
+            cp,
+            high_water=high_water,
+            met=[(_native_id(item), getattr(item, "updated_at", None)) for item in items],
+            next_page=page.next_cursor.to_dict() if page.next_cursor is not None else None,
+            not_modified=page.not_modified,
+            overlap=run.overlap,
+            seen=seen,
+        )
         return StepResult(cp, counts, len(items), high_water, page.not_modified)
 
     def _write(
@@ -232,14 +219,13 @@ class ListingSyncer(ABC):
         page = id_listing_for(run.adapter).page(
             run.adapter, include_closed=run.include_closed, cursor=_cursor(cp.page)
         )
-        changes: dict[str, Any] = {"processed": cp.processed + len(page.ids), "retries": 0}
-        if not cp.seen_overflow:
-            changes.update(_track_seen(cp, page.ids))
-        if page.next_cursor is not None:
-            changes["page"] = page.next_cursor.to_dict()
-        cp = cp.model_copy(update=changes)
-        if page.next_cursor is None:
-            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        cp = after_id_page(
+            cp,
+            high_water=high_water,
+            ids=page.ids,
+            next_page=page.next_cursor.to_dict() if page.next_cursor is not None else None,
+            overlap=run.overlap,
+        )
         return StepResult(cp, WriteCounts(), len(page.ids), high_water)
 
     def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
@@ -260,9 +246,7 @@ class ListingSyncer(ABC):
             for issue in stored.items:
                 if issue.deleted_at is None and not (skip_closed and issue.status_category == "done"):
                     fetched += self._sweep_issue(run, issue, seen, counts)
-        cp = cp.model_copy(update={"sweep_cursor": stored.next_cursor})
-        if stored.next_cursor is None:
-            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        cp = after_sweep_page(cp, high_water=high_water, next_cursor=stored.next_cursor, overlap=run.overlap)
         return StepResult(cp, counts, fetched, high_water)
 
     def _sweep_issue(self, run: SyncRun, issue: Issue, seen: IdRanges, counts: WriteCounts) -> int:
@@ -321,7 +305,7 @@ def _recheck(run: SyncRun, missing: Sequence[tuple[str, Comment]]) -> WriteCount
 
 
 def _stored_comments(run: SyncRun, issue_ref: str) -> list[Comment]:
-    repo = CommentRepository(run.issues.table)
+    repo = run.comments
     found: list[Comment] = []
     cursor: str | None = None
     for _ in range(1_000):
@@ -350,6 +334,15 @@ class IssuesWithCommentsSyncer(IssuesSyncer):
 
     comments_per_issue = True
 
+    @contextmanager
+    def session(self, run: SyncRun) -> Iterator[None]:
+        # Jira's search embeds each issue's comments: the run keeps them, so asking for them costs nothing.
+        if isinstance(run.adapter, KeepsEmbeddedComments):
+            with run.adapter.keeping_embedded_comments():
+                yield
+        else:
+            yield
+
 
 class RepoCommentsSyncer(ListingSyncer):
     """GitHub: every comment of the repository in one listing, with ``since`` for incremental passes."""
@@ -363,7 +356,7 @@ class RepoCommentsSyncer(ListingSyncer):
         """One page of the connection's stored comments (GSI3, grouped by issue) checked against what the
         comment passes met; the ones missing are asked for by id. One query per page of comments, not one
         per issue: the sweep costs the same however the comments spread over issues."""
-        stored = CommentRepository(run.issues.table).list_for_connection(
+        stored = run.comments.list_for_connection(
             run.tenant, run.connection_id, limit=COMMENT_SWEEP_PAGE, cursor=cp.sweep_cursor
         )
         counts = WriteCounts()
@@ -378,35 +371,50 @@ class RepoCommentsSyncer(ListingSyncer):
                 and (parsed := parse_issue_ref(c.issue_ref)) is not None
             ]
             counts.add(_recheck(run, missing))
-        cp = cp.model_copy(update={"sweep_cursor": stored.next_cursor})
-        if stored.next_cursor is None:
-            cp = enter_phase(cp, next_phase(cp.phases, cp.phase), high_water=high_water, overlap=run.overlap)
+        cp = after_sweep_page(cp, high_water=high_water, next_cursor=stored.next_cursor, overlap=run.overlap)
         return StepResult(cp, counts, run.adapter.stats.requests - before, high_water)
 
 
-# provider -> entity -> syncer. Entities a provider lists here but another syncer covers (comments that
-# come with their issues) map to None: their state is kept in step with the covering entity.
-SYNCERS: dict[str, dict[str, ListingSyncer | None]] = {
-    "github": {"issues": IssuesSyncer(), "comments": RepoCommentsSyncer()},
-    "gitlab": {"issues": IssuesWithCommentsSyncer(), "comments": None},
-    "jira": {"issues": IssuesWithCommentsSyncer(), "comments": None},
-}
+ISSUES = IssuesSyncer()
+ISSUES_WITH_COMMENTS = IssuesWithCommentsSyncer()
+REPO_COMMENTS = RepoCommentsSyncer()
 
 
-def syncers_for(provider: str, entities: Sequence[str]) -> list[tuple[Entity, ListingSyncer | None]]:
-    """The entities of an operation this engine syncs for ``provider``, issues first."""
-    known = SYNCERS.get(provider, {})
+def plan_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer | None]:
+    """entity -> syncer for an adapter with ``capabilities``. An entity another syncer covers (comments
+    that come with their issues) maps to None: its state is kept in step with the covering entity."""
+    if capabilities.repo_wide_comments:
+        return {"issues": ISSUES, "comments": REPO_COMMENTS}
+    return {"issues": ISSUES_WITH_COMMENTS, "comments": None}
+
+
+def syncers_for(
+    capabilities: Capabilities, entities: Sequence[str]
+) -> list[tuple[Entity, ListingSyncer | None]]:
+    """The entities of an operation this engine syncs for an adapter with ``capabilities``, issues first."""
+    known = plan_for(capabilities)
     ordered = sorted((e for e in entities if e in known), key=lambda e: (e != "issues", e))
-    return [(e, known[e]) for e in ordered]  # type: ignore[misc]
+    return [(e, known[e]) for e in ordered]
+
+
+def syncable_entities(provider: str) -> Mapping[Entity, ListingSyncer | None]:
+    """What the engine syncs for a registered tracker (its adapter class's capabilities); {} if unknown."""
+    adapter_class = PROVIDERS.get(provider)
+    return plan_for(adapter_class.capabilities) if adapter_class is not None else {}
 
 
 __all__ = [
-    "SYNCERS",
+    "ISSUES",
+    "ISSUES_WITH_COMMENTS",
+    "REPO_COMMENTS",
     "IssuesSyncer",
     "IssuesWithCommentsSyncer",
+    "KeepsEmbeddedComments",
     "ListingSyncer",
     "RepoCommentsSyncer",
     "StepResult",
     "SyncRun",
+    "plan_for",
+    "syncable_entities",
     "syncers_for",
 ]

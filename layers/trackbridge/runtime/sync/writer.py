@@ -13,8 +13,7 @@ counted twice, and an item this operation already wrote (its mark) counts as tha
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.errors import PayloadTooLarge
 from trackbridge.domain.issues import Comment, Issue
-from trackbridge.domain.sync import COUNTERS
+from trackbridge.domain.sync import Counters
 from trackbridge.domain.sync_plan import (
     StoredVersion,
     WriteDecision,
@@ -32,12 +31,13 @@ from trackbridge.domain.sync_plan import (
     earlier_write,
     write_mark,
 )
+from trackbridge.runtime.sync.checkpoint import MAX_ERRORS_KEPT
+from trackbridge.runtime.sync.ports import Key, PutOutcome, SyncedItemStore
 from trackbridge.storage.issues import CommentRepository, IssueRepository, put_if_newer
 from trackbridge.storage.sync import SYNC_MARK, stored_sync_versions
 from trackbridge.storage.table import Item, Table
 
 Synced = Issue | Comment
-MAX_ERRORS_KEPT = 20
 
 
 def entity_of(obj: Synced) -> Entity:
@@ -46,56 +46,75 @@ def entity_of(obj: Synced) -> Entity:
 
 @dataclass
 class WriteCounts:
-    """Counter deltas per entity (``{"issues": Counter(created=3, ...)}``) and the errors met.
+    """What a page (or part of one) adds to an operation: :class:`Counters` deltas per entity
+    (``{"issues": Counters(created=3, ...)}``) and the errors met.
 
     A delta, not a total: an item met again that changed meanwhile moves one count from ``unchanged`` to
-    ``updated``, so one page's ``unchanged`` may be negative; the operation's sums never are.
+    ``updated``, so one page's ``unchanged`` may be negative; the operation's sums never are
+    (:func:`~trackbridge.runtime.sync.checkpoint.add_counts`).
     """
 
-    by_entity: dict[str, Counter[str]] = field(default_factory=dict)
+    by_entity: dict[str, Counters] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, entity: str, **counts: int) -> WriteCounts:
         made = cls()
-        made.count(entity, counts)
+        made.count(entity, Counters(**counts))
         return made
 
-    def count(self, entity: str, deltas: Mapping[str, int]) -> None:
-        tally = self.by_entity.setdefault(entity, Counter())
-        for counter, delta in deltas.items():
-            tally[counter] += delta
+    def count(self, entity: str, deltas: Counters) -> None:
+        self.by_entity[entity] = self.by_entity.get(entity, Counters()) + deltas
 
     def add(self, other: WriteCounts) -> None:
-        for entity, tally in other.by_entity.items():
-            self.count(entity, tally)
+        for entity, deltas in other.by_entity.items():
+            self.count(entity, deltas)
         self.errors.extend(other.errors[: max(0, MAX_ERRORS_KEPT - len(self.errors))])
 
+    @property
+    def totals(self) -> Counters:
+        return Counters.total(self.by_entity.values())
+
     def total(self, counter: str) -> int:
-        return sum(tally[counter] for tally in self.by_entity.values())
+        return int(getattr(self.totals, counter))
 
     @property
     def created(self) -> int:
-        return self.total("created")
+        return self.totals.created
 
     @property
     def updated(self) -> int:
-        return self.total("updated")
+        return self.totals.updated
 
     @property
     def unchanged(self) -> int:
-        return self.total("unchanged")
+        return self.totals.unchanged
 
     @property
     def deleted(self) -> int:
-        return self.total("deleted")
+        return self.totals.deleted
 
     @property
     def failed(self) -> int:
-        return self.total("failed")
+        return self.totals.failed
 
     def as_dict(self) -> dict[str, int]:
-        return {counter: self.total(counter) for counter in COUNTERS}
+        """The five totals (a page's log line)."""
+        totals = self.totals
+        return {c: v for c, v in totals.as_dict().items() if c != "processed"}
+
+
+class TableItems:
+    """:class:`~trackbridge.runtime.sync.ports.SyncedItemStore` over the DynamoDB table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def versions(self, keys: Sequence[Key]) -> dict[Key, StoredVersion]:
+        return stored_sync_versions(self.table, keys)
+
+    def put_if_newer(self, item: Item) -> PutOutcome:
+        return put_if_newer(self.table, item)
 
 
 def _key(tenant: str, obj: Synced) -> tuple[str, str]:
@@ -111,8 +130,10 @@ def _item(tenant: str, obj: Synced) -> Item:
 
 
 class ItemWriter:
-    def __init__(self, table: Table, tenant: str, *, operation_id: str = "", workers: int = 8) -> None:
-        self.table = table
+    def __init__(
+        self, store: SyncedItemStore, tenant: str, *, operation_id: str = "", workers: int = 8
+    ) -> None:
+        self.store = store
         self.tenant = tenant
         # Marks what this writer stores; empty: no mark (writes outside an operation).
         self.operation_id = operation_id
@@ -127,7 +148,7 @@ class ItemWriter:
     def versions(self, objects: Sequence[Synced]) -> list[StoredVersion | None]:
         """The stored versions of ``objects`` (None: not stored), from one batch read."""
         keyed = [_key(self.tenant, obj) for obj in objects]
-        stored = stored_sync_versions(self.table, keyed) if keyed else {}
+        stored = self.store.versions(keyed) if keyed else {}
         return [stored.get(key) for key in keyed]
 
     def decisions(
@@ -193,7 +214,7 @@ class ItemWriter:
 
     def _put(self, item: Item) -> WriteOutcome | dict[str, Any]:
         try:
-            return put_if_newer(self.table, item)
+            return self.store.put_if_newer(item)
         except PayloadTooLarge as exc:
             # One oversized item (a huge body) must not stop the sync: it is counted and reported.
             return {
@@ -203,4 +224,4 @@ class ItemWriter:
             }
 
 
-__all__ = ["MAX_ERRORS_KEPT", "ItemWriter", "WriteCounts", "entity_of"]
+__all__ = ["MAX_ERRORS_KEPT", "ItemWriter", "TableItems", "WriteCounts", "entity_of"]
