@@ -38,7 +38,9 @@ def api(stack: LocalStack) -> Iterator[httpx.Client]:
         yield client
 
 
-def wait_for(api: httpx.Client, op_id: str, timeout_s: float = 120) -> dict[str, Any]:
+def wait_for(api: httpx.Client, op_id: str, timeout_s: float = 300) -> dict[str, Any]:
+    # Bounded generously (a loaded machine runs the stack's worker threads late); three of these fit in
+    # the per-test timeout.
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         op: dict[str, Any] = api.get(f"/sync-operations/{op_id}").json()

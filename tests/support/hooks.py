@@ -36,8 +36,9 @@ class HookReceiver:
             self.received.clear()
         self.status = 200
 
-    def wait_for(self, count: int, timeout_s: float = 30.0) -> list[Received]:
-        """The first ``count`` deliveries; fails the test if they do not arrive in time."""
+    def wait_for(self, count: int, timeout_s: float = 120.0) -> list[Received]:
+        """The first ``count`` deliveries; fails the test if they do not arrive in time (bounded generously:
+        the sandboxes deliver from their own threads, which a loaded machine may run seconds late)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self.lock:

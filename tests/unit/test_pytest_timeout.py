@@ -3,7 +3,7 @@
 The project's pytest configuration (``[tool.pytest.ini_options]``) sets a generous default ``timeout`` and the
 ``signal`` method, which works under xdist (workers run tests on their main thread) and fails only the hung
 test, where ``thread`` would kill the whole worker. Checked in a scratch directory with the project's config
-and a tiny timeout on the command line.
+and a tiny timeout on the hung test alone.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ def test_reports_the_timeout_settings(request):
 HUNG = """
 import time
 
+import pytest
+
+@pytest.mark.timeout(2)  # only the hung test has a short timeout: a loaded machine may run the others late
 def test_hangs():
     time.sleep(120)
 
@@ -62,11 +65,11 @@ def test_a_hung_test_fails_with_timeout_under_xdist(tmp_path: Path) -> None:
     (tmp_path / "test_hung.py").write_text(HUNG)
     (tmp_path / "test_probe.py").write_text(CONFIG_PROBE)
 
-    run = _pytest(tmp_path, "-n", "1", "--timeout", "2", "test_hung.py", "test_probe.py")
+    run = _pytest(tmp_path, "-n", "1", "test_hung.py", "test_probe.py")
 
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
-    # the method is the project's (the command line only shortens the timeout)
+    # the method is the project's (the marker only shortens the hung test's timeout)
     assert json.loads((tmp_path / "probe.json").read_text())["timeout_method"] == "signal"
     assert "Failed: Timeout" in output
     assert "FAILED test_hung.py::test_hangs" in output
