@@ -268,7 +268,7 @@ class JiraAdapter(TrackerAdapter):
             return None
         if not is_jira_project_key(project):
             # It goes into URL paths (project/{key}) as well as JQL: only a real key may, by the same rule
-            # the connection model applies (trackbridge.domain.connections.is_jira_project_key).
+            # the connection model applies (trackbridge.domain.trackers.is_jira_project_key).
             raise ValidationFailed("not a Jira project key", details={"scope.project": project[:40]})
         return project
 
