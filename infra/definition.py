@@ -227,6 +227,9 @@ JIRA_OAUTH_REDIRECT_URI_ENV = "TB_JIRA_OAUTH_REDIRECT_URI"
 ALLOWED_PRIVATE_NETWORKS_ENV = "TB_ALLOWED_PRIVATE_NETWORKS"
 # Optional: how old the last deletion check may be before a scheduled sync runs another. Unset: 3600 s.
 DELETION_CHECK_INTERVAL_ENV = "TB_DELETION_CHECK_INTERVAL_S"
+# Optional: the AWS clients' connect and read timeouts in seconds (trackbridge.runtime.aws). Unset: 3 and 10.
+AWS_CONNECT_TIMEOUT_ENV = "TB_AWS_CONNECT_TIMEOUT_S"
+AWS_READ_TIMEOUT_ENV = "TB_AWS_READ_TIMEOUT_S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,8 @@ class Env:
             JIRA_OAUTH_REDIRECT_URI_ENV,
             ALLOWED_PRIVATE_NETWORKS_ENV,
             DELETION_CHECK_INTERVAL_ENV,
+            AWS_CONNECT_TIMEOUT_ENV,
+            AWS_READ_TIMEOUT_ENV,
         )
     )
 

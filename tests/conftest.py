@@ -7,11 +7,9 @@ can ever reach a real AWS account.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,59 +65,13 @@ socket.getaddrinfo = _local_only_getaddrinfo(socket.getaddrinfo)
 # test process and shares its two cores with the other worker and whatever else the machine runs. Under load
 # (load average ~25) a TransactWriteItems took longer than 10 s, botocore retried it, and the retry found the
 # first attempt's writes already there: ConditionalCheckFailed, so an API key "already existed", a sync "was
-# already running", a conditional put of a new item counted as "unchanged". (DynamoDB would have answered the
-# retried transaction as the first by its ClientRequestToken; moto does not. A retried conditional PutItem
-# fails on DynamoDB too, and storage's put_if_newer then counts the item "unchanged".) Tests assert what was
-# written, not how fast: a request may take as long as it takes, and the per-test timeout ends a hung one.
-_PATIENT_AWS_TIMEOUTS = {"connect_timeout": 60, "read_timeout": 300}
-
-
-def _patient_aws_clients() -> None:
-    """Give every boto3 client the product and the local stack build in this process patient timeouts,
-    keeping their retry policies. Clients are built lazily (and rebuilt after ``container.reset()``), so
-    replacing the configs before the first test is enough."""
-    from botocore.config import Config
-
-    from infra.local import provision
-    from trackbridge.runtime import aws
-
-    patient = Config(**_PATIENT_AWS_TIMEOUTS)
-    for module, name in ((aws, "_CONFIG"), (provision, "_CLIENT_CONFIG")):
-        current = getattr(module, name, None)
-        if not isinstance(current, Config):
-            raise RuntimeError(f"{module.__name__}.{name} is gone: give tests/conftest.py its new name")
-        setattr(module, name, current.merge(patient))
-
-
-def _serialized_moto_dynamodb() -> None:
-    """One DynamoDB request at a time in this process's moto, as DynamoDB makes each request atomic.
-
-    moto's TransactWriteItems deep-copies the whole table (once per item) to roll back a failed transaction,
-    while other threads (the local stack's workers, a bulk request's pool) write the same table: the copy then
-    fails with "dictionary changed size during iteration" (HTTP 500, retried) and a rollback drops the
-    other threads' writes made meanwhile. Serializing moto's DynamoDB handler costs nothing that the GIL does
-    not already cost."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-    if getattr(original, "serialized_by_tests", False):
-        return
-    lock = threading.RLock()
-
-    @functools.wraps(original)
-    def call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    call_action.serialized_by_tests = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        return  # the xdist controller runs no test
-    _patient_aws_clients()
-    _serialized_moto_dynamodb()
+# already running". (DynamoDB would have answered the retried transaction as the first by its
+# ClientRequestToken; moto does not.) Tests assert what was written, not how fast: a request may take as long
+# as it takes, and the per-test timeout ends a hung one. Every client reads these when it is built (the
+# functions' through their settings, the local stack's in infra.local.provision), so setting them before any
+# client exists is enough; moto's DynamoDB is serialized by infra.local.moto.MotoServer itself.
+PATIENT_AWS_TIMEOUTS = {"TB_AWS_CONNECT_TIMEOUT_S": "60", "TB_AWS_READ_TIMEOUT_S": "300"}
+os.environ.update(PATIENT_AWS_TIMEOUTS)
 
 
 @pytest.fixture(scope="session")
@@ -130,14 +82,13 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """moto's server on a free loopback port, for the whole session."""
-    from moto.server import ThreadedMotoServer
+    """moto's server on a free loopback port, for the whole session: the embedded stack's own
+    (``infra.local.moto.MotoServer``), so tests run moto as ``make up`` does."""
+    from infra.local.moto import MotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = MotoServer().start()
     try:
-        yield f"http://{host}:{port}"
+        yield server.endpoint_url
     finally:
         server.stop()
 

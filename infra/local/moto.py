@@ -4,13 +4,17 @@ moto's own ``ThreadedMotoServer.stop()`` shuts the loop down but never closes th
 port stays bound until garbage collection; a stack that starts and stops in tests must release it.
 moto's backends are process-global: every server in one process serves the same state, which is why the
 embedded stack and the tests separate themselves by stage name rather than by server.
+
+Every server serializes moto's DynamoDB request handling (:func:`serialize_dynamodb`): the stack's pollers,
+scheduler and API threads, like the tests' thread pools, write one table at the same time.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from typing import Any
+from typing import Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -37,8 +41,49 @@ def _handler_class() -> type[WSGIRequestHandler]:
     return type("LocalMotoRequestHandler", (_QuietMotoHandler, MotoRequestHandler), {})
 
 
+# The attribute that marks moto's DynamoDB handler as serialized (so it is wrapped once per process).
+_SERIALIZED: Final = "serialized_by_trackbridge"
+_PATCH_LOCK = threading.Lock()
+
+
+def serialize_dynamodb() -> None:
+    """Handle one DynamoDB request at a time in this process's moto; once per process, any later call is a
+    no-op.
+
+    DynamoDB makes each request atomic, and trackbridge relies on it (conditional puts, transactions). moto
+    does not: its TransactWriteItems deep-copies the whole table (once per item) to roll a failed
+    transaction back, while other threads write the same table. The copy then fails with "dictionary
+    changed size during iteration" (HTTP 500, which botocore retries), and a rollback restores the copy,
+    dropping the other threads' writes made meanwhile. moto's backends are process-global, so one lock
+    around its DynamoDB handler covers every server in the process. An uncontended lock costs about 0.2 µs,
+    against the few milliseconds moto spends on a request (holding the GIL for most of them anyway).
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    with _PATCH_LOCK:
+        original = DynamoHandler.call_action
+        if getattr(original, _SERIALIZED, False):
+            return
+        lock = threading.RLock()
+
+        @functools.wraps(original)
+        def call_action(self: DynamoHandler) -> Any:
+            with lock:
+                return original(self)
+
+        setattr(call_action, _SERIALIZED, True)
+        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+def dynamodb_serialized() -> bool:
+    """Whether :func:`serialize_dynamodb` has wrapped moto's DynamoDB handler in this process."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    return bool(getattr(DynamoHandler.call_action, _SERIALIZED, False))
+
+
 class MotoServer:
-    """One moto server thread on ``host:port`` (0 picks a free port)."""
+    """One moto server thread on ``host:port`` (0 picks a free port), DynamoDB requests serialized."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host = host
@@ -56,6 +101,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        serialize_dynamodb()
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=_handler_class()
@@ -69,4 +115,4 @@ class MotoServer:
         stop_serving(server, thread)
 
 
-__all__ = ["MotoServer"]
+__all__ = ["MotoServer", "dynamodb_serialized", "serialize_dynamodb"]

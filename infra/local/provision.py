@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import secrets
 import threading
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ from infra.definition import (
     scheduler_role_name,
     secrets_prefix,
 )
+from trackbridge.runtime.settings import AWS_CONNECT_TIMEOUT_ENV, AWS_READ_TIMEOUT_ENV, Settings
 
 # moto answers every request as this account; ARNs built before a resource exists must use it.
 MOTO_ACCOUNT_ID = "123456789012"
@@ -47,7 +49,25 @@ MOTO_ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIAL = "testing"
 DLQ_SUFFIX = "_dlq"
 
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=30)
+# The local stack's own clients wait longer for an answer than the functions' (3 s / 10 s): moto runs in the
+# stack's process and shares its cores. TB_AWS_CONNECT_TIMEOUT_S / TB_AWS_READ_TIMEOUT_S override both.
+LOCAL_AWS_TIMEOUTS: Mapping[str, str] = {AWS_CONNECT_TIMEOUT_ENV: "3", AWS_READ_TIMEOUT_ENV: "30"}
+MAX_ATTEMPTS = 3
+
+
+def client_config(environ: Mapping[str, str] | None = None) -> Config:
+    """The local clients' config: standard retries; the timeouts of ``environ`` (the process environment
+    by default), :data:`LOCAL_AWS_TIMEOUTS` where it sets none. A bad value raises pydantic's
+    ValidationError naming the variable, as the functions' settings do."""
+    env = os.environ if environ is None else environ
+    timeouts = Settings.model_validate(
+        {name: env.get(name, default) for name, default in LOCAL_AWS_TIMEOUTS.items()}
+    )
+    return Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=timeouts.aws_connect_timeout_s,
+        read_timeout=timeouts.aws_read_timeout_s,
+    )
 
 
 def alarm_rule_name(stage: str) -> str:
@@ -203,7 +223,7 @@ def local_client(service: str, *, endpoint_url: str, region: str) -> Any:
             region_name=region,
             aws_access_key_id=FAKE_CREDENTIAL,
             aws_secret_access_key=FAKE_CREDENTIAL,
-            config=_CLIENT_CONFIG,
+            config=client_config(),
         )
 
 
@@ -408,10 +428,12 @@ def provision(*, endpoint_url: str, region: str = "us-east-1", stage: str = "loc
 
 __all__ = [
     "DLQ_SUFFIX",
+    "LOCAL_AWS_TIMEOUTS",
     "MOTO_ACCOUNT_ID",
     "LocalResources",
     "alarm_rule_name",
     "app_events_rule_name",
+    "client_config",
     "local_client",
     "provision",
     "queue_requests",

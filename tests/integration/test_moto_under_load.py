@@ -1,11 +1,12 @@
-"""The suite's AWS side holds on a loaded machine (tests/conftest.py, issue 13 "Tests and tooling").
+"""The suite's AWS side holds on a loaded machine (issue 13 "Tests and tooling").
 
 moto runs inside the test process, so on a busy 2-core machine a DynamoDB call can take seconds. Two things
 made that fail tests that pass on an idle machine: the product's 10 s read timeout made botocore retry a
 transaction whose first attempt had landed (moto, unlike DynamoDB, ignores ClientRequestToken, so the retry
 failed its condition), and moto's TransactWriteItems answered 500 when another thread wrote the table while
-it copied it. The conftest gives this process's clients patient timeouts and serializes moto's DynamoDB
-handler; these tests keep both in place.
+it copied it. tests/conftest.py gives this process's clients patient timeouts through
+``TB_AWS_CONNECT_TIMEOUT_S`` / ``TB_AWS_READ_TIMEOUT_S``, and every ``infra.local.moto.MotoServer`` (the
+tests' and the embedded stack's) serializes moto's DynamoDB handler; these tests keep both in place.
 """
 
 from __future__ import annotations
@@ -21,20 +22,40 @@ from botocore.config import Config
 
 pytestmark = pytest.mark.integration
 
-ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
+# One attempt in all (botocore's "max_attempts" counts retries): a 500 from moto must fail the call, not be
+# hidden by a retry.
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=300)
 
 
 def test_clients_built_in_tests_wait_for_a_slow_moto_and_keep_their_retry_policy() -> None:
     from infra.local import provision
     from trackbridge.runtime import aws
+    from trackbridge.runtime.settings import Settings
 
-    for config in (aws._CONFIG, provision._CLIENT_CONFIG):
+    for config in (aws.client_config(Settings.from_env()), provision.client_config()):
         assert config.read_timeout >= 300
         assert config.connect_timeout >= 60
-    # The product's retry policy is kept (botocore rewrites max_attempts to total_max_attempts in place).
-    retries = aws._CONFIG.retries or {}
-    assert retries.get("mode") == "standard"
-    assert retries.get("total_max_attempts", retries.get("max_attempts", 0) + 1) > 1
+        # The retry policy is kept (botocore rewrites max_attempts to total_max_attempts in place).
+        retries = config.retries or {}
+        assert retries.get("mode") == "standard"
+        assert retries.get("total_max_attempts", retries.get("max_attempts", 0) + 1) > 1
+
+
+def test_every_moto_server_serializes_dynamodb_once(moto_endpoint: str) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    from infra.local.moto import MotoServer, dynamodb_serialized, serialize_dynamodb
+
+    # Given: the session's moto server is running
+    assert dynamodb_serialized()
+    wrapped = DynamoHandler.call_action
+
+    # When: another server starts in the same process, and the serialization is asked for again
+    MotoServer().start().stop()
+    serialize_dynamodb()
+
+    # Then: moto's handler is wrapped once, not once per server
+    assert DynamoHandler.call_action is wrapped
 
 
 @pytest.fixture

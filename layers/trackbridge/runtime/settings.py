@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trackbridge.domain.egress import EgressPolicy
+
+AWS_CONNECT_TIMEOUT_ENV: Final = "TB_AWS_CONNECT_TIMEOUT_S"
+AWS_READ_TIMEOUT_ENV: Final = "TB_AWS_READ_TIMEOUT_S"
 
 
 class Settings(BaseModel):
@@ -52,6 +56,11 @@ class Settings(BaseModel):
     # a self-hosted GitLab or Jira Data Center inside the VPC. Empty: public addresses only.
     # Syntax in trackbridge.domain.egress: "10.0.0.0/8,10.1.2.3:8443,[fd00::1]:443".
     allowed_private_networks: str = Field("", alias="TB_ALLOWED_PRIVATE_NETWORKS")
+    # The boto3 clients' timeouts (botocore's connect_timeout and read_timeout), in seconds. DynamoDB and
+    # the other services answer in milliseconds; a read timeout makes botocore retry a request that may
+    # have landed, so a slow endpoint (moto on a loaded machine) needs longer ones.
+    aws_connect_timeout_s: float = Field(3, gt=0, allow_inf_nan=False, alias=AWS_CONNECT_TIMEOUT_ENV)
+    aws_read_timeout_s: float = Field(10, gt=0, allow_inf_nan=False, alias=AWS_READ_TIMEOUT_ENV)
 
     @field_validator("allowed_private_networks")
     @classmethod
@@ -77,4 +86,4 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["AWS_CONNECT_TIMEOUT_ENV", "AWS_READ_TIMEOUT_ENV", "Settings", "get_settings"]

@@ -12,7 +12,8 @@ Layout (access patterns in README.md):
 Issues, comments and worklogs are written by webhooks and syncs that can race, so every write is one
 conditional ``PutItem`` (DESIGN section 10): it lands only if nothing is stored, the stored ``updated_at`` is
 older, or the timestamps are equal and the content hash differs. An older event never overwrites a newer
-state and a replayed page costs no write.
+state and a replayed page costs no write. A put that botocore retried after its first attempt landed (a
+read timeout, a 500) fails its own condition; the sync engine's mark tells that apart from a lost race.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Literal
 from trackbridge.domain.errors import NotFound
 from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
-from trackbridge.domain.sync_plan import StoredVersion
+from trackbridge.domain.sync_plan import StoredVersion, earlier_write, write_mark
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import (
     COMMENT_PREFIX,
@@ -58,6 +59,7 @@ from trackbridge.storage.keys import (
 )
 from trackbridge.storage.mapping import datetime_or_none, iso_or_none
 from trackbridge.storage.paging import query_page
+from trackbridge.storage.sync import SYNC_MARK
 from trackbridge.storage.table import ConditionFailed, Item, Table
 
 WriteOutcome = Literal["created", "updated", "unchanged"]
@@ -74,9 +76,33 @@ def put_if_newer(table: Table, item: Item) -> WriteOutcome:
             values={":u": item["updated_at"], ":h": item["content_hash"]},
             return_old=True,
         )
-    except ConditionFailed:
-        return "unchanged"
+    except ConditionFailed as exc:
+        return _own_earlier_attempt(item, exc.old_item) or "unchanged"
     return "updated" if old else "created"
+
+
+def _own_earlier_attempt(item: Item, stored: Item | None) -> WriteOutcome | None:
+    """What this very write did, when the item that failed its condition is its own first attempt.
+
+    botocore retries a request whose answer it did not get (a read timeout, a 500); when the first attempt
+    landed, the retry finds it stored and fails the condition. Only a write carrying a sync mark can tell
+    (``{operation}/{c|u|d}``, ``domain.sync_plan.write_mark``): the stored copy with the same mark, update
+    time and hash is this operation's own write of this version, counted as its mark records it. A tombstone
+    (``d``) replaces a stored item, so it counts as an update (the writer counts that as a deletion). An
+    unmarked write (a webhook) cannot tell its own copy from an equal one and stays "unchanged".
+    """
+    mark = item.get(SYNC_MARK)
+    if not mark or stored is None:
+        return None
+    if any(stored.get(name) != item.get(name) for name in (SYNC_MARK, "updated_at", "content_hash")):
+        return None
+    operation_id = str(mark).rpartition("/")[0]
+    version = StoredVersion(
+        updated_at=str(item["updated_at"]), content_hash=str(item["content_hash"]), mark=str(mark)
+    )
+    if mark == write_mark(operation_id, "update", tombstone=True):
+        return "updated"
+    return earlier_write(version, operation_id)
 
 
 def stored_versions(table: Table, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:

@@ -3,8 +3,10 @@
 The stored versions of a page (100 keys per ``BatchGetItem``) decide which items need a write at all
 (:func:`~trackbridge.domain.sync_plan.decide_write`), so a re-seen page costs one read and no write. The
 writes that remain are the conditional ``PutItem`` of DESIGN section 10, so a webhook that wrote a newer
-version meanwhile wins and the page's item counts as unchanged. Puts run on a small thread pool (boto3
-clients are thread-safe): a first full sync is bound by DynamoDB round trips, not by the tracker.
+version meanwhile wins and the page's item counts as unchanged (a put that botocore retried after its first
+attempt landed counts as written: ``storage.issues.put_if_newer`` finds this write's own mark on the stored
+copy). Puts run on a small thread pool (boto3 clients are thread-safe): a first full sync is bound by
+DynamoDB round trips, not by the tracker.
 
 Each item written carries the operation's mark, and each item is counted per entity by
 :func:`~trackbridge.domain.sync_plan.count_write`: an item the operation met before (``met``) is not
