@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_TENANT = "demo"
 STATE_FILE = "local.json"
-READY_TIMEOUT_S = 10.0
+READY_TIMEOUT_S = 60.0
 
 
 class SandboxCluster(Protocol):

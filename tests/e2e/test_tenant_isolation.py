@@ -65,7 +65,7 @@ def _tracker_writes(stack: LocalStack) -> dict[str, int]:
     assert stack.sandboxes is not None
     writes: dict[str, int] = {}
     for name, tracker in stack.sandboxes.describe().items():
-        counts = httpx.get(f"{tracker['url']}/_sandbox/requests", timeout=10, trust_env=False).json()
+        counts = httpx.get(f"{tracker['url']}/_sandbox/requests", timeout=60, trust_env=False).json()
         for route, n in counts["by_route"].items():
             if not route.startswith("GET "):
                 writes[f"{name}: {route}"] = n
@@ -75,7 +75,7 @@ def _tracker_writes(stack: LocalStack) -> dict[str, int]:
 def _reset_tracker_counters(stack: LocalStack) -> None:
     assert stack.sandboxes is not None
     for tracker in stack.sandboxes.describe().values():
-        httpx.post(f"{tracker['url']}/_sandbox/requests/reset", timeout=10, trust_env=False)
+        httpx.post(f"{tracker['url']}/_sandbox/requests/reset", timeout=60, trust_env=False)
 
 
 def test_concurrent_tenants_only_ever_see_their_own_data(stack: LocalStack) -> None:

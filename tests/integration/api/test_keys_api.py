@@ -190,11 +190,11 @@ def test_a_revoked_key_is_refused_by_the_gateway_once_its_cached_decision_expire
     admin, doomed = issue_api_key(tenant), issue_api_key(tenant, ("connections:read",))
 
     def get(token: str, path: str = "/v1/connections") -> int:
-        with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        with httpx.Client(base_url=gateway.url, timeout=60) as http:
             return http.get(path, headers={"Authorization": f"Bearer {token}"}).status_code
 
     assert get(doomed) == 200  # the gateway now holds an Allow for this token
-    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with httpx.Client(base_url=gateway.url, timeout=60) as http:
         revoked = http.delete(f"/v1/keys/{key_id(doomed)}", headers={"Authorization": f"Bearer {admin}"})
     assert revoked.status_code == 204
 

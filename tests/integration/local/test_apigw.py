@@ -107,7 +107,7 @@ def http(gateway: LocalApiGateway, recorder: Recorder) -> Iterator[httpx.Client]
     recorder.reply = None
     recorder.fail = False
     gateway.clear_authorizer_cache()
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+    with httpx.Client(base_url=gateway.url, timeout=60) as client:
         yield client
 
 
@@ -355,7 +355,7 @@ def test_stage_throttling_answers_429() -> None:
     functions = LocalFunctions({"api": recorder.api, "authorizer": recorder.authorizer})
     gateway = LocalApiGateway(functions, port=0, throttle_rate=0.001, throttle_burst=2).start()
     try:
-        with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        with httpx.Client(base_url=gateway.url, timeout=60) as client:
             statuses = [client.get("/v1/health").status_code for _ in range(3)]
             throttled = client.get("/v1/health")
     finally:

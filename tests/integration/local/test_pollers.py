@@ -229,7 +229,7 @@ def test_poller_threads_deliver_until_stopped(resources: LocalResources, sqs: An
             MessageGroupId="g",
             MessageDeduplicationId="1",
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120
         while len(seen) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:

@@ -48,7 +48,7 @@ class Recorders:
         keys = ("api", "webhook", "apply", "sync", "auto_issue", "scheduler_maintenance")
         return {key: self.handler(key) for key in keys}
 
-    def wait_for(self, key: str, predicate: Callable[[Any], bool], timeout_s: float = 10) -> Any:
+    def wait_for(self, key: str, predicate: Callable[[Any], bool], timeout_s: float = 120) -> Any:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:
@@ -133,7 +133,7 @@ def test_local_json_describes_the_running_stack(stack: LocalStack) -> None:
 
 def test_demo_key_passes_the_real_authorizer(stack: LocalStack, recorders: Recorders) -> None:
     assert stack.api_key is not None
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=60) as client:
         allowed = client.get(
             f"{stack.api_url}/connections", headers={"Authorization": f"Bearer {stack.api_key}"}
         )
@@ -241,7 +241,7 @@ def test_stop_leaves_no_thread_port_file_or_environment_behind(tmp_path: Path) -
 
     stack.stop()
     stack.stop()  # idempotent
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     leftover = [t for t in threading.enumerate() if t.ident not in before_threads and t.is_alive()]
     while leftover and time.monotonic() < deadline:
         time.sleep(0.05)

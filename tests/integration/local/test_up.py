@@ -102,7 +102,7 @@ def test_local_up_serves_until_ctrl_c_then_cleans_up(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not state_file.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert state_file.exists(), "local.json never appeared"
@@ -123,7 +123,7 @@ def test_local_up_serves_until_ctrl_c_then_cleans_up(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            stdout, stderr = process.communicate(timeout=30)
+            stdout, stderr = process.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()

@@ -44,7 +44,7 @@ def github_http(github: GitHubSandbox) -> Iterator[httpx.Client]:
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": "2022-11-28",
     }
-    with httpx.Client(base_url=github.url, headers=headers, timeout=10, trust_env=False) as client:
+    with httpx.Client(base_url=github.url, headers=headers, timeout=60, trust_env=False) as client:
         yield client
 
 
@@ -63,7 +63,7 @@ def gitlab(gitlab_sandbox: GitLabSandbox) -> GitLabSandbox:
 @pytest.fixture
 def gitlab_http(gitlab: GitLabSandbox) -> Iterator[httpx.Client]:
     api, headers = f"{gitlab.url}/api/v4", {"PRIVATE-TOKEN": gitlab.token}
-    with httpx.Client(base_url=api, headers=headers, timeout=10, trust_env=False) as client:
+    with httpx.Client(base_url=api, headers=headers, timeout=60, trust_env=False) as client:
         yield client
 
 
@@ -83,7 +83,7 @@ def jira(jira_sandbox: JiraSandbox) -> JiraSandbox:
 def jira_http(jira: JiraSandbox) -> Iterator[httpx.Client]:
     """Basic auth with the API user's e-mail and token, as a personal script calls Jira Cloud."""
     auth = (jira.email, jira.token)
-    with httpx.Client(base_url=jira.url, auth=auth, timeout=10, trust_env=False) as client:
+    with httpx.Client(base_url=jira.url, auth=auth, timeout=60, trust_env=False) as client:
         yield client
 
 

@@ -296,7 +296,7 @@ def test_unknown_repositories_and_owners_are_422(github_http: httpx.Client, q: s
 
 def test_a_caller_who_cannot_see_the_repository_finds_nothing(github: GitHubSandbox) -> None:
     headers = {"Authorization": f"token {github.outsider_token}"}
-    with httpx.Client(base_url=github.url, headers=headers, trust_env=False, timeout=10) as outsider:
+    with httpx.Client(base_url=github.url, headers=headers, trust_env=False, timeout=60) as outsider:
         assert _get(outsider, "is:issue").json()["total_count"] == 0
         assert _validation(_get(outsider, f"{REPO} is:issue"))["code"] == "invalid"
 
@@ -428,7 +428,7 @@ def test_search_has_its_own_rate_limit_bucket(github: GitHubSandbox, github_http
 
 
 def test_anonymous_search_gets_ten_a_minute(github: GitHubSandbox) -> None:
-    with httpx.Client(base_url=github.url, trust_env=False, timeout=10) as anonymous:
+    with httpx.Client(base_url=github.url, trust_env=False, timeout=60) as anonymous:
         answers = [_get(anonymous, "is:issue") for _ in range(11)]
 
     assert [a.status_code for a in answers] == [200] * 10 + [403]

@@ -34,7 +34,7 @@ def connect(jira: JiraSandbox, token: str | None = None) -> JIRA:
         basic_auth=(jira.email, token or jira.token),
         options={"rest_api_version": "3", "check_update": False},
         max_retries=2,
-        timeout=10,
+        timeout=60,
     )
     # Honour Retry-After without the library's 60 s ceiling: a test waits at most a second.
     client._session.max_retry_delay = 1

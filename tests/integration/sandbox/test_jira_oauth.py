@@ -24,7 +24,7 @@ SCOPES = "read:jira-work write:jira-work read:jira-user manage:jira-webhook offl
 
 @pytest.fixture
 def auth(jira: JiraSandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=jira.oauth_url, timeout=10, trust_env=False, follow_redirects=False) as client:
+    with httpx.Client(base_url=jira.oauth_url, timeout=60, trust_env=False, follow_redirects=False) as client:
         yield client
 
 
@@ -91,7 +91,7 @@ def gateway(jira: JiraSandbox, access_token: str) -> httpx.Client:
     return httpx.Client(
         base_url=jira.gateway_url,
         headers={"Authorization": f"Bearer {access_token}"},
-        timeout=10,
+        timeout=60,
         trust_env=False,
     )
 
@@ -273,7 +273,7 @@ def test_trackbridges_own_oauth_client_completes_and_refreshes(jira: JiraSandbox
     key = b"state-signing-key-for-the-test"
     start = oauth_jira.start_authorization(app, tenant="t1", connection_id="c1", state_key=key)
 
-    with httpx.Client(timeout=10, trust_env=False, follow_redirects=False) as http:
+    with httpx.Client(timeout=60, trust_env=False, follow_redirects=False) as http:
         query = redirected(http.get(start.url))
         claims, stored = oauth_jira.complete_authorization(
             app, http, code=query["code"], state=query["state"], state_key=key

@@ -304,7 +304,7 @@ CASES = [
 @pytest.fixture
 def oauth_http(jira: JiraSandbox) -> Iterator[httpx.Client]:
     callback = "http://127.0.0.1:9/callback"
-    with httpx.Client(base_url=jira.oauth_url, trust_env=False, follow_redirects=False, timeout=10) as auth:
+    with httpx.Client(base_url=jira.oauth_url, trust_env=False, follow_redirects=False, timeout=60) as auth:
         location = auth.get(
             "/authorize",
             params={
@@ -325,7 +325,7 @@ def oauth_http(jira: JiraSandbox) -> Iterator[httpx.Client]:
             },
         ).json()["access_token"]
     with httpx.Client(
-        base_url=jira.gateway_url, headers={"Authorization": f"Bearer {token}"}, trust_env=False, timeout=10
+        base_url=jira.gateway_url, headers={"Authorization": f"Bearer {token}"}, trust_env=False, timeout=60
     ) as client:
         yield client
 

@@ -249,7 +249,7 @@ def test_admin_hook_management(jira_http: httpx.Client, hook_receiver: HookRecei
 def app_client(jira: JiraSandbox) -> httpx.Client:
     """An OAuth app's API client: a fresh 3LO token (authorize, exchange) used through the gateway."""
     callback = "http://127.0.0.1:9/callback"
-    with httpx.Client(base_url=jira.oauth_url, trust_env=False, follow_redirects=False, timeout=10) as auth:
+    with httpx.Client(base_url=jira.oauth_url, trust_env=False, follow_redirects=False, timeout=60) as auth:
         location = auth.get(
             "/authorize",
             params={
@@ -273,7 +273,7 @@ def app_client(jira: JiraSandbox) -> httpx.Client:
             },
         ).json()["access_token"]
     return httpx.Client(
-        base_url=jira.gateway_url, headers={"Authorization": f"Bearer {token}"}, trust_env=False, timeout=10
+        base_url=jira.gateway_url, headers={"Authorization": f"Bearer {token}"}, trust_env=False, timeout=60
     )
 
 

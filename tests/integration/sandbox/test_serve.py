@@ -26,7 +26,7 @@ def test_serve_writes_state_and_stops_cleanly(tmp_path: Path) -> None:
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not state_file.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert state_file.exists(), (
@@ -42,17 +42,18 @@ def test_serve_writes_state_and_stops_cleanly(tmp_path: Path) -> None:
             params={"state": "all", "per_page": "100"},
             headers={"Authorization": f"Bearer {github['token']}"},
             trust_env=False,
+            timeout=60,
         )
         assert issues.status_code == 200
         assert len(issues.json()) == 12
 
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=60) == 0
         assert not state_file.exists()
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait(timeout=5)
+            process.wait(timeout=60)
 
 
 def test_serve_rejects_bad_sizes(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_a_state_is_consumed_exactly_once(repo: OAuthStateRepository, tenant: st
 def test_racing_callbacks_consume_a_state_once(repo: OAuthStateRepository, tenant: str) -> None:
     state = issued()
     repo.issue(tenant, state)
-    start = threading.Barrier(6)
+    start = threading.Barrier(6, timeout=120)
 
     def consume(_: int) -> bool:
         start.wait()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.sync import COUNTERS, SyncOperation
 from trackbridge.domain.sync_plan import SyncRequest
@@ -34,6 +36,9 @@ from trackbridge.storage.table import Table
 # Retries without sleeping, and never wait for a rate limit in-process: every limit parks the slice.
 TEST_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.0, max_delay_s=0.0, max_wait_s=0.0)
 TEST_CONFIG = EngineConfig(safety_margin_ms=1_000, lease_s=60, transient_backoff_s=1, default_park_s=1)
+# The sandboxes are on loopback: a slow answer means a loaded machine, not a sick tracker. The adapter's
+# 30 s default would time out and retry there, and a retry shows in exact request counts.
+PATIENT_TIMEOUT = httpx.Timeout(300.0, connect=60.0)
 
 
 class SimulatedCrash(Exception):
@@ -85,6 +90,11 @@ class Harness:
     clock: Clock
     outcomes: list[str] = field(default_factory=list)
     crashes: int = 0
+    adapters: list[TrackerAdapter] = field(default_factory=list)
+
+    def retries(self) -> int:
+        """Retries every adapter this harness built has made: a retried request is one page, asked again."""
+        return sum(adapter.stats.retries for adapter in self.adapters)
 
     def drain(
         self,
@@ -156,12 +166,20 @@ def build_harness(
         "connections": ConnectionRepository(table),
     }
 
+    built: list[TrackerAdapter] = []
+
     def factory(connection: Connection, credentials: Mapping[str, Any]) -> TrackerAdapter:
-        options = {"retry": TEST_RETRY, "sleep": lambda _s: None, **(adapter_options or {})}
+        options = {
+            "retry": TEST_RETRY,
+            "sleep": lambda _s: None,
+            "timeout": PATIENT_TIMEOUT,
+            **(adapter_options or {}),
+        }
         adapter = default_adapter_factory(connection, credentials, **options)
         if page_size is not None:
             # Small pages make small data sets cross many pages (and slices) quickly.
             adapter.page_size = page_size  # type: ignore[misc]
+        built.append(adapter)
         return adapter
 
     engine = SyncEngine(
@@ -175,7 +193,7 @@ def build_harness(
         **repos,
     )
     service = SyncService(queue=queue, clock=clock, **repos)
-    return Harness(engine=engine, service=service, queue=queue, clock=clock)
+    return Harness(engine=engine, service=service, queue=queue, clock=clock, adapters=built)
 
 
 def assert_counters_add_up(op: SyncOperation) -> None:
@@ -193,4 +211,6 @@ def assert_counters_add_up(op: SyncOperation) -> None:
 
 
 def adapter_for(connection: Connection, credentials: Mapping[str, Any]) -> TrackerAdapter:
-    return default_adapter_factory(connection, credentials, retry=TEST_RETRY, sleep=lambda _s: None)
+    return default_adapter_factory(
+        connection, credentials, retry=TEST_RETRY, sleep=lambda _s: None, timeout=PATIENT_TIMEOUT
+    )

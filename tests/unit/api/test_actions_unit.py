@@ -10,6 +10,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,24 @@ def issue(number: int, title: str = "t", provider: str = "gitlab") -> Issue:
 # ---- fakes -------------------------------------------------------------------------------------------------
 
 
-class FakeAdapter:
-    """Records calls and how many ran at once; ``fail`` makes creates with that title fail."""
+OVERLAP_WAIT_S = 60.0  # a bound on a condition (two calls running at once), not a sleep
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+
+class FakeAdapter:
+    """Records calls and how many ran at once; ``fail`` makes creates with that title fail.
+
+    ``await_overlap=n`` holds each call (at most ``OVERLAP_WAIT_S``) until ``n`` calls have run at once, so a
+    pool that can overlap calls is seen to, however slowly its threads are scheduled.
+    """
+
+    def __init__(self, delay_s: float = 0.0, await_overlap: int = 0) -> None:
         self.closed = False
         self.delay_s = delay_s
+        self.await_overlap = await_overlap
         self.running = 0
         self.peak = 0
         self.lock = threading.Lock()
+        self.overlap = threading.Condition(self.lock)
         self.created: list[str] = []
 
     def close(self) -> None:
@@ -102,10 +112,14 @@ class FakeAdapter:
         self.close()
 
     def _work(self) -> None:
-        with self.lock:
+        with self.overlap:
             self.running += 1
             self.peak = max(self.peak, self.running)
-        time.sleep(self.delay_s)
+            self.overlap.notify_all()
+            if self.await_overlap:
+                self.overlap.wait_for(lambda: self.peak >= self.await_overlap, timeout=OVERLAP_WAIT_S)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         with self.lock:
             self.running -= 1
 
@@ -359,14 +373,25 @@ def test_bulk_keeps_order_and_isolates_failures() -> None:
 
 
 @pytest.mark.parametrize(("provider", "allowed"), [("github", 1), ("gitlab", 4)])
-def test_bulk_concurrency_per_tracker(provider: str, allowed: int) -> None:
-    adapter = FakeAdapter(delay_s=0.05)
+def test_bulk_concurrency_per_tracker(provider: str, allowed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    pools: list[int | None] = []
+
+    class RecordingPool(ThreadPoolExecutor):
+        def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr("trackbridge.runtime.tracker_actions.ThreadPoolExecutor", RecordingPool)
+    # Overlap is what a pool is for: with one, each call waits (bounded) until two run at once. On GitHub
+    # there must be none: each call gives a second one the chance to arrive (timing can only lower the
+    # peak, so this never fails a serial pool), and the pool's size, which does not race, is checked too.
+    adapter = FakeAdapter(await_overlap=2) if allowed > 1 else FakeAdapter(delay_s=0.05)
     actions = actions_for(provider, adapter)
     items = [{"op": "create", "title": f"n{n}"} for n in range(8)]
     result = actions.bulk("t", CONNECTION_ID, bulk_items(items), Actor(id="k1"))
     assert result.succeeded == 8
+    assert pools == [allowed]
     assert adapter.peak <= allowed
-    # Overlap is what a pool is for; on GitHub there must be none (timing can only lower the peak).
     if allowed == 1:
         assert adapter.peak == 1
     else:

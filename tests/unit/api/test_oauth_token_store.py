@@ -118,7 +118,7 @@ def test_two_threads_racing_each_round_exactly_one_wins(client: Any, name: str) 
         def race(
             tag: str, current: oauth_jira.TokenSet, barrier: threading.Barrier, results: dict[str, bool]
         ) -> None:
-            barrier.wait(timeout=5)
+            barrier.wait(timeout=120)
             results[tag] = store.compare_and_swap(current, tokens(tag, version=current.version + 1))
 
         threads = [
@@ -128,7 +128,8 @@ def test_two_threads_racing_each_round_exactly_one_wins(client: Any, name: str) 
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=120)
+            assert not thread.is_alive(), "a racing thread did not finish"
 
         winners = [tag for tag, won in results.items() if won]
         assert len(winners) == 1, results
@@ -188,7 +189,7 @@ def test_concurrent_refreshes_never_lose_the_newest_refresh_token(client: Any, n
 
     def refresher() -> None:
         with httpx.Client(transport=httpx.MockTransport(server)) as http:
-            barrier.wait(timeout=5)
+            barrier.wait(timeout=120)
             try:
                 oauth_jira.fresh_tokens(
                     app, http, store, now=lambda: NOW, sleep=lambda _s: None, settle_wait_s=0
@@ -201,7 +202,8 @@ def test_concurrent_refreshes_never_lose_the_newest_refresh_token(client: Any, n
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=120)
+            assert not thread.is_alive(), "a refresher thread did not finish"
 
     stored = store.load()
     assert stored is not None

@@ -15,7 +15,7 @@ import pytest
 from infra.local.worker import WorkerLifecycle, WorkerThread
 
 HOUR_S = 3600.0
-WAIT_S = 10.0  # the most a test waits for the worker thread to reach a point; never asserted on
+WAIT_S = 120.0  # the most a test waits for the worker thread to reach a point; never asserted on
 
 
 class Steps:

@@ -49,7 +49,7 @@ def _switch_threads_often() -> Iterator[None]:
 
 def _together(work: Callable[[int], _T], workers: int = THREADS) -> list[_T]:
     """Run ``work(i)`` for every worker on its own thread, all released at the same moment."""
-    start = threading.Barrier(workers)
+    start = threading.Barrier(workers, timeout=120)
 
     def run(index: int) -> _T:
         start.wait()
