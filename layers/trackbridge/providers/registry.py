@@ -54,10 +54,10 @@ def auth_from_credentials(provider: str, credentials: Mapping[str, Any]) -> http
     jira ``{"email", "api_token"}``); ``ValidationFailed`` names missing keys, never values."""
     if isinstance(credentials, Mapping) and credentials.get("auth") == "oauth":
         # OAuth tokens rotate in a store this layer cannot reach (Secrets Manager): the runtime builds
-        # an ``oauth_jira.OAuthTokenAuth`` instead (trackbridge.runtime.sync.adapters).
+        # an ``oauth_jira.OAuthTokenAuth`` instead (trackbridge.runtime.sync.adapters.AdapterBuilder).
         raise ValidationFailed(
             f"OAuth credentials for {provider} need a token store: build the adapter with "
-            "trackbridge.runtime.sync.adapters.default_adapter_factory",
+            "trackbridge.runtime.container.adapter_factory()",
             details={"auth": "oauth"},
         )
     return get_adapter_class(provider).auth_scheme.build(credentials, provider=provider)
