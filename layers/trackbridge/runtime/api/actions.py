@@ -23,7 +23,6 @@ from pydantic import BaseModel
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.issues import Comment
 from trackbridge.domain.pagination import Page
-from trackbridge.providers.registry import describe_providers
 from trackbridge.runtime import container
 from trackbridge.runtime.api.action_models import (
     MAX_SEARCH_LIMIT,
@@ -125,6 +124,9 @@ def multipart_problem(content_type: str, body: bytes) -> str | None:
     },
 )
 def list_providers(caller: Caller) -> Providers:
+    # The registry imports every adapter (and the ADF converter with markdown-it): only this route needs it.
+    from trackbridge.providers.registry import describe_providers
+
     return Providers(items=describe_providers())
 
 

@@ -37,8 +37,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from aws_lambda_powertools.event_handler.openapi.models import Tag
-
 from trackbridge.runtime.api.action_models import BulkCreate, BulkUpdate
 from trackbridge.runtime.api.examples import SCHEMA_EXAMPLES, page_example
 from trackbridge.runtime.api.operations import REQUIRED_SCOPE
@@ -81,40 +79,40 @@ API_DESCRIPTION: Final = (
     "also be written `#12`, percent-encoded in a path as `%2312`."
 )
 
-# Every tag an operation uses, in the order Swagger UI shows them; a test keeps the two sets equal.
-TAGS: Final[tuple[Tag, ...]] = (
-    Tag(name="health", description="Whether the API and each AWS dependency answer; public, no API key."),
-    Tag(
-        name="connections",
-        description="A tenant's tracker connections: which tracker, what of it to sync, when, and the "
+# Every tag an operation uses, (name, description), in the order Swagger UI shows them; a test keeps the two
+# sets equal. Plain data: Powertools' OpenAPI models are imported only when the document is generated.
+TAGS: Final[tuple[tuple[str, str], ...]] = (
+    ("health", "Whether the API and each AWS dependency answer; public, no API key."),
+    (
+        "connections",
+        "A tenant's tracker connections: which tracker, what of it to sync, when, and the "
         "credentials (write-only: kept in Secrets Manager, never returned).",
     ),
-    Tag(
-        name="sync",
-        description="Syncs of a connection into trackbridge (full, incremental, deletion checks): start, "
+    (
+        "sync",
+        "Syncs of a connection into trackbridge (full, incremental, deletion checks): start, "
         "follow and cancel them, and read each entity's sync state and the sync log.",
     ),
-    Tag(
-        name="issues",
-        description="The synced issues, with comments, worklogs and links, as trackbridge stored them; "
+    (
+        "issues",
+        "The synced issues, with comments, worklogs and links, as trackbridge stored them; "
         "reading them never calls the tracker.",
     ),
-    Tag(
-        name="tracker actions",
-        description="Changes and reads made at the tracker itself through a connection: create, update, "
+    (
+        "tracker actions",
+        "Changes and reads made at the tracker itself through a connection: create, update, "
         "comment, transition, attach, search and bulk. Each calls the tracker, so its errors include the "
         "tracker's (502, 504).",
     ),
-    Tag(name="providers", description="The trackers trackbridge supports and what each one can do."),
-    Tag(
-        name="keys",
-        description="The tenant's API keys: list and revoke them (`trackbridge keys create` issues them).",
+    ("providers", "The trackers trackbridge supports and what each one can do."),
+    (
+        "keys",
+        "The tenant's API keys: list and revoke them (`trackbridge keys create` issues them).",
     ),
-    Tag(name="audit", description="Who changed what and when, newest first."),
-    Tag(
-        name="oauth",
-        description="Connect a Jira connection through OAuth 2.0 (3LO) instead of an API token, and "
-        "disconnect it.",
+    ("audit", "Who changed what and when, newest first."),
+    (
+        "oauth",
+        "Connect a Jira connection through OAuth 2.0 (3LO) instead of an API token, and disconnect it.",
     ),
 )
 

@@ -7,7 +7,7 @@ start while one is Pending or InProgress is a 409 whose details name the running
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -20,13 +20,20 @@ from trackbridge.domain.sync_plan import Checkpoint, SyncRequest
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
-from trackbridge.runtime.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from trackbridge.runtime.sync.service import SyncService
 
 READ, WRITE = "sync:read", "sync:write"
 
 router = APIGatewayRouter()
 Caller = Annotated[Principal, Depends(require_principal)]
-Service = Annotated[SyncService, Depends(container.sync_service)]
+if TYPE_CHECKING:
+    Service = Annotated[SyncService, Depends(container.sync_service)]
+else:
+    # Powertools calls a dependency and never reads its type; importing the service here would load the sync
+    # engine and every tracker adapter (markdown-it included) into the API's cold start.
+    Service = Annotated[Any, Depends(container.sync_service)]
 ConnectionId = Annotated[str, Path(description="a connection id, e.g. conn_abcdefghijklmnopqrst")]
 OperationId = Annotated[str, Path(description="a sync operation id, e.g. op_abcdefghijklmnopqrst")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
