@@ -577,19 +577,19 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         """A query in the tracker's own search language that finds issues containing ``text``."""
         return text
 
+    @abc.abstractmethod
     def issue_counts(self) -> tuple[int, int, int]:
         """``(issues, items the issue listing returns, comments)`` as the sandbox holds them now."""
-        raise NotImplementedError(f"{type(self).__name__} does not count its issues")
 
     def full_sync_floor(self, listed: int, comments: int, truncated: int = 0) -> int:
         """The fewest requests a full read of ``listed`` issues and ``comments`` comments can take here
         (``truncated``: issues whose embedded comments a client must page apart)."""
         return math.ceil(listed / 100) + math.ceil(comments / 100)
 
+    @abc.abstractmethod
     def read_with_client_library(self) -> None:
         """Read every issue and its comments as people write it with the tracker's usual Python library,
         one request per issue at least (the benchmarks' naive baseline)."""
-        raise NotImplementedError(f"{type(self).__name__} has no client-library reader")
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -56,6 +56,15 @@ class TinyTracker(SandboxTracker[TinyState]):
     def build_webhook_requests(self, event: str, payload: Any) -> list[WebhookRequest]:
         return []
 
+    def issue_counts(self) -> tuple[int, int, int]:
+        return len(self.state.titles), len(self.state.titles), 0
+
+    def read_with_client_library(self) -> None:
+        # Its "client library" is werkzeug's test client: one request per item.
+        reader = Client(self)
+        for index in range(len(self.state.titles)):
+            reader.get(f"/items/{index}", headers={"Authorization": f"Bearer {self.token}"})
+
     @route("GET", "/items/{index:int}")
     def get_item(self, request: SandboxRequest, index: int) -> Reply:
         if not 0 <= index < len(self.state.titles):
@@ -205,3 +214,15 @@ def test_describe_has_fake_credentials(tiny: TinyTracker) -> None:
     assert described["token"] == "sandbox-tiny-token-unit"
     assert described["webhook_secret"] == "sandbox-tiny-webhook-secret-unit"
     assert described["url"].startswith("http://")
+
+
+def test_a_sandbox_declares_its_counts_and_its_naive_reader(tiny: TinyTracker) -> None:
+    # Both are abstract: a sandbox without them cannot be built, so the benchmarks never meet a gap.
+    class Unfinished(SandboxTracker[TinyState]):
+        kind = "unfinished"
+
+    with pytest.raises(TypeError, match="issue_counts"):
+        Unfinished(seed="unit", issues=1)  # type: ignore[abstract]
+    assert tiny.issue_counts() == (5, 5, 0)
+    tiny.read_with_client_library()
+    assert tiny.requests()["by_route"] == {"GET /items/{index}": 5}
