@@ -9,7 +9,7 @@ unchanged: the API seals exactly that string (``runtime.api.cursors``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from trackbridge.domain.pagination import Page
@@ -31,11 +31,12 @@ def query_page(
     forward: bool = True,
     limit: int,
     cursor: str | None,
+    attributes: Sequence[str] | None = None,
 ) -> Page[M]:
     """One page of ``partition`` in sort-key order (``forward=False``: newest first), as models.
 
     ``sk_prefix`` / ``sk_after`` narrow the sort key as in :meth:`Table.query`; a cursor whose table key is
-    not the tenant's is a 400 ``INVALID_CURSOR``.
+    not the tenant's is a 400 ``INVALID_CURSOR``; ``attributes`` projects (``to_model`` must then cope).
     """
     items, next_cursor = table.query(
         partition=partition,
@@ -46,6 +47,7 @@ def query_page(
         limit=limit,
         cursor=cursor,
         tenant_prefix=tenant_pk(tenant),
+        attributes=attributes,
     )
     # Page[Any]: a TypeVar cannot parametrize a pydantic model at run time; the items are the models
     # ``to_model`` built, and they serialize as themselves.

@@ -328,7 +328,7 @@ class Table:
         names: dict[str, str] = {}
         projection: str | None = None
         if attributes:
-            wanted = list(dict.fromkeys([PK, SK, *attributes]))
+            wanted = list(dict.fromkeys([PK, SK, *attributes, TTL_ATTRIBUTE]))
             names = {f"#a{i}": name for i, name in enumerate(wanted)}
             projection = ", ".join(names)
 
@@ -370,13 +370,15 @@ class Table:
         limit: int = MAX_PAGE_SIZE,
         cursor: str | None = None,
         tenant_prefix: str | None = None,
+        attributes: Sequence[str] | None = None,
     ) -> tuple[list[Item], str | None]:
         """One page of a partition (of the table or a GSI), in sort-key order, and the cursor to the next.
 
         ``sk_prefix`` keeps sort keys that start with it; ``sk_after`` keeps those greater than or equal to it
         (used for "updated since"). ``tenant_prefix`` (``T#{tenant}``) is what a cursor's table key must sit
         under. One extra item is read so the last page says so (``None``) instead of sending the caller to
-        an empty page.
+        an empty page. ``attributes`` reads only those (and the keys the cursor needs, and ``expires_at``):
+        DynamoDB still charges for whole items, but nothing else crosses the wire or is deserialized.
         """
         pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
         key_attributes = {PK, SK, pk_attr, sk_attr}
@@ -401,6 +403,11 @@ class Table:
         }
         if index:
             kwargs["IndexName"] = index
+        if attributes:
+            wanted = list(dict.fromkeys([*sorted(key_attributes), *attributes, TTL_ATTRIBUTE]))
+            projected = {f"#a{i}": name for i, name in enumerate(wanted)}
+            names.update(projected)
+            kwargs["ProjectionExpression"] = ", ".join(projected)
         if cursor:
             start = decode_cursor(
                 cursor,

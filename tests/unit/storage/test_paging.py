@@ -126,3 +126,25 @@ def test_a_page_serializes_as_the_typed_page_did(
     assert page.model_dump() == typed.model_dump()
     assert page.model_dump_json() == typed.model_dump_json()
     assert page == typed
+
+
+def test_a_projected_page_asks_for_the_attributes_the_keys_and_the_expiry_only() -> None:
+    # Given a partition of links
+    client = RecordingClient([link_item(n) for n in range(3)])
+
+    # When a page asks only for the id
+    links(client, limit=2, attributes=("id",))
+
+    # Then the request projects the table keys, the id and the expiry (expired items stay hidden)
+    request = client.requests[0]
+    projected = {
+        request["ExpressionAttributeNames"][name.strip()]
+        for name in request["ProjectionExpression"].split(",")
+    }
+    assert projected == {"pk", "sk", "id", "expires_at"}
+
+
+def test_an_unprojected_page_sends_no_projection() -> None:
+    client = RecordingClient([link_item(0)])
+    links(client, limit=1)
+    assert "ProjectionExpression" not in client.requests[0]
