@@ -240,7 +240,9 @@ class MemoryItems:
 
     def __init__(self) -> None:
         self.items: dict[Key, dict[str, Any]] = {}
+        self.journal: dict[Key, dict[str, Any]] = {}
         self.puts = 0
+        self.batch_puts = 0
         self.issues = _StoredIssues(self)
         self.comments = _StoredComments(self)
 
@@ -267,6 +269,30 @@ class MemoryItems:
             return "unchanged"
         self.items[key] = dict(item)
         return "updated" if old is not None else "created"
+
+    def put_absent(self, items: Sequence[dict[str, Any]]) -> None:
+        assert len(items) <= 25, "a BatchWriteItem holds at most 25 items"
+        self.batch_puts += 1
+        for item in items:
+            self.items[(item["pk"], item["sk"])] = dict(item)
+
+    def write_outside_sync(self, item: dict[str, Any]) -> str:
+        """What a webhook or a tracker action does (``storage.write_journal``): journal, then put."""
+        key = (item["pk"], item["sk"])
+        journaled = self.journal.get(key)
+        if journaled is None or (journaled["updated_at"], journaled["content_hash"]) < (
+            item["updated_at"],
+            item["content_hash"],
+        ):
+            self.journal[key] = dict(item)
+        return self.put_if_newer(item)
+
+    def restore_outside_writes(self, keys: Sequence[Key]) -> set[Key]:
+        won: set[Key] = set()
+        for key in keys:
+            if key in self.journal and self.put_if_newer(self.journal[key]) != "unchanged":
+                won.add(key)
+        return won
 
     def of(self, entity: str) -> list[dict[str, Any]]:
         return [i for i in self.items.values() if i.get("entity") == entity]

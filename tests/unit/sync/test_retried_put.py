@@ -21,6 +21,7 @@ from trackbridge.runtime.sync.writer import ItemWriter, TableItems
 from trackbridge.storage.issues import IssueRepository, put_if_newer
 from trackbridge.storage.sync import SYNC_MARK
 from trackbridge.storage.table import Item, Table, deserialize, serialize
+from trackbridge.storage.write_journal import write_outside_sync
 
 OP = "op_abcdefghijklmnopqrst"
 OTHER_OP = "op_zyxwvutsrqponmlkjih"
@@ -62,6 +63,15 @@ class DynamoDB:
         ((name, request),) = RequestItems.items()
         keys = [(k["pk"]["S"], k["sk"]["S"]) for k in request["Keys"]]
         return {"Responses": {name: [self.items[k] for k in keys if k in self.items]}}
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        """Unconditional, and idempotent: a retried batch changes nothing a first attempt stored."""
+        self.requests.append("batch_write_item")
+        ((_name, requests),) = RequestItems.items()
+        for request in requests:
+            item = request["PutRequest"]["Item"]
+            self.items[(item["pk"]["S"], item["sk"]["S"])] = item
+        return {}
 
 
 def _newer_or_different(new: Item, old: Item) -> bool:
@@ -161,9 +171,10 @@ class TestItemWriter:
         # When
         counts = writer.write(page)
 
-        # Then: counted as written; one batch read and one put per item, as without the retries
+        # Then: counted as written; one batch read, the new issue in a batch (no condition to fail), the
+        # stored one by its conditional put, and the journal read after the batch
         assert counts.as_dict() == {"created": 1, "updated": 1, "unchanged": 0, "deleted": 0, "failed": 0}
-        assert client.requests == ["batch_get_item", "put_item", "put_item"]
+        assert client.requests == ["batch_get_item", "batch_write_item", "put_item", "batch_get_item"]
 
     def test_a_tombstone_whose_put_was_retried_counts_deleted(self) -> None:
         # Given: a stored issue the tracker no longer has; the tombstone's answer is lost after it landed
@@ -181,15 +192,17 @@ class TestItemWriter:
         assert counts.as_dict() == {"created": 0, "updated": 0, "unchanged": 0, "deleted": 1, "failed": 0}
 
     def test_a_page_that_lost_to_newer_copies_still_counts_unchanged(self) -> None:
-        # Given: a newer copy lands between the writer's read and its put (a webhook)
+        # Given: a newer copy lands between the writer's read and its write (a webhook, which journals it)
         client = DynamoDB()
         writer = ItemWriter(TableItems(Table(client, "t")), TENANT, operation_id=OP, workers=1)
         incoming = issue(1, T0 + timedelta(minutes=5))
         versions = writer.versions([incoming])
-        client.store(IssueRepository.item(TENANT, issue(1, T0 + timedelta(minutes=9))))
+        newer = IssueRepository.item(TENANT, issue(1, T0 + timedelta(minutes=9)))
+        write_outside_sync(Table(client, "t"), newer)
 
         # When
         counts = writer.write([incoming], versions)
 
-        # Then
+        # Then: the newer copy is what is stored, and the page counts its item unchanged
         assert counts.as_dict() == {"created": 0, "updated": 0, "unchanged": 1, "deleted": 0, "failed": 0}
+        assert client.stored(newer)["updated_at"] == newer["updated_at"]

@@ -126,11 +126,21 @@ class StoredComments(Protocol):
 
 class SyncedItemStore(Protocol):
     """Where synced items land: one batch read of versions, then DESIGN section 10's conditional put
-    (``created``, ``updated``, or ``unchanged`` when a newer copy is stored)."""
+    (``created``, ``updated``, or ``unchanged`` when a newer copy is stored) for items stored before, and
+    an unconditional batch for items the read showed absent, after which the versions writers outside the
+    sync stored meanwhile are put back (``storage.write_journal``)."""
 
     def versions(self, keys: Sequence[Key]) -> dict[Key, StoredVersion]: ...
 
     def put_if_newer(self, item: dict[str, Any]) -> PutOutcome: ...
+
+    def put_absent(self, items: Sequence[dict[str, Any]]) -> None:
+        """Write items the batch read showed absent, without a condition (at most 25 a call)."""
+        ...
+
+    def restore_outside_writes(self, keys: Sequence[Key]) -> set[Key]:
+        """Put back what writers outside the sync stored of ``keys``; the keys where their version won."""
+        ...
 
 
 __all__ = [

@@ -1,12 +1,21 @@
-"""Writing one page of synced items: one batch read, then conditional puts only where something changed.
+"""Writing one page of synced items: one batch read, then writes only where something changed.
 
 The stored versions of a page (100 keys per ``BatchGetItem``) decide which items need a write at all
-(:func:`~trackbridge.domain.sync_plan.decide_write`), so a re-seen page costs one read and no write. The
-writes that remain are the conditional ``PutItem`` of DESIGN section 10, so a webhook that wrote a newer
-version meanwhile wins and the page's item counts as unchanged (a put that botocore retried after its first
-attempt landed counts as written: ``storage.issues.put_if_newer`` finds this write's own mark on the stored
-copy). Puts run on a small thread pool (boto3 clients are thread-safe): a first full sync is bound by
-DynamoDB round trips, not by the tracker.
+(:func:`~trackbridge.domain.sync_plan.decide_write`), so a re-seen page costs one read and no write. What
+remains splits in two:
+
+* items the read showed **absent** go out in unconditional ``BatchWriteItem`` requests of 25, several in
+  flight; then the versions writers outside the sync (webhooks, tracker actions) stored of those items
+  meanwhile are put back through the conditional put (``storage.write_journal`` says why nothing newer is
+  lost), and an item where such a version won counts as unchanged. A batch DynamoDB refuses for an
+  oversized item falls back to one conditional put per item, so only that item fails;
+* items stored before get the conditional ``PutItem`` of DESIGN section 10, so a webhook that wrote a newer
+  version meanwhile wins and the page's item counts as unchanged (a put that botocore retried after its
+  first attempt landed counts as written: ``storage.issues.put_if_newer`` finds this write's own mark on
+  the stored copy).
+
+Both run on a small thread pool (boto3 clients are thread-safe): a first full sync is bound by DynamoDB
+round trips, not by the tracker.
 
 Each item written carries the operation's mark, and each item is counted per entity by
 :func:`~trackbridge.domain.sync_plan.count_write`: an item the operation met before (``met``) is not
@@ -15,10 +24,11 @@ counted twice, and an item this operation already wrote (its mark) counts as tha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.errors import PayloadTooLarge
@@ -36,10 +46,15 @@ from trackbridge.domain.sync_plan import (
 from trackbridge.runtime.sync.checkpoint import MAX_ERRORS_KEPT
 from trackbridge.runtime.sync.ports import Key, PutOutcome, SyncedItemStore
 from trackbridge.storage.issues import CommentRepository, IssueRepository, put_if_newer
+from trackbridge.storage.keys import PK, SK
 from trackbridge.storage.sync import SYNC_MARK, stored_sync_versions
 from trackbridge.storage.table import Item, Table
+from trackbridge.storage.write_journal import restore_outside_writes
 
 Synced = Issue | Comment
+_T = TypeVar("_T")
+# Items per BatchWriteItem request (DynamoDB's limit).
+_BATCH = 25
 
 
 def entity_of(obj: Synced) -> Entity:
@@ -118,6 +133,12 @@ class TableItems:
     def put_if_newer(self, item: Item) -> PutOutcome:
         return put_if_newer(self.table, item)
 
+    def put_absent(self, items: Sequence[Item]) -> None:
+        self.table.batch_put(items)
+
+    def restore_outside_writes(self, keys: Sequence[Key]) -> set[Key]:
+        return restore_outside_writes(self.table, keys)
+
 
 def _key(tenant: str, obj: Synced) -> tuple[str, str]:
     if isinstance(obj, Issue):
@@ -183,19 +204,33 @@ class ItemWriter:
         decisions = self.decisions(objects, versions)
         flags = list(met) if met is not None else [False] * len(objects)
         outcomes: list[WriteOutcome | dict[str, Any]] = ["skip"] * len(objects)
-        todo = [n for n, decision in enumerate(decisions) if decision != "skip"]
-        if todo:
-            items = [self._marked(objects[n], decisions[n], tombstones) for n in todo]
-            if len(items) == 1 or self._workers == 1:
-                written = [self._put(item) for item in items]
-            else:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        max_workers=self._workers, thread_name_prefix="sync-writer"
-                    )
-                written = list(self._pool.map(self._put, items))
-            for n, outcome in zip(todo, written, strict=True):
-                outcomes[n] = outcome
+        items = {
+            n: self._marked(objects[n], decision, tombstones)
+            for n, decision in enumerate(decisions)
+            if decision != "skip"
+        }
+        absent: list[int] = []
+        present: list[int] = []
+        keys: set[Key] = set()
+        for n, item in items.items():
+            key = (item[PK], item[SK])
+            # A key met twice in one call (a batch refuses duplicates) is written conditionally.
+            (absent if decisions[n] == "create" and key not in keys else present).append(n)
+            keys.add(key)
+        chunks = [absent[start : start + _BATCH] for start in range(0, len(absent), _BATCH)]
+        tasks: list[Callable[[], list[WriteOutcome | dict[str, Any]]]] = [
+            partial(self._put_batch, [items[n] for n in chunk]) for chunk in chunks
+        ]
+        tasks += [partial(self._put_each, [items[n]]) for n in present]
+        results = self._run(tasks)
+        for n, outcome in zip([*absent, *present], [o for result in results for o in result], strict=True):
+            outcomes[n] = outcome
+        batched = [n for n in absent if outcomes[n] == "created"]
+        if batched:
+            won = self.store.restore_outside_writes([(items[n][PK], items[n][SK]) for n in batched])
+            for n in batched:
+                if (items[n][PK], items[n][SK]) in won:
+                    outcomes[n] = "unchanged"
         counts = WriteCounts()
         for obj, stored, seen_before, outcome in zip(objects, versions, flags, outcomes, strict=True):
             earlier = earlier_write(stored, self.operation_id)
@@ -213,6 +248,25 @@ class ItemWriter:
         if self.operation_id:
             item[SYNC_MARK] = write_mark(self.operation_id, decision, tombstone=tombstone)
         return item
+
+    def _run(self, tasks: Sequence[Callable[[], _T]]) -> list[_T]:
+        if len(tasks) <= 1 or self._workers == 1:
+            return [task() for task in tasks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sync-writer")
+        return list(self._pool.map(lambda task: task(), tasks))
+
+    def _put_batch(self, items: list[Item]) -> list[WriteOutcome | dict[str, Any]]:
+        """Items the read showed absent, in one unconditional batch; one oversized item makes DynamoDB
+        refuse the whole request, so that chunk is then written item by item and only it fails."""
+        try:
+            self.store.put_absent(items)
+        except PayloadTooLarge:
+            return self._put_each(items)
+        return ["created"] * len(items)
+
+    def _put_each(self, items: list[Item]) -> list[WriteOutcome | dict[str, Any]]:
+        return [self._put(item) for item in items]
 
     def _put(self, item: Item) -> WriteOutcome | dict[str, Any]:
         try:

@@ -1,0 +1,94 @@
+"""Writes from outside a sync (webhooks, tracker actions' write-through), and how a sync's batch writes stay
+behind them.
+
+A sync writes an item its batch read showed absent with an unconditional ``BatchWriteItem`` (25 items a
+request, several in flight), not with DESIGN section 10's conditional put: on a first full sync that is
+nearly every item, and a conditional ``PutItem`` each cost one round trip per item. ``BatchWriteItem`` takes
+no condition, so a writer that stores a newer version of the same item between the sync's read and its
+batch would be overwritten by the older one. This module closes that window:
+
+1. a writer outside the sync first journals the version it is about to store: a record next to the item
+   (same partition, sort key ``RECENT#{item sort key}``) holding the whole item, written under the same
+   newer-wins condition (so the journal keeps the newest version any outside writer had), with a
+   ``expires_at`` a day ahead; then it writes the item with the conditional put as before;
+2. after its batch lands, the sync reads the journal records of the items it just created (one consistent
+   ``BatchGetItem`` per 100) and writes each one found back through the conditional put: a version newer
+   than the sync's wins again, an older one changes nothing.
+
+Why nothing is lost: an outside write the batch overwrote landed after the sync's read (the read would have
+shown it, and the item would have taken the conditional path) and before the batch; its journal record
+was written before it, so it is stored before the sync reads the journal, which happens after the batch.
+A write landing after the batch meets the batch's version in its own condition. The only bound is the
+journal's lifetime: a day, against a read, a batch and a journal read that follow each other within one
+sync page. The cost: one strongly consistent read per created item (about a fifth of the price of the
+write it saves), and one extra conditional write per outside write.
+
+The record's top-level attributes are its key, ``updated_at`` and ``content_hash`` (what the condition
+compares) and the item as a map: no index key, so journal records never show in listings or indexes,
+and listings read the item sort-key prefixes (``ISSUE#``, ``COMMENT#``), never ``RECENT#``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from trackbridge.storage.issues import WriteOutcome, put_if_newer
+from trackbridge.storage.keys import PK, SK, TTL_ATTRIBUTE
+from trackbridge.storage.table import Item, Table
+
+JOURNAL_PREFIX = "RECENT#"
+JOURNAL_TTL_S = 24 * 3600
+
+Key = tuple[str, str]
+
+
+def journal_key(key: Key) -> Key:
+    """Where the journal record of the item at ``key`` lives."""
+    pk, sk = key
+    return pk, f"{JOURNAL_PREFIX}{sk}"
+
+
+def journal_record(item: Item, *, now: float) -> Item:
+    pk, sk = journal_key((item[PK], item[SK]))
+    return {
+        PK: pk,
+        SK: sk,
+        "entity": "write_journal",
+        "updated_at": item["updated_at"],
+        "content_hash": item["content_hash"],
+        "item": dict(item),
+        TTL_ATTRIBUTE: int(now) + JOURNAL_TTL_S,
+    }
+
+
+def write_outside_sync(table: Table, item: Item, *, clock: Callable[[], float] = time.time) -> WriteOutcome:
+    """Store ``item`` (an issue or comment in its table shape) from outside a sync: journal, then the
+    conditional put. A journal record already holding a newer version stays (the condition fails)."""
+    put_if_newer(table, journal_record(item, now=clock()))
+    return put_if_newer(table, item)
+
+
+def restore_outside_writes(table: Table, keys: Sequence[Key]) -> set[Key]:
+    """After a sync's unconditional batch of ``keys``: write back every journaled outside version of those
+    items through the conditional put. Returns the keys where an outside version won (the batch's version
+    was older, or was overwritten meanwhile)."""
+    if not keys:
+        return set()
+    records = table.batch_get([journal_key(key) for key in keys])
+    won: set[Key] = set()
+    for record in records.values():
+        item = record.get("item")
+        if isinstance(item, dict) and put_if_newer(table, item) != "unchanged":
+            won.add((item[PK], item[SK]))
+    return won
+
+
+__all__ = [
+    "JOURNAL_PREFIX",
+    "JOURNAL_TTL_S",
+    "journal_key",
+    "journal_record",
+    "restore_outside_writes",
+    "write_outside_sync",
+]
