@@ -2,10 +2,11 @@
 
 * operation ``T#{t}`` / ``OP#{id}``; GSI1 ``T#{t}#CONN#{c}#OPS`` / ``{created_at}#{id}`` lists a
   connection's operations newest first; ``GET /v1/sync-operations/{op}`` needs only the tenant and the id.
-* lock ``T#{t}#CONN#{c}`` / ``LOCK#SYNC``: written with ``attribute_not_exists`` in the same transaction as
-  a new operation, so a second start while one is Pending/InProgress fails (409) however the calls
-  interleave; deleted in the transaction that finishes the operation. ``lease_until`` lets a maintenance
-  job recognise a lock whose worker died.
+* lock ``T#{t}#CONN#{c}`` / ``LOCK#SYNC``: written with ``attribute_not_exists`` before a new operation, so
+  a second start while one is Pending/InProgress fails (409) however the calls interleave; deleted after
+  the operation's final status is stored. A lock whose operation is final (or missing, past its lease) is
+  stale and taken over by the next start. ``lease_until`` lets a redelivered slice (and maintenance)
+  recognise a lock whose worker died.
 * state ``T#{t}#CONN#{c}`` / ``STATE#{entity}``, optimistic locking on ``version``.
 * log ``T#{t}#OPLOG#{op}`` / ``LOG#{at}#{seq}``; GSI1 ``T#{t}#CONN#{c}#LOGS`` / ``{at}#{op}#{seq}``; expires
   via TTL after ``log_retention``.
@@ -17,14 +18,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from trackbridge.domain.errors import Conflict, NotFound
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
-from trackbridge.domain.sync import Progress, Results, SyncLogEntry, SyncOperation, SyncState
+from trackbridge.domain.sync import FINAL_STATUSES, Progress, Results, SyncLogEntry, SyncOperation, SyncState
 from trackbridge.domain.sync_plan import StoredVersion
-from trackbridge.domain.times import from_iso, to_iso
+from trackbridge.domain.times import from_iso, to_iso, utcnow
 from trackbridge.storage.keys import (
     GSI1,
     GSI1_PK,
@@ -68,6 +70,15 @@ def stored_sync_versions(
         )
         for key, item in found.items()
     }
+
+
+def _running(operation_id: str) -> Conflict:
+    return Conflict(
+        "a sync is already running for this connection",
+        code="SYNC_RUNNING",
+        details={"operation_id": operation_id or None},
+        guidance="wait for it to finish or cancel it",
+    )
 
 
 class SyncOperationRepository:
@@ -129,9 +140,16 @@ class SyncOperationRepository:
         *,
         owner: str,
         lease_until: datetime,
-        also: tuple[TransactItem, ...] = (),
+        now: datetime | None = None,
     ) -> SyncOperation:
-        """Record a new operation and take the connection's sync lock, both or neither (409 if held)."""
+        """Take the connection's sync lock, then record the new operation (409 while another one holds it).
+
+        Two conditional writes, not a transaction (which costs twice the write units, and copies the whole
+        table on moto): the lock goes first, so two starts cannot both pass it. A lock left behind by a
+        start or a finish that died between its two writes is stale: its operation is final, or missing
+        after the lock's lease ran out; the next start takes such a lock over, on the condition that it
+        still names that operation.
+        """
         lock = {
             PK: connection_pk(tenant, op.connection_id),
             SK: SYNC_LOCK_SK,
@@ -141,26 +159,44 @@ class SyncOperationRepository:
             "lease_until": to_iso(lease_until),
             "created_at": to_iso(op.created_at),
         }
-        guard, names = "attribute_not_exists(#pk)", {"#pk": PK}
         try:
-            self.table.transact(
-                [
-                    self.table.put_op(lock, condition=guard, names=names),
-                    self.table.put_op(self.item(tenant, op), condition=guard, names=names),
-                    *also,
-                ]
-            )
+            self.table.put(lock, condition="attribute_not_exists(#pk)", names={"#pk": PK})
         except ConditionFailed as exc:
-            if exc.index == 0:
-                running = exc.old_item.get("operation_id") if exc.old_item else None
-                raise Conflict(
-                    "a sync is already running for this connection",
-                    code="SYNC_RUNNING",
-                    details={"operation_id": running},
-                    guidance="wait for it to finish or cancel it",
-                ) from exc
+            held = str((exc.old_item or {}).get("operation_id") or "")
+            if not self._stale(tenant, exc.old_item, now or utcnow()):
+                raise _running(held) from exc
+            try:
+                self.table.put(
+                    lock, condition="#op = :held", names={"#op": "operation_id"}, values={":held": held}
+                )
+            except ConditionFailed as again:
+                raise _running(str((again.old_item or {}).get("operation_id") or "")) from again
+        try:
+            self.table.put(self.item(tenant, op), condition="attribute_not_exists(#pk)", names={"#pk": PK})
+        except Exception:
+            self._release(tenant, op)
             raise
         return op
+
+    def _stale(self, tenant: str, lock: Item | None, now: datetime) -> bool:
+        """Whether ``lock`` is left over: its operation is final, or missing once the lease has run out."""
+        if lock is None:
+            return True
+        holder = self.table.get(tenant_pk(tenant), operation_sk(str(lock.get("operation_id") or "")))
+        if holder is None:
+            return str(lock.get("lease_until") or "") < to_iso(now)
+        return str(holder.get("status")) in FINAL_STATUSES
+
+    def _release(self, tenant: str, op: SyncOperation) -> None:
+        """Delete the connection's lock if it is still ``op``'s."""
+        with contextlib.suppress(ConditionFailed):
+            self.table.delete(
+                connection_pk(tenant, op.connection_id),
+                SYNC_LOCK_SK,
+                condition="#op = :id",
+                names={"#op": "operation_id"},
+                values={":id": op.id},
+            )
 
     def get(self, tenant: str, operation_id: str) -> SyncOperation:
         item = self.table.get(tenant_pk(tenant), operation_sk(operation_id))
@@ -208,23 +244,15 @@ class SyncOperationRepository:
         return op
 
     def finish(self, tenant: str, op: SyncOperation, *, expected_version: int) -> SyncOperation:
-        """Store a final status and release the lock in one transaction (the lock only if it is this op's)."""
+        """Store a final status, then release the lock if it is still this operation's.
+
+        Two writes rather than one transaction (see :meth:`start`): a finish that dies between them leaves
+        a lock whose operation is final, which the next start takes over.
+        """
         if op.is_active:
             raise ValueError("finish() takes an operation in a final status")
-        release = self.table.delete_op(
-            connection_pk(tenant, op.connection_id),
-            SYNC_LOCK_SK,
-            condition="attribute_not_exists(#pk) OR #op = :id",
-            names={"#pk": PK, "#op": "operation_id"},
-            values={":id": op.id},
-        )
-        try:
-            self.table.transact([self._versioned_put(tenant, op, expected_version), release])
-        except ConditionFailed as exc:
-            if exc.index == 0:
-                raise self._lost(exc, op, expected_version) from exc
-            # Another operation holds the lock (ours was cleared by maintenance): finish without touching it.
-            self.save(tenant, op, expected_version=expected_version)
+        self.save(tenant, op, expected_version=expected_version)
+        self._release(tenant, op)
         return op
 
     def active_operation_id(self, tenant: str, connection_id: str) -> str | None:

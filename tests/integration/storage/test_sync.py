@@ -61,6 +61,78 @@ def test_only_one_active_operation_per_connection(table: Table, tenant: str, con
     assert [op.id for op in repo.list_for_connection(tenant, connection_id).items] == [second.id, first.id]
 
 
+class TestALeftoverLock:
+    """Start and finish are two writes each: a worker that dies between them leaves a lock behind."""
+
+    def test_of_a_finish_that_died_after_its_status_is_taken_over_by_the_next_start(
+        self, table: Table, tenant: str, connection_id: str
+    ) -> None:
+        # Given: an operation stored Completed whose lock was never released
+        repo = SyncOperationRepository(table)
+        first = repo.start(
+            tenant, operation(connection_id), owner="w1", lease_until=utcnow() + timedelta(hours=1)
+        )
+        repo.save(tenant, first.model_copy(update={"status": "Completed", "version": 2}), expected_version=1)
+        assert repo.active_operation_id(tenant, connection_id) == first.id
+
+        # When the next sync starts
+        second = repo.start(tenant, operation(connection_id, 1), owner="w2", lease_until=utcnow())
+
+        # Then it holds the lock, and a third is refused while it runs
+        assert repo.active_operation_id(tenant, connection_id) == second.id
+        with pytest.raises(Conflict) as running:
+            repo.start(tenant, operation(connection_id, 2), owner="w3", lease_until=utcnow())
+        assert running.value.details == {"operation_id": second.id}
+
+    def test_of_a_start_that_died_before_its_operation_waits_for_its_lease(
+        self, table: Table, tenant: str, connection_id: str
+    ) -> None:
+        # Given: a lock naming an operation that was never stored (its start died between the two writes)
+        repo = SyncOperationRepository(table)
+        ghost = operation(connection_id)
+        lease = T0 + timedelta(minutes=5)
+        table.put(
+            {
+                "pk": f"T#{tenant}#CONN#{connection_id}",
+                "sk": "LOCK#SYNC",
+                "entity": "sync_lock",
+                "operation_id": ghost.id,
+                "owner": "dead",
+                "lease_until": lease.isoformat().replace("+00:00", "Z"),
+            }
+        )
+
+        # When a start comes within the lease: refused (that start may still be writing its operation)
+        with pytest.raises(Conflict):
+            repo.start(tenant, operation(connection_id, 1), owner="w2", lease_until=lease, now=T0)
+
+        # Then after the lease the next start takes the lock over
+        later = repo.start(
+            tenant,
+            operation(connection_id, 2),
+            owner="w2",
+            lease_until=lease,
+            now=lease + timedelta(seconds=1),
+        )
+        assert repo.active_operation_id(tenant, connection_id) == later.id
+
+    def test_finishing_an_operation_whose_lock_was_taken_over_leaves_the_new_lock(
+        self, table: Table, tenant: str, connection_id: str
+    ) -> None:
+        # Given: the first operation's lock taken over by a second start after the first was stored final
+        repo = SyncOperationRepository(table)
+        first = repo.start(tenant, operation(connection_id), owner="w1", lease_until=utcnow())
+        final = first.model_copy(update={"status": "Failed", "finished_at": T0, "version": 2})
+        repo.save(tenant, final, expected_version=1)
+        second = repo.start(tenant, operation(connection_id, 1), owner="w2", lease_until=utcnow())
+
+        # When the first one's finish is retried
+        repo.finish(tenant, final.model_copy(update={"version": 3}), expected_version=2)
+
+        # Then the second keeps its lock
+        assert repo.active_operation_id(tenant, connection_id) == second.id
+
+
 def test_a_continuation_slice_is_accepted_once(table: Table, tenant: str, connection_id: str) -> None:
     repo = SyncOperationRepository(table)
     op = repo.start(tenant, operation(connection_id), owner="w", lease_until=T0)

@@ -111,7 +111,15 @@ class MemoryOperations:
         except KeyError:
             raise NotFound(f"no sync operation {operation_id!r}") from None
 
-    def start(self, tenant: str, op: SyncOperation, *, owner: str, lease_until: datetime) -> SyncOperation:
+    def start(
+        self,
+        tenant: str,
+        op: SyncOperation,
+        *,
+        owner: str,
+        lease_until: datetime,
+        now: datetime | None = None,
+    ) -> SyncOperation:
         if (tenant, op.connection_id) in self.locks:
             raise Conflict("a sync is already running for this connection", code="SYNC_RUNNING")
         self.locks[(tenant, op.connection_id)] = Lock(op.id, owner, lease_until)

@@ -75,7 +75,15 @@ class FakeStates:
 class FakeOperations:
     started: list[SyncOperation] = field(default_factory=list)
 
-    def start(self, tenant: str, op: SyncOperation, *, owner: str, lease_until: datetime) -> SyncOperation:
+    def start(
+        self,
+        tenant: str,
+        op: SyncOperation,
+        *,
+        owner: str,
+        lease_until: datetime,
+        now: datetime | None = None,
+    ) -> SyncOperation:
         self.started.append(op)
         return op
 

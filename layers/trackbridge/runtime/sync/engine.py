@@ -13,7 +13,7 @@ One call of :meth:`SyncEngine.run_slice` is one sync Lambda invocation's work fo
    with a short back-off, a bounded number of times; a person must act (auth, permissions): Failed; a
    trackbridge error raised mid-step (``ValidationFailed``, ``UnsupportedCapability``...): Failed too, never
    an escape to an SQS retry (a ``DependencyFailure`` or ``RateLimited`` gets the bounded retries first);
-4. all entities done: Completed, the lock released in the same transaction.
+4. all entities done: Completed, then the lock released (``SyncOperationRepository.finish``).
 
 Cancel is a version-conditioned status change by the API: this engine's next checkpoint then fails its
 version check, it re-reads the operation, sees Cancelled and stops, keeping everything written so far.

@@ -47,7 +47,13 @@ class OperationStore(Protocol):
     def get(self, tenant: str, operation_id: str) -> SyncOperation: ...
 
     def start(
-        self, tenant: str, op: SyncOperation, *, owner: str, lease_until: datetime
+        self,
+        tenant: str,
+        op: SyncOperation,
+        *,
+        owner: str,
+        lease_until: datetime,
+        now: datetime | None = None,
     ) -> SyncOperation: ...
 
     def save(self, tenant: str, op: SyncOperation, *, expected_version: int) -> SyncOperation: ...

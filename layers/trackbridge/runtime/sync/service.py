@@ -1,9 +1,10 @@
 """Sync use cases behind the API and the schedule: start, read, cancel, and the states and logs views.
 
-Starting is one transaction (the operation and the connection's lock, 409 while another is Pending or
-InProgress) followed by the ``start`` message; if the message cannot be sent the operation is finished as
-Failed at once, so a lost message can never hold the lock. Cancelling is a version-conditioned status
-change: the worker notices at its next checkpoint (the next page boundary) and stops.
+Starting takes the connection's lock and records the operation (409 while another is Pending or
+InProgress; ``storage.sync``), then sends the ``start`` message; if the message cannot be sent the
+operation is finished as Failed at once, so a lost message can never hold the lock. Cancelling is a
+version-conditioned status change: the worker notices at its next checkpoint (the next page boundary)
+and stops.
 
 A scheduled run is an incremental sync that also checks for deleted issues (``check_deletions``) when the
 connection's last check is older than ``TB_DELETION_CHECK_INTERVAL_S``: an incremental listing never shows a
@@ -82,7 +83,7 @@ class SyncService:
             triggered_by=triggered_by,
             check_deletions=check_deletions and request.mode == "incremental",
         )
-        self.operations.start(tenant, op, owner="api", lease_until=now + START_LEASE)
+        self.operations.start(tenant, op, owner="api", lease_until=now + START_LEASE, now=now)
         self.logs.append(
             tenant,
             [
