@@ -316,6 +316,9 @@ class Checkpoint(BaseModel):
     seen: str | None = None
     sweep_cursor: str | None = None
     swept_done: bool = False
+    # Whether anything of the entity was stored when its full pass began (None: not asked, as in a
+    # deletion check). A first full sync stores nothing it has not met, so its sweep has nothing to ask.
+    stored_before: bool | None = None
     # The seen ids outgrew the checkpoint's limit (``runtime.sync.checkpoint.MAX_SEEN_CHARS``: a DynamoDB
     # item holds 400 KB): this operation skips its sweep rather than tombstone what it could not track.
     # Only a scope with hundreds of thousands of comments.

@@ -318,10 +318,13 @@ def _page(items: list[Any], limit: int, cursor: str | None) -> tuple[list[Any], 
 @dataclass
 class _StoredIssues:
     store: MemoryItems
+    # The ``limit`` of every listing asked for (the sweep's pages, the engine's "anything stored?" probe).
+    listings: list[int] = field(default_factory=list)
 
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Issue]:
+        self.listings.append(limit)
         mine = [i for i in self.store.stored_issues() if i.connection_id == connection_id]
         items, following = _page(mine, limit, cursor)
         return Page[Issue](items=items, next_cursor=following)

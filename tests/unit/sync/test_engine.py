@@ -165,6 +165,36 @@ def test_a_full_sync_walks_full_catchup_and_sweep_then_is_done() -> None:
     assert not w.operations.locks
 
 
+def test_a_first_full_sync_reads_no_sweep_page_and_a_later_one_sweeps_what_went() -> None:
+    # Given: five issues at the tracker, nothing stored
+    w = world(five_issues())
+
+    # When: the first full sync
+    first = w.start("full")
+    w.run()
+
+    # Then: one probe of one stored item before the first page, no sweep page read, still a complete check
+    assert w.items.issues.listings == [1]
+    assert w.pages(first)[-1] == "sweep"
+    assert w.checkpoint().stored_before is False
+    state = w.states.find(TENANT, connection().id, "issues")
+    assert state is not None
+    assert state.deletions_checked_at == T0
+
+    # And when issue 3 is deleted at the tracker and a second full sync runs
+    del w.tracker.issues[3]
+    w.items.issues.listings.clear()
+    second = w.start("full")
+    w.run()
+
+    # Then it sweeps the stored issues and tombstones the one that went
+    assert w.checkpoint().stored_before is True
+    assert w.items.issues.listings[0] == 1
+    assert len(w.items.issues.listings) > 1
+    assert w.op(second).results.by_entity["issues"].deleted == 1
+    assert [i.native_id for i in w.items.stored_issues() if i.deleted_at is not None] == ["3"]
+
+
 def test_an_incremental_sync_asks_from_the_high_water_minus_the_adapters_overlap() -> None:
     # Given: a full sync done, an adapter that declares a 7-minute overlap, one issue updated since
     w = world(five_issues(overlap=timedelta(minutes=7)))

@@ -20,6 +20,10 @@ Deletions (DESIGN section 10: never tombstone on absence alone, confirm with a d
   connection's stored comments (GSI3, a page of up to 1,000 per query). Between full syncs a deleted GitHub
   comment is caught by the webhook.
 
+A full pass first reads one stored item of its entity (``stored_before``): when there is none, everything
+stored afterwards is what the passes met, and the sweep ends without reading a page. An item a webhook
+stores during that first sync and the tracker then deletes is left to the next deletion check.
+
 Counting (:func:`~trackbridge.domain.sync_plan.count_write`): every listing pass adds the ids it meets to the
 checkpoint's ``seen`` set, and an item whose id is already there (the catch-up pass re-reading the full
 pass's overlap window, an update-ordered page re-reading its keyset position) is written if it changed but
@@ -131,9 +135,19 @@ class ListingSyncer(ABC):
         by default."""
         return nullcontext()
 
+    def stored_any(self, run: SyncRun) -> bool:
+        """Whether the connection has any item of this syncer's entity stored (one read of one item)."""
+        return bool(run.issues.list_for_connection(run.tenant, run.connection_id, limit=1).items)
+
     def step(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         if cp.phase == "sweep":
+            if cp.stored_before is False:
+                # Everything stored was written by this operation's passes, so the sweep has nothing to ask.
+                done = after_sweep_page(cp, high_water=high_water, next_cursor=None, overlap=run.overlap)
+                return StepResult(done, WriteCounts(), 0, high_water)
             return self._sweep(run, cp, high_water)
+        if cp.phase == "full" and cp.page is None and cp.stored_before is None and "sweep" in cp.phases:
+            cp = cp.model_copy(update={"stored_before": self.stored_any(run)})
         if cp.phase == "ids":
             return self._list_ids(run, cp, high_water)
         keyset = cp.phase in ("catchup", "incremental")
@@ -351,6 +365,9 @@ class RepoCommentsSyncer(ListingSyncer):
 
     def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
         return first_page(run.adapter.iter_comment_pages(since=since, cursor=cursor))
+
+    def stored_any(self, run: SyncRun) -> bool:
+        return bool(run.comments.list_for_connection(run.tenant, run.connection_id, limit=1).items)
 
     def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         """One page of the connection's stored comments (GSI3, grouped by issue) checked against what the
