@@ -124,3 +124,101 @@ def test_a_transaction_beside_concurrent_writes_neither_fails_nor_loses_them(
         n for n in range(100) if "Item" not in client.get_item(TableName=name, Key={"pk": {"S": f"w{n}"}})
     ]
     assert missing == []
+
+
+class TestPartitionQueries:
+    """moto reads one partition for a query on the table's own key (``infra.local.moto``), answering as
+    before: order, ``begins_with``, descending order, limits and the cursor, projections; index queries
+    unchanged."""
+
+    @pytest.fixture(scope="class")
+    def table(self, moto_endpoint: str) -> Iterator[tuple[Any, str]]:
+        client = boto3.client(
+            "dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1", config=ONE_ATTEMPT
+        )
+        name = f"partitions-{uuid.uuid4().hex[:8]}"
+        client.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": name_, "AttributeType": "S"} for name_ in ("pk", "sk", "g", "gs")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "byg",
+                    "KeySchema": [
+                        {"AttributeName": "g", "KeyType": "HASH"},
+                        {"AttributeName": "gs", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for pk in ("A", "B", "C"):
+            for n in range(12):
+                kind = "COMMENT" if n % 2 else "WORKLOG"
+                client.put_item(
+                    TableName=name,
+                    Item={
+                        "pk": {"S": pk},
+                        "sk": {"S": f"{kind}#{n:02d}"},
+                        "g": {"S": "all"},
+                        "gs": {"S": f"{pk}{n:02d}"},
+                        "body": {"S": "x" * 10},
+                    },
+                )
+        try:
+            yield client, name
+        finally:
+            client.delete_table(TableName=name)
+
+    @staticmethod
+    def keys(response: dict[str, Any]) -> list[str]:
+        return [item["sk"]["S"] for item in response["Items"]]
+
+    def test_a_partitions_items_come_in_key_order_with_the_cursor(self, table: tuple[Any, str]) -> None:
+        client, name = table
+        query = {
+            "TableName": name,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": "B"}, ":s": {"S": "COMMENT#"}},
+            "Limit": 4,
+        }
+        first = client.query(**query)
+        second = client.query(**query, ExclusiveStartKey=first["LastEvaluatedKey"])
+        assert self.keys(first) == ["COMMENT#01", "COMMENT#03", "COMMENT#05", "COMMENT#07"]
+        assert first["LastEvaluatedKey"] == {"pk": {"S": "B"}, "sk": {"S": "COMMENT#07"}}
+        assert self.keys(second) == ["COMMENT#09", "COMMENT#11"]
+        assert "LastEvaluatedKey" not in second
+
+    def test_descending_projected_and_empty_partitions(self, table: tuple[Any, str]) -> None:
+        client, name = table
+        newest = client.query(
+            TableName=name,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "C"}},
+            ScanIndexForward=False,
+            Limit=2,
+            ProjectionExpression="sk",
+        )
+        assert self.keys(newest) == ["WORKLOG#10", "WORKLOG#08"]
+        assert all(set(item) == {"sk"} for item in newest["Items"])
+        none = client.query(
+            TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "Z"}}
+        )
+        assert none["Items"] == []
+
+    def test_an_index_query_still_reads_across_partitions(self, table: tuple[Any, str]) -> None:
+        client, name = table
+        found = client.query(
+            TableName=name,
+            IndexName="byg",
+            KeyConditionExpression="g = :g AND gs >= :from",
+            ExpressionAttributeValues={":g": {"S": "all"}, ":from": {"S": "B10"}},
+            Limit=4,
+        )
+        assert [item["gs"]["S"] for item in found["Items"]] == ["B10", "B11", "C00", "C01"]
