@@ -222,9 +222,11 @@ class ListingSyncer(ABC):
                     for parent_met, stored in zip(parents_met, comment_versions, strict=True)
                 ]
                 counts.add(run.writer.write(comments, comment_versions, met=comments_met))
-            for issue, listed in complete_lists:
-                # The list is complete: stored comments missing from it may have been deleted.
-                counts.add(_confirm_missing(run, issue, listed))
+            # The lists are complete: stored comments missing from them may have been deleted. Each
+            # issue's stored comments are one query; the page's queries run on the writer's pool.
+            stored_lists = run.writer.map(lambda pair: _stored_comments(run, pair[0].ref), complete_lists)
+            for (issue, listed), kept in zip(complete_lists, stored_lists, strict=True):
+                counts.add(_confirm_missing(run, issue, listed, stored=kept))
         counts.add(run.writer.write([r[0] for r in rows], [r[1] for r in rows], met=[r[3] for r in rows]))
         return counts
 
@@ -289,14 +291,20 @@ def _tombstone(item: _Item, now: datetime) -> _Item:
 
 
 def _confirm_missing(
-    run: SyncRun, issue: Issue, listed: Sequence[Comment], seen: IdRanges | None = None
+    run: SyncRun,
+    issue: Issue,
+    listed: Sequence[Comment],
+    seen: IdRanges | None = None,
+    *,
+    stored: Sequence[Comment] | None = None,
 ) -> WriteCounts:
-    """Stored live comments of ``issue`` that are neither in ``listed`` (its complete list) nor in ``seen``
-    are asked for by id: 404/410 tombstones them, an answer is written as it is now."""
+    """Stored live comments of ``issue`` (``stored``, read here when not given) that are neither in
+    ``listed`` (its complete list) nor in ``seen`` are asked for by id: 404/410 tombstones them, an answer
+    is written as it is now."""
     present = {c.id for c in listed}
     missing = [
         c
-        for c in _stored_comments(run, issue.ref)
+        for c in (stored if stored is not None else _stored_comments(run, issue.ref))
         if c.deleted_at is None and c.id not in present and (seen is None or c.id not in seen)
     ]
     return _recheck(run, [(issue.key, c) for c in missing])

@@ -53,6 +53,7 @@ from trackbridge.storage.write_journal import restore_outside_writes
 
 Synced = Issue | Comment
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 # Items per BatchWriteItem request (DynamoDB's limit).
 _BATCH = 25
 
@@ -248,6 +249,10 @@ class ItemWriter:
         if self.operation_id:
             item[SYNC_MARK] = write_mark(self.operation_id, decision, tombstone=tombstone)
         return item
+
+    def map(self, function: Callable[[_A], _T], args: Sequence[_A]) -> list[_T]:
+        """``function`` over ``args`` on the writer's pool (reads a page needs, one per item), in order."""
+        return self._run([partial(function, arg) for arg in args])
 
     def _run(self, tasks: Sequence[Callable[[], _T]]) -> list[_T]:
         if len(tasks) <= 1 or self._workers == 1:
