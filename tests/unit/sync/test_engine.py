@@ -9,10 +9,11 @@ DynamoDB and the sandbox trackers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -271,6 +272,31 @@ def test_a_crash_between_write_and_checkpoint_replays_the_page_and_counts_it_onc
 
 
 # ------------------------------------------------------------------------------------------- rate limits
+
+
+def test_the_lease_is_extended_once_a_third_of_it_is_spent_not_after_every_page() -> None:
+    # Given: five issues on three pages; each listing request takes 60 s of a 300 s lease
+    w = world(five_issues(), lease_s=300)
+    extended: list[datetime] = []
+    extend = w.operations.extend_lease
+
+    def recording(tenant: str, connection_id: str, operation_id: str, lease_until: datetime) -> bool:
+        extended.append(lease_until)
+        return extend(tenant, connection_id, operation_id, lease_until)
+
+    w.operations.extend_lease = recording  # type: ignore[method-assign]
+    w.tracker.on_request = lambda _n: w.clock.advance(60)
+
+    # When
+    op = w.start("full")
+    w.run()
+
+    # Then: at the slice's start, and then only once more than 100 s of the lease were spent: the lock
+    # never had less than two thirds of a lease left at a checkpoint
+    assert w.op(op).status == "Completed"
+    pages = len(w.pages(op))
+    assert 1 < len(extended) < pages + 1
+    assert all(later - earlier > timedelta(seconds=100) for earlier, later in itertools.pairwise(extended))
 
 
 def test_a_rate_limit_parks_the_slice_until_the_reset_and_then_resumes() -> None:

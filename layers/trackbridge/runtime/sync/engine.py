@@ -117,6 +117,8 @@ class _Slice:
     log_seq: int
     requests_counted: int = 0
     pages: int = 0
+    # Until when the lock is ours, as last extended by this slice.
+    lease_until: datetime | None = None
 
 
 class OperationCancelled(Exception):
@@ -223,6 +225,7 @@ class SyncEngine:
             return SliceOutcome.FINAL
         run = _Slice(tenant=tenant, op=op, log=[], log_seq=op.slice_no * _LOG_SEQ_STRIDE)
         self.operations.extend_lease(tenant, op.connection_id, op.id, lease_until)
+        run.lease_until = lease_until
         if op.status == "Pending" or op.progress.resume_at is not None:
             started = op.started_at or now
             update: dict[str, Any] = {"resume_at": None, "stage": "starting"}
@@ -428,9 +431,12 @@ class SyncEngine:
                 return None
             raise
         run.op = updated
-        self.operations.extend_lease(
-            run.tenant, op.connection_id, op.id, now + timedelta(seconds=self.config.lease_s)
-        )
+        lease = timedelta(seconds=self.config.lease_s)
+        # Extended once a third of the lease is spent, not after every page (one write less per page): a
+        # live worker always holds two thirds of it, while a dead one's successor still waits one lease.
+        if run.lease_until is None or run.lease_until - now < lease * 2 / 3:
+            self.operations.extend_lease(run.tenant, op.connection_id, op.id, now + lease)
+            run.lease_until = now + lease
         return new_state
 
     def _estimate_total(self, tenant: str, op: SyncOperation) -> int | None:
