@@ -4,6 +4,8 @@ Every listing is served by one index (``storage/README.md``): the tenant's issue
 issues of a status category (GSI2), a connection's issues by update time (GSI3). Filtering by connection
 *and* status has no index of its own, so it walks GSI3 and keeps the matching issues; such a page may be
 shorter than ``limit`` while ``next_cursor`` still leads on (a bounded number of index reads per page).
+Listings read every field but the body (a projection): bodies can be most of an item, and list views do not
+show them; ``with_body`` reads them too.
 
 An issue ref names its connection (``{connection_id}.{native_id}``); the connection is read first, so an
 unknown connection, another tenant's, or a malformed ref are the same 404 as an unknown issue.
@@ -39,13 +41,20 @@ MAX_FILTERED_READS = 5
 class IssueView(Issue):
     """An issue in the shape of DESIGN section 9."""
 
+    body: str = Field(
+        "",
+        description="the issue's text; listings (`GET /v1/issues`) leave it out unless asked with "
+        "`include=body`",
+    )
     links: list[Link] | None = Field(
         None, description="links to internal objects; null in listings, which do not read them per issue"
     )
 
     @classmethod
     def of(cls, issue: Issue, links: Sequence[Link] | None = None) -> IssueView:
-        return cls(**issue.model_dump(), links=list(links) if links is not None else None)
+        # From the fields ``issue`` was given (no dump of it): a body a listing did not read stays unset.
+        fields = {name: value for name, value in issue.__dict__.items() if name in issue.model_fields_set}
+        return cls.model_validate({**fields, "links": list(links) if links is not None else None})
 
 
 class IssueDetail(IssueView):
@@ -130,22 +139,28 @@ class SyncedIssues:
         updated_since: datetime | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        with_body: bool = False,
     ) -> Page[IssueView]:
         """Most recently updated first. Without a status, tombstones are listed too (``deleted_at`` set):
-        a client following ``updated_since`` must see deletions."""
+        a client following ``updated_since`` must see deletions. Bodies are read only ``with_body``; without,
+        each issue's ``body`` is unset (empty, and not in its ``model_fields_set``)."""
         if connection_id is not None:
             self._connection(tenant, connection_id)  # 404 for an unknown or foreign connection
             if status is not None:
                 return self._connection_with_status(
-                    tenant, connection_id, status, updated_since, limit, cursor
+                    tenant, connection_id, status, updated_since, limit, cursor, with_body
                 )
             page = self.issues.list_connection_updated(
-                tenant, connection_id, since=updated_since, limit=limit, cursor=cursor
+                tenant, connection_id, since=updated_since, limit=limit, cursor=cursor, with_body=with_body
             )
         elif status is not None:
-            page = self.issues.list_by_status(tenant, status, since=updated_since, limit=limit, cursor=cursor)
+            page = self.issues.list_by_status(
+                tenant, status, since=updated_since, limit=limit, cursor=cursor, with_body=with_body
+            )
         else:
-            page = self.issues.list_updated(tenant, since=updated_since, limit=limit, cursor=cursor)
+            page = self.issues.list_updated(
+                tenant, since=updated_since, limit=limit, cursor=cursor, with_body=with_body
+            )
         return Page[IssueView](items=[IssueView.of(i) for i in page.items], next_cursor=page.next_cursor)
 
     def _connection_with_status(
@@ -156,13 +171,19 @@ class SyncedIssues:
         updated_since: datetime | None,
         limit: int,
         cursor: str | None,
+        with_body: bool,
     ) -> Page[IssueView]:
         found: list[IssueView] = []
         for _ in range(MAX_FILTERED_READS):
             # Asking only for what is still missing means every item read is either kept or rightly
             # skipped, so the index cursor after this read is exactly where the next page starts.
             page = self.issues.list_connection_updated(
-                tenant, connection_id, since=updated_since, limit=limit - len(found), cursor=cursor
+                tenant,
+                connection_id,
+                since=updated_since,
+                limit=limit - len(found),
+                cursor=cursor,
+                with_body=with_body,
             )
             found.extend(
                 IssueView.of(i) for i in page.items if i.status_category == status and i.deleted_at is None

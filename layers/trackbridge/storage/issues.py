@@ -165,6 +165,10 @@ class IssueRepository:
 
     @staticmethod
     def model(item: Item) -> Issue:
+        """The stored issue; from a listing's projection without the body (``LISTED_ATTRIBUTES``), its
+        ``body`` is left unset (``""`` and not in ``model_fields_set``): such an issue must not be hashed
+        or stored."""
+        body = {"body": item["body"]} if "body" in item else {}
         return Issue(
             ref=item["ref"],
             external_id=item["external_id"],
@@ -172,7 +176,7 @@ class IssueRepository:
             provider=item["provider"],
             key=item["key"],
             title=item["title"],
-            body=item["body"],
+            **body,
             status=item["status"],
             status_category=item["status_category"],
             assignees=item["assignees"],
@@ -207,8 +211,19 @@ class IssueRepository:
             cursor=cursor,
         )
 
+    # What a listing reads of each issue: every field but the body, which can be most of an item and which
+    # list views do not show (``GET /v1/issues/{ref}`` does).
+    LISTED_ATTRIBUTES = tuple(name for name in Issue.model_fields if name != "body")
+
     def _by_updated(
-        self, tenant: str, index: str, partition: str, since: datetime | None, limit: int, cursor: str | None
+        self,
+        tenant: str,
+        index: str,
+        partition: str,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+        with_body: bool,
     ) -> Page[Issue]:
         return query_page(
             self.table,
@@ -220,6 +235,7 @@ class IssueRepository:
             forward=False,
             limit=limit,
             cursor=cursor,
+            attributes=(*self.LISTED_ATTRIBUTES, "body") if with_body else self.LISTED_ATTRIBUTES,
         )
 
     def list_updated(
@@ -229,9 +245,11 @@ class IssueRepository:
         since: datetime | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        with_body: bool = False,
     ) -> Page[Issue]:
-        """Every issue of the tenant, most recently updated first (GSI1)."""
-        return self._by_updated(tenant, GSI1, issues_by_updated_gsi1pk(tenant), since, limit, cursor)
+        """Every issue of the tenant, most recently updated first (GSI1); bodies only ``with_body``."""
+        partition = issues_by_updated_gsi1pk(tenant)
+        return self._by_updated(tenant, GSI1, partition, since, limit, cursor, with_body)
 
     def list_by_status(
         self,
@@ -241,9 +259,11 @@ class IssueRepository:
         since: datetime | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        with_body: bool = False,
     ) -> Page[Issue]:
-        """Live issues of one status category, most recently updated first (GSI2)."""
-        return self._by_updated(tenant, GSI2, issues_by_status_gsi2pk(tenant, category), since, limit, cursor)
+        """Live issues of a status category, most recently updated first (GSI2); bodies only ``with_body``."""
+        partition = issues_by_status_gsi2pk(tenant, category)
+        return self._by_updated(tenant, GSI2, partition, since, limit, cursor, with_body)
 
     def list_connection_updated(
         self,
@@ -253,10 +273,11 @@ class IssueRepository:
         since: datetime | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        with_body: bool = False,
     ) -> Page[Issue]:
-        """Issues of one connection, most recently updated first (GSI3)."""
+        """Issues of one connection, most recently updated first (GSI3); bodies only ``with_body``."""
         partition = issues_of_connection_by_updated_gsi3pk(tenant, connection_id)
-        return self._by_updated(tenant, GSI3, partition, since, limit, cursor)
+        return self._by_updated(tenant, GSI3, partition, since, limit, cursor, with_body)
 
 
 class CommentRepository:

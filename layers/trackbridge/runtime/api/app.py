@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -310,8 +311,54 @@ def _opened(
     }
 
 
+# A page's body as Powertools and pydantic write it: compact JSON whose last member is ``next_cursor`` (a
+# page model's last field), and a storage cursor is base64url (``storage.cursors``), which JSON never escapes.
+_CURSOR_MEMBER = '"next_cursor":"'
+_PLAIN_CURSOR = re.compile(r"[A-Za-z0-9_-]+")
+_LAST_PAGE_TAIL = '"next_cursor":null}'
+
+
+def _cursor_span(body: str) -> tuple[int, int] | None:
+    """Where the top-level ``next_cursor`` string sits in ``body``, when the body ends with it, else None.
+
+    The body is JSON, so its last ``}`` closes the top-level object; the member right before it is that
+    object's own. The name's opening quote follows a ``,`` or ``{``, which no string holds unescaped before
+    a quote, so it is a real name, not text inside a value. Any other layout is left to :func:`_resealed`.
+    """
+    if not body.endswith('"}'):
+        return None
+    member = body.rfind(_CURSOR_MEMBER)
+    if member < 1 or body[member - 1] not in ",{":
+        return None
+    start, end = member + len(_CURSOR_MEMBER), len(body) - 2
+    return (start, end) if _PLAIN_CURSOR.fullmatch(body, start, end) else None
+
+
+def _last_page(body: str) -> bool:
+    """Whether ``body`` ends with a top-level ``"next_cursor":null`` (as :func:`_cursor_span` reasons)."""
+    tail = _LAST_PAGE_TAIL
+    return body.endswith(tail) and len(body) > len(tail) and body[-len(tail) - 1] in ",{"
+
+
+def _resealed(body: str, seal: Callable[[str], str]) -> str | None:
+    """``body`` decoded and encoded again with its ``next_cursor`` sealed; None when it has no cursor."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return None
+    cursor = decoded.get("next_cursor") if isinstance(decoded, dict) else None
+    if not isinstance(cursor, str) or not cursor:
+        return None
+    decoded["next_cursor"] = seal(cursor)
+    return json.dumps(decoded, separators=(",", ":"))
+
+
 def _sealed(response: dict[str, Any], event: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
-    """``response`` with its ``next_cursor`` sealed: no storage cursor leaves the API."""
+    """``response`` with its ``next_cursor`` sealed: no storage cursor leaves the API.
+
+    A page ends with its cursor, which is sealed in place, without decoding the page (50 issues are most of
+    a listing's answer); a last page (``null``) is left as it is. Only a body of another layout is decoded.
+    """
     body = response.get("body")
     if (
         principal is None
@@ -319,19 +366,21 @@ def _sealed(response: dict[str, Any], event: dict[str, Any], principal: Principa
         or response.get("isBase64Encoded")
         or '"next_cursor"' not in body
         or not 200 <= int(response.get("statusCode") or 0) < 300
+        or _last_page(body)
     ):
         return response
-    try:
-        decoded = json.loads(body)
-    except ValueError:
-        return response
-    cursor = decoded.get("next_cursor") if isinstance(decoded, dict) else None
-    if not isinstance(cursor, str) or not cursor:
-        return response
-    decoded["next_cursor"] = _sealer().seal(
-        cursor, tenant=principal.tenant, path=str(event.get("path") or "")
-    )
-    return {**response, "body": json.dumps(decoded, separators=(",", ":"))}
+    sealer, tenant, path = _sealer(), principal.tenant, str(event.get("path") or "")
+
+    def seal(cursor: str) -> str:
+        return sealer.seal(cursor, tenant=tenant, path=path)
+
+    span = _cursor_span(body)
+    if span is not None:
+        start, end = span
+        sealed: str | None = body[:start] + seal(body[start:end]) + body[end:]
+    else:
+        sealed = _resealed(body, seal)
+    return response if sealed is None else {**response, "body": sealed}
 
 
 # GitHub and GitLab issue keys read "#12". API Gateway hands the handler a decoded path, so a client that

@@ -6,9 +6,9 @@ Scope ``issues:read``. An unknown ref, a malformed one and another tenant's are 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from aws_lambda_powertools.event_handler import Depends
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import AwareDatetime, BeforeValidator
@@ -19,6 +19,9 @@ from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.issues import IssueDetail, IssueView, SyncedIssues
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 READ = "issues:read"
 
@@ -40,15 +43,35 @@ def _iso_8601(value: Any) -> Any:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
 
 
+# A listing is served as JSON its page model writes itself (pydantic's serializer, in one pass): Powertools
+# would validate the 50 issues again, turn them into dicts and then encode those. The document still shows
+# the page's schema (``responses``), and bodies that were not read are left out rather than sent empty.
+_WITHOUT_BODIES: Final = {"items": {"__all__": {"body"}}}
+_LISTING: Final[dict[int, OpenAPIResponse]] = {
+    200: {
+        "description": "A page of issues, most recently updated first; `body` only with `include=body`",
+        "content": {"application/json": {"model": Page[IssueView]}},
+    }
+}
+
+
+def _listing(page: Page[IssueView], *, with_body: bool) -> Response[str]:
+    body = page.model_dump_json(exclude=None if with_body else _WITHOUT_BODIES, ensure_ascii=True)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
 @router.get(
     "/v1/issues",
     summary="List synced issues, most recently updated first",
     description="Filters: a connection, a status category, an update time (inclusive). Each listing is one "
     "index query; connection and status together may give pages shorter than `limit` while `next_cursor` "
     "still leads on. Without `status`, deleted issues are listed too (with `deleted_at`), so a client "
-    "following `updated_since` sees deletions. Reads what trackbridge stored: the tracker is not called.",
+    "following `updated_since` sees deletions. Reads what trackbridge stored: the tracker is not called.\n\n"
+    "Each issue comes without its `body` (and with `links` null): `GET /v1/issues/{ref}` reads one issue "
+    "whole. `include=body` adds the bodies, at the cost of reading them from every item of the page.",
     operation_id="listIssues",
     tags=["issues"],
+    responses=_LISTING,
     openapi_extensions=requires(READ),
 )
 def list_issues(
@@ -66,16 +89,23 @@ def list_issues(
     cursor: Annotated[
         str | None, Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page")
     ] = None,
-) -> Page[IssueView]:
+    include: Annotated[
+        Literal["body"] | None,
+        Query(description="`body`: each issue with its body (left out by default)"),
+    ] = None,
+) -> Response[str]:
     caller.require(READ)
-    return reader.list(
+    with_body = include == "body"
+    page = reader.list(
         caller.tenant,
         connection_id=connection,
         status=status,
         updated_since=updated_since,
         limit=limit,
         cursor=cursor,
+        with_body=with_body,
     )
+    return _listing(page, with_body=with_body)
 
 
 @router.get(
