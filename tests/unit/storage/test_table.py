@@ -80,3 +80,47 @@ def test_aws_failures_map_to_the_error_tree(error: ClientError, expected: type[E
 def test_bugs_are_not_disguised() -> None:
     # A malformed expression is our bug: it must surface as itself (a 500 with a correlation id), not a 503
     assert _translate(client_error("ValidationException", "Invalid UpdateExpression")) is None
+
+
+WIRE_VALUES: list[dict[str, Any]] = [
+    {"S": ""},
+    {"S": "é ✓"},
+    {"N": "0"},
+    {"N": "-3"},
+    {"N": "12345678901234567890"},
+    {"N": "1.0"},
+    {"N": "1.5"},
+    {"N": "-0.1"},
+    {"N": "1e3"},
+    {"N": "2.5E-3"},
+    {"BOOL": True},
+    {"BOOL": False},
+    {"NULL": True},
+    {"L": []},
+    {"M": {}},
+    {"L": [{"S": "a"}, {"N": "2"}, {"M": {"k": {"L": [{"NULL": True}, {"BOOL": False}]}}}]},
+    {"M": {"nested": {"M": {"n": {"N": "7.25"}, "s": {"S": "x"}}}}},
+    {"SS": ["b", "a"]},
+    {"NS": ["1", "2.5"]},
+    {"B": b"\x00\x01"},
+]
+
+
+@pytest.mark.parametrize("value", WIRE_VALUES, ids=[str(v)[:40] for v in WIRE_VALUES])
+def test_the_direct_decoder_reads_each_type_as_boto3_plus_the_mapping_does(value: dict[str, Any]) -> None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from trackbridge.storage.table import _from_wire_value
+
+    expected = _from_wire_value(TypeDeserializer().deserialize(value))
+    decoded = deserialize({"a": value})["a"]
+    if "SS" in value or "NS" in value:
+        assert sorted(decoded) == sorted(expected)
+    else:
+        assert decoded == expected
+        assert type(decoded) is type(expected)
+
+
+def test_a_value_with_two_type_tags_is_refused() -> None:
+    with pytest.raises(ValueError, match="one type tag"):
+        deserialize({"a": {"S": "x", "N": "1"}})
