@@ -1,17 +1,67 @@
-"""apply entry point (SQS). Its processing arrives in a later issue; see ``functions/_pending.py``."""
+"""apply entry point (SQS inbound FIFO queue): decorators, one call, return.
+
+Each record is one verified webhook delivery (``runtime.webhooks.messages.InboundDelivery``), applied by
+``runtime.webhooks.apply``. Partial batch responses, FIFO-aware: a record that fails stops the later records
+of its own message group (one issue of one connection) only, so they stay in order behind it and are
+retried with it, while the other issues of the batch are applied (``skip_group_on_error=True``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions._pending import keep_all
+from trackbridge.runtime import container
+from trackbridge.runtime.adapter_pool import AdapterPool
+from trackbridge.runtime.observability import logger, metrics, tracer
+from trackbridge.runtime.webhooks.apply import APPLY_ADAPTER_OPTIONS, WebhookApplier, apply_record
 
-logger = Logger(service="trackbridge")
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch whose every record failed is answered like any other (each record named in batchItemFailures)
+# rather than raised: the outcome for SQS is the same, but the invocation is not counted as a Lambda error
+# (one unreadable message is not an outage of the function). The FIFO processor takes no such argument.
+processor.raise_on_entire_batch_failure = False
+
+
+_built: dict[str, WebhookApplier] = {}
+
+
+def applier() -> WebhookApplier:
+    """The process's applier, built from the composition root on first use, and again once the root was
+    reset (``container.reset()`` gives a new table), its adapters' clients closed then."""
+    table = container.table()
+    current = _built.get("applier")
+    if current is not None and current.table is table:
+        return current
+    if current is not None:
+        close_applier()
+    pool = AdapterPool(
+        container.connection_secrets(), factory=container.adapter_factory(), options=APPLY_ADAPTER_OPTIONS
+    )
+    built = _built["applier"] = WebhookApplier(
+        table=table, connections=container.connection_repository(), adapters=pool
+    )
+    return built
+
+
+def close_applier() -> None:
+    """Forget the applier and close the tracker clients its adapter pool holds."""
+    current = _built.pop("applier", None)
+    if current is not None:
+        current.close()
+
+
+def record_handler(record: SQSRecord) -> str:
+    return apply_record(record, applier=applier())
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return keep_all(event, logger, "apply")
+    return process_partial_response(  # type: ignore[return-value]
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Literal, Self
+from typing import Any, ClassVar, Final, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -140,6 +141,17 @@ class User(BaseModel):
     active: bool = True
 
 
+_Deletable = TypeVar("_Deletable", Issue, Comment, Worklog)
+
+
+def tombstone(item: _Deletable, deleted_at: datetime) -> _Deletable:
+    """``item`` deleted at ``deleted_at``: the deletion time is the tombstone's update time, so it wins over
+    older updates only (DESIGN section 10); an update stored after it keeps its own time."""
+    return item.model_copy(
+        update={"deleted_at": deleted_at, "updated_at": max(deleted_at, item.updated_at), "content_hash": ""}
+    ).with_hash()
+
+
 __all__ = [
     "STATUS_CATEGORIES",
     "Comment",
@@ -150,4 +162,5 @@ __all__ = [
     "Worklog",
     "content_hash",
     "status_category_of",
+    "tombstone",
 ]

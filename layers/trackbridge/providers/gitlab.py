@@ -411,6 +411,10 @@ class GitLabAdapter(ForgeAdapter):
         if not self._same_project(payload):
             return WebhookDelivery.ignored(self.name, delivery_id, name, f"not about {self.project}")
         attrs = obj(payload, "object_attributes")
+        if kind == "work_item" and not self._project_work_item(payload, attrs):
+            return WebhookDelivery.ignored(
+                self.name, delivery_id, name, "a work item that is not a project issue"
+            )
         deleted = action == "delete"
         if kind == "note":
             noteable = attrs.get("noteable_type")
@@ -432,6 +436,14 @@ class GitLabAdapter(ForgeAdapter):
                 ref, key, parse_time(attrs["updated_at"]), issue=issue, deleted=deleted
             )
         return WebhookDelivery.of_changes(self.name, delivery_id, name, change)
+
+    @staticmethod
+    def _project_work_item(payload: Mapping[str, Any], attrs: Mapping[str, Any]) -> bool:
+        """Whether a ``work_item`` delivery is one of the project's issues (an issue, incident, task, test
+        case...: the issues API serves it by iid). An epic, or any group-level work item (no ``project``),
+        has an iid of its own namespace: read as project issue #iid it would overwrite an unrelated issue."""
+        kind = str(attrs.get("type") or "Issue").strip().lower()
+        return isinstance(payload.get("project"), Mapping) and kind != "epic"
 
     def _same_project(self, payload: Mapping[str, Any]) -> bool:
         project = payload.get("project")

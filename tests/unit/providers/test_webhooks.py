@@ -441,6 +441,17 @@ def test_gitlab_note_edited_and_work_items(shared_dir: Path, adapters: Callable[
     assert delivery.kind is DeliveryKind.CHANGES
     assert delivery.changes[0].entity is WebhookEntity.ISSUE
 
+    # A task is one of the project's issues; an epic, or a work item of a group (no project), has an iid of
+    # another namespace and must not be read as project issue #iid
+    attributes = item["object_attributes"]
+    for work_item, kind in (
+        (item | {"object_attributes": attributes | {"type": "Task"}}, DeliveryKind.CHANGES),
+        (item | {"object_attributes": attributes | {"type": "Epic"}}, DeliveryKind.IGNORED),
+        ({k: v for k, v in item.items() if k != "project"}, DeliveryKind.IGNORED),
+    ):
+        body = json.dumps(work_item).encode()
+        assert _gitlab(adapters, body).parse_webhook({"X-Gitlab-Event": "Issue Hook"}, body).kind is kind
+
 
 def test_gitlab_ignores_what_it_does_not_sync(
     shared_dir: Path, adapters: Callable[..., TrackerAdapter]

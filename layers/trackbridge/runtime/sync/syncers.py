@@ -50,11 +50,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.ids import parse_issue_ref
-from trackbridge.domain.issues import Comment, Issue
+from trackbridge.domain.issues import Comment, Issue, tombstone
 from trackbridge.domain.sync_plan import Checkpoint, IdRanges
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.errors import NotFoundError
@@ -75,7 +75,6 @@ from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
 SWEEP_PAGE = 100
 # Comments are small and their sweep only compares ids: bigger pages, fewer queries (DynamoDB stops at 1 MB).
 COMMENT_SWEEP_PAGE = 1_000
-_Item = TypeVar("_Item", Issue, Comment)
 
 
 @dataclass
@@ -276,18 +275,11 @@ class ListingSyncer(ABC):
             now = run.now()
             # The issue's comments went with it: they are tombstoned (and counted) too.
             comments = _stored_comments(run, issue.ref)
-            gone: list[Any] = [_tombstone(c, now) for c in comments if c.deleted_at is None]
-            counts.add(run.writer.write([*gone, _tombstone(issue, now)], tombstones=True))
+            gone: list[Any] = [tombstone(c, now) for c in comments if c.deleted_at is None]
+            counts.add(run.writer.write([*gone, tombstone(issue, now)], tombstones=True))
             return 1
         counts.add(self._write(run, [current], all_comments=True))
         return 1
-
-
-def _tombstone(item: _Item, now: datetime) -> _Item:
-    # The deletion time is the tombstone's update time: it wins over older updates only (DESIGN 10).
-    return item.model_copy(
-        update={"deleted_at": now, "updated_at": max(now, item.updated_at), "content_hash": ""}
-    ).with_hash()
 
 
 def _confirm_missing(
@@ -319,7 +311,7 @@ def _recheck(run: SyncRun, missing: Sequence[tuple[str, Comment]]) -> WriteCount
         try:
             current.append(run.adapter.get_comment(key, comment.id))
         except NotFoundError:
-            gone.append(_tombstone(comment, run.now()))
+            gone.append(tombstone(comment, run.now()))
     counts = run.writer.write(gone, tombstones=True) if gone else WriteCounts()
     if current:
         counts.add(run.writer.write(current))
