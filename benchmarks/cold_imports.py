@@ -8,10 +8,12 @@ baseline, ...) so that a noisy machine slows both alike, and each side's median 
 (issue 14) is a ratio of at most :data:`TARGET_RATIO`.
 
 Each timing is taken inside the child (``time.perf_counter`` around the imports), so interpreter start-up,
-the same on both sides, is not counted. The children get the environment the embedded stack gives its
-functions (``infra/local/provision.py``: stage, table, queues, fake credentials, tracing and metrics off), an
-endpoint nobody listens on, and a socket that refuses to connect: an import that reached the network would
-fail the run instead of timing it.
+the same on both sides, is not counted. Packages installed for local tooling but not shipped in the Lambda
+layer (:data:`NOT_SHIPPED`) are hidden from both sides: a runtime package that imports one when present
+(httpx its command line) would otherwise time work no function does. The children get the environment the
+embedded stack gives its functions (``infra/local/provision.py``: stage, table, queues, fake credentials,
+tracing and metrics off), an endpoint nobody listens on, and a socket that refuses to connect: an import that
+reached the network would fail the run instead of timing it.
 
 Below the table, one ``-X importtime`` run per handler names where the time goes: trackbridge's modules by
 cumulative time, third-party packages by their own modules' total, and any third-party package the handler
@@ -86,9 +88,18 @@ ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
-# Run in the child: refuse connections, time the imports, report the time and the top-level packages loaded.
+# Installed here for the local tooling (``trackbridge[local]``: rich, with its click and pygments), not in the
+# Lambda layer (``pyproject.toml``'s runtime dependencies), yet imported by a runtime package when present:
+# ``import httpx`` loads its command line (``httpx._main``) with them, doubling its import time. The children
+# see them as absent, as a function does, so neither side of a row pays for what no function ships.
+NOT_SHIPPED = ("rich", "click", "pygments")
+
+# Run in the child: hide what the layer does not ship, refuse connections, time the imports, report the time
+# and the top-level packages loaded.
 _CHILD = """
 import importlib, json, socket, sys, time
+for hidden in json.loads(sys.argv[2]):
+    sys.modules[hidden] = None  # an import of it raises ImportError, as where it is not installed
 def _refuse(*args, **kwargs):
     raise OSError("cold-import benchmark: no network at import")
 socket.socket.connect = _refuse
@@ -99,7 +110,8 @@ start = time.perf_counter()
 for name in modules:
     importlib.import_module(name)
 elapsed = time.perf_counter() - start
-print(json.dumps({"ms": elapsed * 1000, "roots": sorted({m.split(".")[0] for m in sys.modules})}))
+loaded = (name for name, module in sys.modules.items() if module is not None)
+print(json.dumps({"ms": elapsed * 1000, "roots": sorted({m.split(".")[0] for m in loaded})}))
 """
 
 
@@ -118,7 +130,7 @@ def child_env() -> dict[str, str]:
 
 def _run(modules: tuple[str, ...], env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *flags, "-c", _CHILD, json.dumps(list(modules))],
+        [sys.executable, *flags, "-c", _CHILD, json.dumps(list(modules)), json.dumps(NOT_SHIPPED)],
         env=env,
         cwd=ROOT,
         capture_output=True,

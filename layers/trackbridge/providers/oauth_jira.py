@@ -60,6 +60,7 @@ from pydantic import SecretStr
 
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import InvalidInput
+from trackbridge.domain.oauth import STATE_TTL_S
 from trackbridge.providers.classify import classify_response, classify_transport_error, parse_body
 from trackbridge.providers.errors import AuthenticationError, TrackerError, make_error
 from trackbridge.providers.ratelimit import RateLimitInfo
@@ -75,7 +76,6 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "manage:jira-webhook",
     "offline_access",
 )
-STATE_TTL_S = 600
 SESSION_NONCE_BYTES = 32  # 256 bits: guessing one is hopeless, however many callbacks an attacker sends
 _MAX_SESSION_NONCE_CHARS = 256
 REFRESH_SKEW_S = 300  # refresh this long before expiry: a sync slice must not see a token die mid-page

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    # Only in signatures. ``types`` imports this module for ``PageCursor``, and code that never calls a
+    # tracker uses ``types`` (the API's request bodies): it must not pay for httpx.
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from trackbridge.domain.errors import (
     ValidationFailed,
 )
 from trackbridge.domain.ids import IdPrefix, is_id
+from trackbridge.domain.oauth import CALLBACK_PATH, SESSION_NONCE_COOKIE, SESSION_NONCE_HEADER
 from trackbridge.domain.times import utcnow
 from trackbridge.domain.trackers import tracker
 from trackbridge.providers import oauth_jira
@@ -62,10 +63,6 @@ from trackbridge.storage.audit import AuditRepository
 from trackbridge.storage.connections import ConnectionRepository
 from trackbridge.storage.oauth_states import IssuedOAuthState, OAuthStateRepository
 
-CALLBACK_PATH = "/v1/oauth/jira/callback"
-# How a caller that is not a browser presents the session nonce at the callback (a browser sends the cookie).
-SESSION_NONCE_HEADER = "X-Trackbridge-OAuth-Nonce"
-SESSION_NONCE_COOKIE = "tb_oauth_nonce"
 # A state key shorter than this is a misconfiguration (HMAC-SHA256 wants at least 32 bytes of key).
 MIN_STATE_KEY_BYTES = 32
 # How often a write that lost a race (a concurrent refresh or edit) is tried again before a 409.

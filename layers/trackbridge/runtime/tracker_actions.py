@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 from trackbridge.domain.audit import Actor, FieldChange, diff, new_entry
 from trackbridge.domain.connections import Connection
@@ -49,12 +49,16 @@ from trackbridge.domain.errors import (
 from trackbridge.domain.issues import Comment, Issue
 from trackbridge.domain.times import utcnow
 from trackbridge.domain.trackers import tracker
-from trackbridge.providers.base import TrackerAdapter
-from trackbridge.providers.types import Attachment, ConnectionReport, IssueChanges, IssueDraft, Transition
-from trackbridge.runtime.adapter_pool import AdapterPool
 from trackbridge.runtime.observability import logger
-from trackbridge.storage.audit import AuditRepository
-from trackbridge.storage.issues import CommentRepository, IssueRepository
+
+if TYPE_CHECKING:
+    # Types only: the API imports this module at cold start (its routes' ``TrackerActions``), and the adapter
+    # side pulls in httpx and the provider modules; the adapters themselves come from the pool at run time.
+    from trackbridge.providers.base import TrackerAdapter
+    from trackbridge.providers.types import Attachment, ConnectionReport, IssueChanges, IssueDraft, Transition
+    from trackbridge.runtime.adapter_pool import AdapterPool
+    from trackbridge.storage.audit import AuditRepository
+    from trackbridge.storage.issues import CommentRepository, IssueRepository
 
 MAX_BULK_ITEMS = 100
 # API Gateway gives an integration 29 s; a bulk request stops starting items before that.
@@ -97,7 +101,8 @@ class IssueUpdate:
 
 
 # A bulk item as read: a new issue, an update, or the error that refused it before the tracker was asked.
-BulkItem = IssueDraft | IssueUpdate | TrackbridgeError
+# (A string: ``IssueDraft`` is imported for type checking only, and nothing asks the alias at run time.)
+BulkItem: TypeAlias = "IssueDraft | IssueUpdate | TrackbridgeError"
 
 
 @dataclass(frozen=True, slots=True)

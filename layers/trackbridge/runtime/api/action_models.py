@@ -4,18 +4,21 @@ Each request body turns into the plain value the use case takes (``IssueCreate.d
 ``IssuePatch.changes()`` -> ``IssueChanges``, ``TransitionRequest.target()`` -> ``TransitionTarget``), and
 :func:`bulk_items` reads a bulk request's items one by one, so a bad item is refused alone (422 with its
 ``body.items.<n>`` paths) while the others run.
+
+The adapter vocabulary (``providers.types``) is imported by the methods that build it: the API's cold start
+loads no provider module (issue 14, ``tests/unit/test_cold_imports.py``), and the first tracker action pays
+for it, with the adapters it is about to need anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.issues import StatusCategory
-from trackbridge.providers.types import IssueChanges, IssueDraft, Transition
 from trackbridge.runtime.issues import IssueView
 from trackbridge.runtime.tracker_actions import (
     MAX_BULK_ITEMS,
@@ -25,6 +28,9 @@ from trackbridge.runtime.tracker_actions import (
     IssueUpdate,
     TransitionTarget,
 )
+
+if TYPE_CHECKING:
+    from trackbridge.providers.types import IssueChanges, IssueDraft, Transition
 
 MAX_TITLE = 1_000
 # GitHub's own cap on issue and comment bodies (characters); the other trackers accept at least as much.
@@ -36,8 +42,12 @@ MAX_SEARCH_LIMIT = 100
 # ---- request bodies ---------------------------------------------------------------------------------------
 
 
+# Every model here builds its validator on first use (``defer_build``): the first tracker-action request or
+# the OpenAPI document, rather than the API's cold start, pays for it (issue 14).
+
+
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class IssueCreate(_Body):
@@ -53,6 +63,8 @@ class IssueCreate(_Body):
     fields: dict[str, Any] = Field(default_factory=dict, description="tracker-native fields")
 
     def draft(self) -> IssueDraft:
+        from trackbridge.providers.types import IssueDraft
+
         return IssueDraft(
             title=self.title,
             body=self.body,
@@ -84,6 +96,8 @@ class IssuePatch(_Body):
         return self
 
     def changes(self) -> IssueChanges:
+        from trackbridge.providers.types import IssueChanges
+
         return IssueChanges(
             title=self.title,
             body=self.body,
@@ -162,7 +176,11 @@ def bulk_items(raw: Sequence[Any]) -> list[BulkItem]:
 # ---- answers -----------------------------------------------------------------------------------------------
 
 
-class TransitionView(BaseModel):
+class _Answer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class TransitionView(_Answer):
     id: str
     name: str
     to_status: str
@@ -173,7 +191,7 @@ class TransitionView(BaseModel):
         return cls(id=t.id, name=t.name, to_status=t.to_status, to_category=t.to_category)
 
 
-class AttachmentView(BaseModel):
+class AttachmentView(_Answer):
     id: str
     issue_key: str
     filename: str
@@ -182,14 +200,14 @@ class AttachmentView(BaseModel):
     content_type: str | None = None
 
 
-class BulkItemResult(BaseModel):
+class BulkItemResult(_Answer):
     index: int
     status: int = Field(description="201 created, 200 updated, else the error's HTTP status")
     issue: IssueView | None = None
     error: dict[str, Any] | None = None
 
 
-class BulkResult(BaseModel):
+class BulkResult(_Answer):
     items: list[BulkItemResult]
     succeeded: int
     failed: int

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, File, Path, Query, UploadFile
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.issues import Comment
@@ -73,11 +73,15 @@ IssueKey = Annotated[
 
 
 class Providers(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, as action_models' models are
+
     items: list[dict[str, Any]]
     next_cursor: str | None = None
 
 
 class Transitions(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[TransitionView]
     next_cursor: str | None = None
 

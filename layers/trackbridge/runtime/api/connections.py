@@ -6,24 +6,47 @@ write-only: the bodies declare them as secrets and no response model has a field
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
-from trackbridge.runtime.connections import ConnectionService
+
+if TYPE_CHECKING:
+    from trackbridge.runtime.connections import ConnectionService
 
 READ, WRITE = "connections:read", "connections:write"
 
+
+class Connections(Protocol):
+    """What the routes ask of ``runtime.connections.ConnectionService``, which the container builds on the
+    first request: importing it (with the secrets store and Powertools' parameters) is not the cold start's
+    job (issue 14)."""
+
+    def create(self, tenant: str, body: ConnectionCreate, actor: Actor) -> Connection: ...
+
+    def list(self, tenant: str, *, limit: int = ..., cursor: str | None = None) -> Page[Connection]: ...
+
+    def get(self, tenant: str, connection_id: str) -> Connection: ...
+
+    def update(self, tenant: str, connection_id: str, patch: ConnectionPatch, actor: Actor) -> Connection: ...
+
+    def delete(self, tenant: str, connection_id: str, actor: Actor) -> None: ...
+
+
+if TYPE_CHECKING:
+    _THE_SERVICE_FITS: type[Connections] = ConnectionService  # mypy holds the service to the routes' view
+
 router = APIGatewayRouter()
 Caller = Annotated[Principal, Depends(require_principal)]
-Service = Annotated[ConnectionService, Depends(container.connection_service)]
+Service = Annotated[Connections, Depends(container.connection_service)]
 ConnectionId = Annotated[str, Path(description="a connection id, e.g. conn_abcdefghijklmnopqrst")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Cursor = Annotated[

@@ -28,7 +28,8 @@ started in one browser only the later one completes from it.
 from __future__ import annotations
 
 import html
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import Depends, Request, Response, content_types
@@ -39,32 +40,53 @@ from aws_lambda_powertools.shared.cookies import Cookie as SetCookie
 from aws_lambda_powertools.shared.cookies import SameSite
 from pydantic import BaseModel, ConfigDict, Field
 
+from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.errors import TrackbridgeError
+from trackbridge.domain.oauth import CALLBACK_PATH, SESSION_NONCE_COOKIE, SESSION_NONCE_HEADER, STATE_TTL_S
 from trackbridge.domain.times import UtcDatetime
-from trackbridge.providers.oauth_jira import STATE_TTL_S
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.errors import from_trackbridge_error
 from trackbridge.runtime.api.operations import requires
-from trackbridge.runtime.jira_oauth import (
-    CALLBACK_PATH,
-    SESSION_NONCE_COOKIE,
-    SESSION_NONCE_HEADER,
-    JiraOAuthService,
-    redirect_uri_for,
-)
 from trackbridge.runtime.observability import logger
+
+if TYPE_CHECKING:
+    from trackbridge.providers.oauth_jira import AuthorizationStart
+    from trackbridge.runtime.jira_oauth import JiraOAuthService, Revocation
 
 WRITE = "connections:write"
 NO_STORE = {"Cache-Control": "no-store"}
 
+
+class OAuthFlows(Protocol):
+    """What the routes ask of the OAuth service (``runtime.jira_oauth.JiraOAuthService``)."""
+
+    def start(self, tenant: str, connection_id: str, *, redirect_uri: str) -> AuthorizationStart: ...
+
+    def complete(
+        self,
+        query: Mapping[str, str],
+        *,
+        session_nonce: str | None,
+        redirect_uri: str,
+        request_id: str | None,
+    ) -> Connection: ...
+
+    def revoke(self, tenant: str, connection_id: str, actor: Actor) -> Revocation: ...
+
+
+if TYPE_CHECKING:
+    _THE_SERVICE_FITS: type[OAuthFlows] = JiraOAuthService  # mypy holds the service to the routes' view
+
 router = APIGatewayRouter()
 Caller = Annotated[Principal, Depends(require_principal)]
-Service = Annotated[JiraOAuthService, Depends(container.jira_oauth_service)]
+Service = Annotated[OAuthFlows, Depends(container.jira_oauth_service)]
 
 
 def _redirect_uri(request: Request) -> str:
+    from trackbridge.runtime.jira_oauth import redirect_uri_for
+
     return redirect_uri_for(request.resolved_event.raw_event)
 
 
@@ -155,13 +177,21 @@ def _page(title: str, message: str, *, code: str | None = None, guidance: str | 
     return _PAGE.format(title=html.escape(title), message=html.escape(message), extra=extra)
 
 
-class OAuthConnectionRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# The models below build their validators on first use (``defer_build``): an OAuth request or the OpenAPI
+# document, not the API's cold start, pays for them (issue 14).
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class OAuthConnectionRef(_Model):
+    model_config = ConfigDict(extra="forbid")  # and defer_build, from _Model
 
     connection_id: str = Field(min_length=1, max_length=64, examples=["conn_abcdefghijklmnopqrst"])
 
 
-class AuthorizationStarted(BaseModel):
+class AuthorizationStarted(_Model):
     authorization_url: str
     state_expires_at: UtcDatetime
     nonce: str = Field(
@@ -170,21 +200,21 @@ class AuthorizationStarted(BaseModel):
     )
 
 
-class OAuthCallbackResult(BaseModel):
+class OAuthCallbackResult(_Model):
     """What the public callback says: whether it worked, never the connection or any token."""
 
     status: str = Field(examples=["connected"])
     message: str
 
 
-class OAuthErrorDetail(BaseModel):
+class OAuthErrorDetail(_Model):
     code: str = Field(examples=["OAUTH_STATE_USED"])
     message: str
     details: Any = None
     guidance: str | None = None
 
 
-class OAuthErrorBody(BaseModel):
+class OAuthErrorBody(_Model):
     error: OAuthErrorDetail
 
 
@@ -236,7 +266,7 @@ _CALLBACK_RESPONSES: dict[int, OpenAPIResponse] = {
 }
 
 
-class OAuthRevoked(BaseModel):
+class OAuthRevoked(_Model):
     status: str = "revoked"
     revoked_at_provider: bool
     forgot_tokens: bool
