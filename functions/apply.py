@@ -15,9 +15,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trackbridge.runtime import container
-from trackbridge.runtime.adapter_pool import AdapterPool
 from trackbridge.runtime.observability import logger, metrics, tracer
-from trackbridge.runtime.webhooks.apply import APPLY_ADAPTER_OPTIONS, WebhookApplier, apply_record
+from trackbridge.runtime.webhooks.apply import apply_record
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 # A batch whose every record failed is answered like any other (each record named in batchItemFailures)
@@ -26,36 +25,8 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 processor.raise_on_entire_batch_failure = False
 
 
-_built: dict[str, WebhookApplier] = {}
-
-
-def applier() -> WebhookApplier:
-    """The process's applier, built from the composition root on first use, and again once the root was
-    reset (``container.reset()`` gives a new table), its adapters' clients closed then."""
-    table = container.table()
-    current = _built.get("applier")
-    if current is not None and current.table is table:
-        return current
-    if current is not None:
-        close_applier()
-    pool = AdapterPool(
-        container.connection_secrets(), factory=container.adapter_factory(), options=APPLY_ADAPTER_OPTIONS
-    )
-    built = _built["applier"] = WebhookApplier(
-        table=table, connections=container.connection_repository(), adapters=pool
-    )
-    return built
-
-
-def close_applier() -> None:
-    """Forget the applier and close the tracker clients its adapter pool holds."""
-    current = _built.pop("applier", None)
-    if current is not None:
-        current.close()
-
-
 def record_handler(record: SQSRecord) -> str:
-    return apply_record(record, applier=applier())
+    return apply_record(record, applier=container.webhook_applier())
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -11,13 +11,25 @@ Order of effects, chosen so no failure leaves a state worse than "retry":
 * delete: the version-conditioned delete and its audit entry first, then the secrets. A failure to delete
   a secret is logged (``connections.secret_delete_failed`` with the secret's name, never its value) and
   does not undo the delete: the connection is gone either way and the name says what to clean up.
+* webhook routing: the routing item the webhook Lambda finds a connection's tenant by
+  (``storage.webhooks``) is written in the create transaction and deleted in the delete transaction, so a
+  delivery URL works exactly as long as its connection exists.
+* webhook secret rotation: the version-conditioned write (``has_webhook_secret``, the routing item) and its
+  audit entry first, then the new secret goes first in the list (the previous one stays valid). A failure
+  of the secret write is a 503 and the list is unchanged: the tracker's current secret keeps working, and
+  a repeated rotation starts from it.
 """
 
 from __future__ import annotations
 
+import base64
+import secrets as random_secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+from pydantic import SecretStr
 
 from trackbridge.domain.audit import Actor, diff, new_entry
 from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch, check_base_url
@@ -27,9 +39,30 @@ from trackbridge.domain.ids import IdPrefix, is_id, new_id
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import utcnow
 from trackbridge.runtime.observability import logger
-from trackbridge.runtime.secrets import ConnectionSecrets
+from trackbridge.runtime.secrets import WEBHOOK_SECRETS_KEPT, ConnectionSecrets
 from trackbridge.storage.audit import AuditRepository
 from trackbridge.storage.connections import ConnectionRepository
+from trackbridge.storage.webhooks import WebhookRoutes
+
+# 32 random bytes, in the ``whsec_<base64>`` form every tracker accepts: GitHub and Jira HMAC with the whole
+# string, GitLab sends it back as X-Gitlab-Token, and as a signing token reads the base64 part as its key.
+WEBHOOK_SECRET_BYTES = 32
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+
+
+def new_webhook_secret() -> SecretStr:
+    raw = random_secrets.token_bytes(WEBHOOK_SECRET_BYTES)
+    return SecretStr(WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode("ascii"))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecretRotation:
+    """A rotation's outcome: the new secret (the API shows it once) and whether the previous one is kept."""
+
+    connection_id: str
+    secret: SecretStr
+    previous_secret_kept: bool
+    rotated_at: datetime
 
 
 class ScheduleSync(Protocol):
@@ -48,6 +81,7 @@ class ConnectionService:
         clock: Callable[[], datetime] = utcnow,
         schedules: ScheduleSync | None = None,
         egress: EgressPolicy | None = None,
+        webhook_routes: WebhookRoutes | None = None,
     ) -> None:
         self.connections = connections
         self.audit = audit
@@ -57,6 +91,10 @@ class ConnectionService:
         self.egress = egress if egress is not None else EgressPolicy()
         # Keeps each connection's EventBridge schedule in step with its ``schedule`` field (sync issue).
         self.schedules = schedules
+        # The routing items of webhook URLs live in the connections' table.
+        self.webhook_routes = (
+            webhook_routes if webhook_routes is not None else WebhookRoutes(connections.table)
+        )
 
     def get(self, tenant: str, connection_id: str) -> Connection:
         if not is_id(IdPrefix.CONNECTION, connection_id):
@@ -85,7 +123,8 @@ class ConnectionService:
         try:
             if body.webhook_secret is not None:
                 self.secrets.put_webhook_secret(tenant, connection.id, body.webhook_secret, new=True)
-            self.connections.create(tenant, connection, also=(self.audit.put_op(tenant, entry),))
+            route = self.webhook_routes.create_op(tenant, connection.provider, connection.id)
+            self.connections.create(tenant, connection, also=(self.audit.put_op(tenant, entry), route))
         except Exception:
             self._delete_secrets(tenant, connection.id)
             raise
@@ -140,12 +179,47 @@ class ConnectionService:
             changes=diff(current.public_fields(), None),
         )
         self.connections.delete(
-            tenant, connection_id, expected_version=current.version, also=(self.audit.put_op(tenant, entry),)
+            tenant,
+            connection_id,
+            expected_version=current.version,
+            also=(self.audit.put_op(tenant, entry), self.webhook_routes.delete_op(connection_id)),
         )
         self._delete_secrets(tenant, connection_id)
         if self.schedules is not None:
             self.schedules.delete(connection_id)
         logger.info("connections.deleted", extra={"tenant": tenant, "connection_id": connection_id})
+
+    def rotate_webhook_secret(self, tenant: str, connection_id: str, actor: Actor) -> WebhookSecretRotation:
+        """A new random signing secret; the previous one stays valid until the next rotation.
+
+        Also writes the routing item when it is missing (a connection created before routing items), so
+        rotating is how such a connection starts receiving webhooks.
+        """
+        current = self.get(tenant, connection_id)
+        secret = new_webhook_secret()
+        now = self.clock()
+        updated = current.apply(ConnectionPatch(webhook_secret=secret), now=now)
+        entry = new_entry(
+            action="webhook.rotate",
+            target=connection_id,
+            actor=actor,
+            at=now,
+            changes=diff(
+                current.public_fields(), updated.public_fields(), secrets_changed=("webhook_secret",)
+            ),
+        )
+        route = self.webhook_routes.restore_op(tenant, current.provider, connection_id)
+        self.connections.replace(
+            tenant, updated, expected_version=current.version, also=(self.audit.put_op(tenant, entry), route)
+        )
+        self.secrets.put_webhook_secret(tenant, connection_id, secret, new=False)
+        logger.info("connections.webhook_rotated", extra={"tenant": tenant, "connection_id": connection_id})
+        return WebhookSecretRotation(
+            connection_id=connection_id,
+            secret=secret,
+            previous_secret_kept=current.has_webhook_secret and WEBHOOK_SECRETS_KEPT > 1,
+            rotated_at=now,
+        )
 
     def _delete_secrets(self, tenant: str, connection_id: str) -> None:
         try:
@@ -163,4 +237,4 @@ class ConnectionService:
             )
 
 
-__all__ = ["ConnectionService"]
+__all__ = ["ConnectionService", "WebhookSecretRotation", "new_webhook_secret"]

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from trackbridge.runtime.sync.queue import SqsSyncQueue
     from trackbridge.runtime.sync.schedules import ConnectionSchedules
     from trackbridge.runtime.tracker_actions import TrackerActions
+    from trackbridge.runtime.webhooks.apply import WebhookApplier
+    from trackbridge.runtime.webhooks.ingest import WebhookIngest
     from trackbridge.storage.api_keys import ApiKeyRepository
     from trackbridge.storage.audit import AuditRepository
     from trackbridge.storage.connections import ConnectionRepository
@@ -299,7 +301,34 @@ def synced_issues() -> SyncedIssues:
     )
 
 
+@lru_cache(maxsize=1)
+def webhook_ingest() -> WebhookIngest:
+    """The webhook Lambda's work: verify, deduplicate, enqueue (no tracker credentials, no tracker call)."""
+    from trackbridge.runtime.webhooks.ingest import SqsInboundQueue, WebhookIngest
+    from trackbridge.storage.webhooks import DeliveryRecords, WebhookRoutes
+
+    return WebhookIngest(
+        routes=WebhookRoutes(table()),
+        deliveries=DeliveryRecords(table()),
+        connections=connection_repository(),
+        secrets=connection_secrets(),
+        queue=SqsInboundQueue(aws.client("sqs"), get_settings().inbound_queue_url),
+    )
+
+
+@lru_cache(maxsize=1)
+def webhook_applier() -> WebhookApplier:
+    """The apply Lambda's work, with adapters of its own (short timeouts, no in-process rate-limit waits)."""
+    from trackbridge.runtime.adapter_pool import AdapterPool
+    from trackbridge.runtime.webhooks.apply import APPLY_ADAPTER_OPTIONS, WebhookApplier
+
+    pool = AdapterPool(connection_secrets(), factory=adapter_factory(), options=APPLY_ADAPTER_OPTIONS)
+    return WebhookApplier(table=table(), connections=connection_repository(), adapters=pool)
+
+
 _FACTORIES = (
+    webhook_ingest,
+    webhook_applier,
     egress_policy,
     adapter_factory,
     adapter_pool,
@@ -329,6 +358,8 @@ def reset() -> None:
     """Forget every cached object, client and the settings."""
     if adapter_pool.cache_info().currsize:
         adapter_pool().close()  # its httpx clients hold sockets
+    if webhook_applier.cache_info().currsize:
+        webhook_applier().close()
     for factory in _FACTORIES:
         factory.cache_clear()
     if oauth_http.cache_info().currsize:
@@ -363,4 +394,6 @@ __all__ = [
     "synced_issues",
     "table",
     "tracker_actions",
+    "webhook_applier",
+    "webhook_ingest",
 ]

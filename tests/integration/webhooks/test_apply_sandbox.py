@@ -82,9 +82,9 @@ def sandboxes(apply_table: LocalResources) -> Iterator[dict[str, SandboxTracker[
 @pytest.fixture(autouse=True)
 def fresh_applier(apply_table: LocalResources) -> Iterator[None]:
     """Each test starts with no applier built: the handler builds its own from the composition root."""
-    functions.apply.close_applier()
+    container.reset()
     yield
-    functions.apply.close_applier()
+    container.reset()
 
 
 @pytest.fixture
@@ -293,13 +293,13 @@ def test_a_tracker_outage_fails_the_record_for_a_retry_that_then_applies_it(
 def test_the_handler_rebuilds_its_applier_after_the_composition_root_is_reset(
     apply_table: LocalResources,
 ) -> None:
-    built = functions.apply.applier()
-    assert functions.apply.applier() is built
+    built = container.webhook_applier()
+    assert container.webhook_applier() is built
     assert built.table is container.table()
 
     container.reset()
 
-    rebuilt = functions.apply.applier()
+    rebuilt = container.webhook_applier()
     assert rebuilt is not built
     assert rebuilt.table is container.table()
 

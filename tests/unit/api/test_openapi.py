@@ -199,7 +199,7 @@ def _models() -> dict[str, type[Any]]:
     from trackbridge.domain.issues import Comment, Worklog
     from trackbridge.domain.sync import SyncLogEntry, SyncOperation
     from trackbridge.domain.sync_plan import SyncRequest
-    from trackbridge.runtime.api import action_models, oauth, sync, views
+    from trackbridge.runtime.api import action_models, oauth, sync, views, webhooks
     from trackbridge.runtime.api import actions as action_routes
     from trackbridge.runtime.health import HealthReport
     from trackbridge.runtime.issues import IssueDetail, IssueView
@@ -231,6 +231,7 @@ def _models() -> dict[str, type[Any]]:
         sync.SyncStates,
         views.ConnectionTestReport,
         views.ProviderList,
+        webhooks.RotatedWebhookSecret,
         *(getattr(oauth, name) for name in ("OAuthConnectionRef", "AuthorizationStarted", "OAuthRevoked")),
         *(getattr(oauth, name) for name in ("OAuthCallbackResult", "OAuthErrorBody")),
     ]

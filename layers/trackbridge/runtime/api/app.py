@@ -43,7 +43,18 @@ from trackbridge.domain.errors import (
     ValidationFailed,
 )
 from trackbridge.domain.pagination import MAX_CURSOR_LENGTH
-from trackbridge.runtime.api import actions, audit, connections, errors, health, issues, keys, oauth, sync
+from trackbridge.runtime.api import (
+    actions,
+    audit,
+    connections,
+    errors,
+    health,
+    issues,
+    keys,
+    oauth,
+    sync,
+    webhooks,
+)
 from trackbridge.runtime.api.context import Principal, principal_from_event
 from trackbridge.runtime.api.cursors import CursorSealer, cursor_sealer
 from trackbridge.runtime.api.openapi import API_DESCRIPTION, TAGS, complete, with_server
@@ -111,6 +122,7 @@ app.include_router(oauth.router)
 app.include_router(actions.router)
 app.include_router(issues.router)
 app.include_router(keys.router)
+app.include_router(webhooks.router)
 
 
 @lru_cache(maxsize=1)

@@ -121,6 +121,12 @@ _ERROR: Final[dict[str, Any]] = {
 }
 
 SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
+    "RotatedWebhookSecret": {
+        "connection_id": "conn_k7mq4xw2p5rtz3nb6hcd",
+        "webhook_secret": "whsec_ZXhhbXBsZS1vbmx5LW5vdC1hLXJlYWwtc2VjcmV0IQ==",
+        "previous_secret_kept": True,
+        "rotated_at": UPDATED,
+    },
     # ---- errors
     "Error": {"error": _ERROR},
     "ErrorDetail": _ERROR,
