@@ -9,23 +9,22 @@ Layout (access patterns in README.md):
   ``T#{t}#CONN#{connection}#COMMENTS`` / ``{ref}#{id}`` (a connection's comments, for the deletion sweep);
 * user / sprint ``T#{t}#CONN#{connection}`` / ``USER#{id}`` / ``SPRINT#{id}``.
 
-Issues, comments and worklogs are written by webhooks and syncs that can race, so every write is one
-conditional ``PutItem`` (DESIGN section 10): it lands only if nothing is stored, the stored ``updated_at`` is
-older, or the timestamps are equal and the content hash differs. An older event never overwrites a newer
-state and a replayed page costs no write. A put that botocore retried after its first attempt landed (a
-read timeout, a 500) fails its own condition; the sync engine's mark tells that apart from a lost race.
+Issues, comments and worklogs are written by webhooks, tracker actions and syncs that can race: every write
+goes through ``storage.write_journal`` (DESIGN section 10's conditional ``PutItem``: it lands only if nothing
+is stored, the stored ``updated_at`` is older, or the timestamps are equal and the content hash differs).
+The repositories' ``put_if_newer`` is the path from outside a sync: it journals the version first, so a
+sync's unconditional batch of new items never buries it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
 
 from trackbridge.domain.errors import NotFound
 from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
-from trackbridge.domain.sync_plan import StoredVersion, earlier_write, write_mark
+from trackbridge.domain.sync_plan import StoredVersion
 from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.keys import (
     COMMENT_PREFIX,
@@ -59,50 +58,8 @@ from trackbridge.storage.keys import (
 )
 from trackbridge.storage.mapping import datetime_or_none, iso_or_none
 from trackbridge.storage.paging import query_page
-from trackbridge.storage.sync import SYNC_MARK
-from trackbridge.storage.table import ConditionFailed, Item, Table
-
-WriteOutcome = Literal["created", "updated", "unchanged"]
-_NEWER_OR_DIFFERENT = "attribute_not_exists(#pk) OR #u < :u OR (#u = :u AND #h <> :h)"
-
-
-def put_if_newer(table: Table, item: Item) -> WriteOutcome:
-    """The ordering rule of DESIGN section 10 for any item carrying ``updated_at`` and ``content_hash``."""
-    try:
-        old = table.put(
-            item,
-            condition=_NEWER_OR_DIFFERENT,
-            names={"#pk": PK, "#u": "updated_at", "#h": "content_hash"},
-            values={":u": item["updated_at"], ":h": item["content_hash"]},
-            return_old=True,
-        )
-    except ConditionFailed as exc:
-        return _own_earlier_attempt(item, exc.old_item) or "unchanged"
-    return "updated" if old else "created"
-
-
-def _own_earlier_attempt(item: Item, stored: Item | None) -> WriteOutcome | None:
-    """What this very write did, when the item that failed its condition is its own first attempt.
-
-    botocore retries a request whose answer it did not get (a read timeout, a 500); when the first attempt
-    landed, the retry finds it stored and fails the condition. Only a write carrying a sync mark can tell
-    (``{operation}/{c|u|d}``, ``domain.sync_plan.write_mark``): the stored copy with the same mark, update
-    time and hash is this operation's own write of this version, counted as its mark records it. A tombstone
-    (``d``) replaces a stored item, so it counts as an update (the writer counts that as a deletion). An
-    unmarked write (a webhook) cannot tell its own copy from an equal one and stays "unchanged".
-    """
-    mark = item.get(SYNC_MARK)
-    if not mark or stored is None:
-        return None
-    if any(stored.get(name) != item.get(name) for name in (SYNC_MARK, "updated_at", "content_hash")):
-        return None
-    operation_id = str(mark).rpartition("/")[0]
-    version = StoredVersion(
-        updated_at=str(item["updated_at"]), content_hash=str(item["content_hash"]), mark=str(mark)
-    )
-    if mark == write_mark(operation_id, "update", tombstone=True):
-        return "updated"
-    return earlier_write(version, operation_id)
+from trackbridge.storage.table import Item, Table
+from trackbridge.storage.write_journal import WriteOutcome, put_if_newer, write_outside_sync
 
 
 def stored_versions(table: Table, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
@@ -190,7 +147,9 @@ class IssueRepository:
         )
 
     def put_if_newer(self, tenant: str, issue: Issue) -> WriteOutcome:
-        return put_if_newer(self.table, self.item(tenant, issue))
+        """Store ``issue`` from outside a sync (a tracker action's write-through): journaled, then the
+        newer-wins put (``storage.write_journal``)."""
+        return write_outside_sync(self.table, self.item(tenant, issue))
 
     def get(self, tenant: str, connection_id: str, external_id: str) -> Issue:
         item = self.table.get(connection_pk(tenant, connection_id), issue_sk(external_id))
@@ -322,7 +281,8 @@ class CommentRepository:
         )
 
     def put_if_newer(self, tenant: str, comment: Comment) -> WriteOutcome:
-        return put_if_newer(self.table, self.item(tenant, comment))
+        """Store ``comment`` from outside a sync: journaled, then the newer-wins put."""
+        return write_outside_sync(self.table, self.item(tenant, comment))
 
     def get(self, tenant: str, issue_ref: str, comment_id: str) -> Comment:
         item = self.table.get(issue_pk(tenant, issue_ref), comment_sk(comment_id))
@@ -398,7 +358,8 @@ class WorklogRepository:
         )
 
     def put_if_newer(self, tenant: str, worklog: Worklog) -> WriteOutcome:
-        return put_if_newer(self.table, self.item(tenant, worklog))
+        """Store ``worklog`` from outside a sync: journaled, then the newer-wins put."""
+        return write_outside_sync(self.table, self.item(tenant, worklog))
 
     def get(self, tenant: str, issue_ref: str, worklog_id: str) -> Worklog:
         item = self.table.get(issue_pk(tenant, issue_ref), worklog_sk(worklog_id))

@@ -1,5 +1,6 @@
-"""Writes from outside a sync (webhooks, tracker actions' write-through), and how a sync's batch writes stay
-behind them.
+"""Writing synced items (issues, comments, worklogs): DESIGN section 10's newer-wins conditional put, writes
+from outside a sync (webhooks, tracker actions' write-through), and how a sync's batch writes stay behind
+them.
 
 A sync writes an item its batch read showed absent with an unconditional ``BatchWriteItem`` (25 items a
 request, several in flight), not with DESIGN section 10's conditional put: on a first full sync that is
@@ -32,10 +33,55 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
-from trackbridge.storage.issues import WriteOutcome, put_if_newer
+from trackbridge.domain.sync_plan import StoredVersion, earlier_write, write_mark
 from trackbridge.storage.keys import PK, SK, TTL_ATTRIBUTE
-from trackbridge.storage.table import Item, Table
+from trackbridge.storage.sync import SYNC_MARK
+from trackbridge.storage.table import ConditionFailed, Item, Table
+
+WriteOutcome = Literal["created", "updated", "unchanged"]
+_NEWER_OR_DIFFERENT = "attribute_not_exists(#pk) OR #u < :u OR (#u = :u AND #h <> :h)"
+
+
+def put_if_newer(table: Table, item: Item) -> WriteOutcome:
+    """The ordering rule of DESIGN section 10 for any item carrying ``updated_at`` and ``content_hash``."""
+    try:
+        old = table.put(
+            item,
+            condition=_NEWER_OR_DIFFERENT,
+            names={"#pk": PK, "#u": "updated_at", "#h": "content_hash"},
+            values={":u": item["updated_at"], ":h": item["content_hash"]},
+            return_old=True,
+        )
+    except ConditionFailed as exc:
+        return _own_earlier_attempt(item, exc.old_item) or "unchanged"
+    return "updated" if old else "created"
+
+
+def _own_earlier_attempt(item: Item, stored: Item | None) -> WriteOutcome | None:
+    """What this very write did, when the item that failed its condition is its own first attempt.
+
+    botocore retries a request whose answer it did not get (a read timeout, a 500); when the first attempt
+    landed, the retry finds it stored and fails the condition. Only a write carrying a sync mark can tell
+    (``{operation}/{c|u|d}``, ``domain.sync_plan.write_mark``): the stored copy with the same mark, update
+    time and hash is this operation's own write of this version, counted as its mark records it. A tombstone
+    (``d``) replaces a stored item, so it counts as an update (the writer counts that as a deletion). An
+    unmarked write (a webhook) cannot tell its own copy from an equal one and stays "unchanged".
+    """
+    mark = item.get(SYNC_MARK)
+    if not mark or stored is None:
+        return None
+    if any(stored.get(name) != item.get(name) for name in (SYNC_MARK, "updated_at", "content_hash")):
+        return None
+    operation_id = str(mark).rpartition("/")[0]
+    version = StoredVersion(
+        updated_at=str(item["updated_at"]), content_hash=str(item["content_hash"]), mark=str(mark)
+    )
+    if mark == write_mark(operation_id, "update", tombstone=True):
+        return "updated"
+    return earlier_write(version, operation_id)
+
 
 JOURNAL_PREFIX = "RECENT#"
 JOURNAL_TTL_S = 24 * 3600
@@ -87,8 +133,10 @@ def restore_outside_writes(table: Table, keys: Sequence[Key]) -> set[Key]:
 __all__ = [
     "JOURNAL_PREFIX",
     "JOURNAL_TTL_S",
+    "WriteOutcome",
     "journal_key",
     "journal_record",
+    "put_if_newer",
     "restore_outside_writes",
     "write_outside_sync",
 ]
