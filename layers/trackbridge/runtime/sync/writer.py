@@ -54,8 +54,13 @@ from trackbridge.storage.write_journal import restore_outside_writes
 Synced = Issue | Comment
 _T = TypeVar("_T")
 _A = TypeVar("_A")
-# Items per BatchWriteItem request (DynamoDB's limit).
+# Items per BatchWriteItem request and keys per BatchGetItem request (DynamoDB's limits).
 _BATCH = 25
+_READ_BATCH = 100
+
+
+def _chunks(keys: Sequence[Key], size: int) -> list[list[Key]]:
+    return [list(keys[start : start + size]) for start in range(0, len(keys), size)]
 
 
 def entity_of(obj: Synced) -> Entity:
@@ -170,9 +175,11 @@ class ItemWriter:
             self._pool = None
 
     def versions(self, objects: Sequence[Synced]) -> list[StoredVersion | None]:
-        """The stored versions of ``objects`` (None: not stored), from one batch read."""
+        """The stored versions of ``objects`` (None: not stored): batch reads of 100 keys, on the pool."""
         keyed = [_key(self.tenant, obj) for obj in objects]
-        stored = self.store.versions(keyed) if keyed else {}
+        stored: dict[Key, StoredVersion] = {}
+        for found in self.map(self.store.versions, _chunks(keyed, _READ_BATCH)):
+            stored.update(found)
         return [stored.get(key) for key in keyed]
 
     def decisions(
@@ -228,7 +235,8 @@ class ItemWriter:
             outcomes[n] = outcome
         batched = [n for n in absent if outcomes[n] == "created"]
         if batched:
-            won = self.store.restore_outside_writes([(items[n][PK], items[n][SK]) for n in batched])
+            created = [(items[n][PK], items[n][SK]) for n in batched]
+            won = set().union(*self.map(self.store.restore_outside_writes, _chunks(created, _READ_BATCH)))
             for n in batched:
                 if (items[n][PK], items[n][SK]) in won:
                     outcomes[n] = "unchanged"
