@@ -21,6 +21,8 @@ _COMMANDS: dict[tuple[str, ...], str] = {
     ("sync", ""): "infra.commands.sync:sync",
     ("status", ""): "infra.commands.sync:status",
     ("verify", ""): "infra.commands.verify:verify",
+    ("link", ""): "infra.commands.links:link",
+    ("links", ""): "infra.commands.links:links",
 }
 
 
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_key_commands(keys_cmds)
 
     _add_sync_commands(groups)
+    _add_link_commands(groups)
     return parser
 
 
@@ -151,6 +154,12 @@ def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
     verify.add_argument(
         "--local-state", default=".trackbridge/local.json", help="local.json of the embedded stack"
     )
+
+
+def _add_link_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.links import add_link_commands
+
+    add_link_commands(groups)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from trackbridge.runtime.idempotency import IdempotentRequests, TenantIdempotencyStore
     from trackbridge.runtime.issues import SyncedIssues
     from trackbridge.runtime.jira_oauth import JiraOAuthConfig, JiraOAuthService
+    from trackbridge.runtime.links import LinkService
     from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
     from trackbridge.runtime.secrets import ConnectionSecrets
     from trackbridge.runtime.sync import SyncEngine, SyncService
@@ -326,7 +327,22 @@ def webhook_applier() -> WebhookApplier:
     return WebhookApplier(table=table(), connections=connection_repository(), adapters=pool)
 
 
+@lru_cache(maxsize=1)
+def link_service() -> LinkService:
+    from trackbridge.runtime.links import LinkService, SyncedCopy
+    from trackbridge.storage.links import LinkRepository
+
+    return LinkService(
+        connection_repository(),
+        LinkRepository(table()),
+        SyncedCopy(table()),
+        audit_repository(),
+        adapters=adapter_pool,
+    )
+
+
 _FACTORIES = (
+    link_service,
     webhook_ingest,
     webhook_applier,
     egress_policy,
@@ -385,6 +401,7 @@ __all__ = [
     "idempotent_requests",
     "jira_oauth_config",
     "jira_oauth_service",
+    "link_service",
     "oauth_http",
     "oauth_token_store",
     "reset",

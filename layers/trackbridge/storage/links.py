@@ -6,17 +6,51 @@
 
 The object-side put carries ``attribute_not_exists``, so the same object-issue pair can be linked once;
 a delete checks all three items exist and fails as a whole if another delete won the race.
+
+Beside them, for the object view: ``T#{t}#ISSUE#{ref}`` / ``REFRESHED`` records when trackbridge last pulled
+the issue from the tracker for a link (``POST /v1/links/{id}/refresh``, ``?refresh=true``). Its sort key
+starts with none of the prefixes the issue's partition is listed by (``COMMENT#``, ``WORKLOG#``, ``LINK#``).
+:meth:`LinkRepository.linked_issues` reads the linked issues' synced copies and these records in one batch
+read per 50 issues.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
 from trackbridge.domain.errors import Conflict, NotFound
+from trackbridge.domain.issues import Issue
 from trackbridge.domain.links import Link, ObjectRef
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import from_iso, to_iso
-from trackbridge.storage.keys import LINK_PREFIX, PK, SK, issue_pk, link_id_sk, link_sk, object_pk, tenant_pk
+from trackbridge.storage.issues import IssueRepository
+from trackbridge.storage.keys import (
+    LINK_PREFIX,
+    PK,
+    SK,
+    connection_pk,
+    issue_pk,
+    issue_sk,
+    link_id_sk,
+    link_sk,
+    object_pk,
+    tenant_pk,
+)
+from trackbridge.storage.mapping import datetime_or_none
 from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
+
+REFRESHED_SK = "REFRESHED"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedIssue:
+    """A linked issue's synced copy (None: not stored) and when a link refresh last pulled it."""
+
+    issue: Issue | None
+    refreshed_at: datetime | None
 
 
 class LinkRepository:
@@ -71,6 +105,8 @@ class LinkRepository:
                     f"{link.object.key} is already linked to {link.issue_ref}",
                     code="ALREADY_EXISTS",
                     details={"link_id": existing},
+                    guidance="An object and an issue are linked once: details.link_id names that link "
+                    "(DELETE it first to link the pair again with another type).",
                 ) from exc
             raise
         return link
@@ -121,5 +157,46 @@ class LinkRepository:
             raise
         return link
 
+    # -- the object view: linked issues and when a refresh last pulled them ---------------------------------
 
-__all__ = ["LinkRepository"]
+    def record_refresh(self, tenant: str, issue_ref: str, at: datetime) -> None:
+        """Remember that ``issue_ref`` was pulled from the tracker at ``at`` (a later time only: two
+        refreshes racing leave the later one)."""
+        stamp = to_iso(at)
+        item = {
+            PK: issue_pk(tenant, issue_ref),
+            SK: REFRESHED_SK,
+            "entity": "issue_refresh",
+            "refreshed_at": stamp,
+        }
+        try:
+            self.table.put(
+                item,
+                condition="attribute_not_exists(#pk) OR #r < :r",
+                names={"#pk": PK, "#r": "refreshed_at"},
+                values={":r": stamp},
+            )
+        except ConditionFailed:
+            return  # a later refresh is already recorded
+
+    def linked_issues(self, tenant: str, wanted: Mapping[str, tuple[str, str]]) -> dict[str, LinkedIssue]:
+        """For each issue ref of ``wanted`` (``ref -> (connection_id, external_id)``): its synced copy without
+        the body, and its last link refresh; one strongly consistent batch read per 50 issues."""
+        issue_keys = {ref: (connection_pk(tenant, cid), issue_sk(eid)) for ref, (cid, eid) in wanted.items()}
+        refresh_keys = {ref: (issue_pk(tenant, ref), REFRESHED_SK) for ref in wanted}
+        found = self.table.batch_get(
+            [*issue_keys.values(), *refresh_keys.values()],
+            attributes=(*IssueRepository.LISTED_ATTRIBUTES, "refreshed_at"),
+        )
+        linked: dict[str, LinkedIssue] = {}
+        for ref in wanted:
+            issue_item = found.get(issue_keys[ref])
+            refresh_item = found.get(refresh_keys[ref])
+            linked[ref] = LinkedIssue(
+                issue=IssueRepository.model(issue_item) if issue_item else None,
+                refreshed_at=datetime_or_none(refresh_item.get("refreshed_at")) if refresh_item else None,
+            )
+        return linked
+
+
+__all__ = ["REFRESHED_SK", "LinkRepository", "LinkedIssue"]

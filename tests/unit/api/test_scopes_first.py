@@ -26,6 +26,11 @@ PATH_VALUES = {
     "key_id": "abcdefghijklmnopqrst",
     "key": "12",
     "ref": "conn_abcdefghijklmnopqrst.12",
+    "link_id": "link_abcdefghijklmnopqrst",
+    "kind": "table",
+    "database": "sales",
+    "schema": "public",
+    "name": "orders",
 }
 SCOPED = sorted((op for op in operations() if op.scope), key=lambda op: op.operation_id)
 SCOPES = {op.scope for op in SCOPED if op.scope}

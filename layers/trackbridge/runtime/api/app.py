@@ -51,6 +51,7 @@ from trackbridge.runtime.api import (
     health,
     issues,
     keys,
+    links,
     oauth,
     sync,
     webhooks,
@@ -123,6 +124,7 @@ app.include_router(actions.router)
 app.include_router(issues.router)
 app.include_router(keys.router)
 app.include_router(webhooks.router)
+app.include_router(links.router)
 
 
 @lru_cache(maxsize=1)

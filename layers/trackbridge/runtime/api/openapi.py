@@ -99,6 +99,11 @@ TAGS: Final[tuple[tuple[str, str], ...]] = (
         "reading them never calls the tracker.",
     ),
     (
+        "links",
+        "Links between internal objects (tables, views, alarms, test cases, ...) and tracker issues, both "
+        "ways, with each linked issue's live state.",
+    ),
+    (
         "tracker actions",
         "Changes and reads made at the tracker itself through a connection: create, update, "
         "comment, transition, attach, search and bulk. Each calls the tracker, so its errors include the "
