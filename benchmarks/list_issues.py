@@ -36,25 +36,6 @@ from typing import Any
 TARGET_RATIO = 2.0
 TENANT = "bench"
 CONNECTION_ID = "conn_benchlistissuesabcde"
-# What a listing item carries (DESIGN section 9, without the body; links are not read per issue).
-LISTED_ATTRIBUTES = (
-    "ref",
-    "external_id",
-    "connection_id",
-    "provider",
-    "key",
-    "title",
-    "status",
-    "status_category",
-    "assignees",
-    "labels",
-    "priority",
-    "url",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "content_hash",
-)
 
 
 class _Context:
@@ -72,22 +53,12 @@ class _Context:
 
 def _start_aws() -> Any:
     """moto on loopback with the stage's resources; this process's environment pointed at it."""
+    from benchmarks._local_aws import use_fake_aws
     from infra.local.moto import MotoServer
     from infra.local.provision import provision
     from trackbridge.runtime import aws, container
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():
-        os.environ[name] = value
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(name, None)
+    use_fake_aws()
     server = MotoServer().start()
     resources = provision(endpoint_url=server.endpoint_url, stage="listbench")
     os.environ.update(resources.environment())
@@ -194,7 +165,10 @@ def _bare_query(client: Any, table: str, limit: int, *, projected: bool) -> list
         "Limit": limit,
     }
     if projected:
-        names = {f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)}
+        # What a listing item carries (DESIGN section 9, without the body; links are not read per issue).
+        from trackbridge.storage.issues import IssueRepository
+
+        names = {f"#a{i}": name for i, name in enumerate(IssueRepository.LISTED_ATTRIBUTES)}
         request["ExpressionAttributeNames"].update(names)
         request["ProjectionExpression"] = ", ".join(names)
     return list(client.query(**request)["Items"])

@@ -799,23 +799,14 @@ def failures(run: ProviderRun) -> list[str]:
 def _start_aws() -> Any:
     """moto on loopback (``infra.local.moto.MotoServer``, as the embedded stack runs it), the connection's
     stage provisioned; ``server.meter`` is the request-unit meter inside it."""
+    from benchmarks._local_aws import use_fake_aws
     from benchmarks.dynamo_meter import DynamoMeter
     from infra.definition import TABLE
     from infra.local.moto import MotoServer
     from infra.local.provision import provision
     from trackbridge.runtime import container
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():
-        os.environ[name] = value
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(name, None)
+    use_fake_aws()
     meter = DynamoMeter([(i.name, i.partition_key, i.sort_key) for i in TABLE.indexes])
     # Installed before the server serializes moto's handler, so the meter runs inside that lock.
     meter.install()
