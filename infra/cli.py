@@ -21,6 +21,7 @@ _COMMANDS: dict[tuple[str, ...], str] = {
     ("sync", ""): "infra.commands.sync:sync",
     ("status", ""): "infra.commands.sync:status",
     ("verify", ""): "infra.commands.verify:verify",
+    ("maintenance", "run"): "infra.commands.maintenance:run",
     ("link", ""): "infra.commands.links:link",
     ("links", ""): "infra.commands.links:links",
 }
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_key_commands(keys_cmds)
 
     _add_sync_commands(groups)
+    _add_maintenance_commands(groups)
     _add_link_commands(groups)
     return parser
 
@@ -160,6 +162,12 @@ def _add_link_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
     from infra.commands.links import add_link_commands
 
     add_link_commands(groups)
+
+
+def _add_maintenance_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.maintenance import add_maintenance_commands
+
+    add_maintenance_commands(groups)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -278,4 +278,4 @@ def app_events_rule_name(stage: str) -> str:
 
 
 # How often the scheduler-maintenance function runs (stale locks, schedule reconciliation, webhook renewal).
-MAINTENANCE_INTERVAL_MINUTES = 15
+MAINTENANCE_INTERVAL_MINUTES = 5

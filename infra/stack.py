@@ -116,6 +116,7 @@ class TrackbridgeStack(Stack):
             kit=kit,
             data=self.data,
             sync_queue=self.queues.sync,
+            inbound_queue=self.queues.inbound,
             scheduling=self.scheduling,
             secrets=self.secrets,
             alerts=self.alerts,

@@ -102,6 +102,7 @@ class Maintenance(Construct):
         kit: FunctionKit,
         data: Data,
         sync_queue: WorkQueue,
+        inbound_queue: WorkQueue,
         scheduling: Scheduling,
         secrets: SecretsScope,
         alerts: Alerts,
@@ -112,6 +113,8 @@ class Maintenance(Construct):
         data.grant_read_write(self.handler)
         # Resumes operations whose lock went stale by re-enqueuing their continuation.
         sync_queue.queue.grant_send_messages(function)
+        # Replays the webhook deliveries Jira gave up on through the inbound queue (webhook liveness).
+        inbound_queue.queue.grant_send_messages(function)
         scheduling.grant_manage_schedules(self.handler)
         # Webhook renewal calls the trackers with the connection's credentials.
         secrets.grant_tracker_credentials(self.handler)

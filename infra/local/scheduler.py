@@ -41,7 +41,7 @@ from trackbridge.domain.schedules import (
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_FUNCTION = "scheduler_maintenance"
-MAINTENANCE_EVERY = timedelta(minutes=15)
+MAINTENANCE_EVERY = timedelta(minutes=5)
 
 
 def utc_now() -> datetime:

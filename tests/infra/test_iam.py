@@ -28,7 +28,7 @@ PRODUCERS = {
     "apply": set(),
     "sync": {"sync"},
     "auto_issue": set(),
-    "scheduler_maintenance": {"sync"},
+    "scheduler_maintenance": {"sync", "inbound"},
 }
 PUBLISHERS = {"apply", "sync", "auto_issue", "scheduler_maintenance"}
 SCHEDULE_MANAGERS = {"api", "scheduler_maintenance"}

@@ -238,6 +238,11 @@ class ConnectionCreate(BaseModel):
     schedule: Schedule | None = None
     entities: list[Entity] | None = Field(None, max_length=5)
     include_closed: bool = True
+    register_webhook: bool = Field(
+        False,
+        description="register a webhook at the tracker right away, as POST /v1/connections/{id}/webhook "
+        "does; the answer's `webhook` says whether it worked",
+    )
 
     @field_validator("base_url", mode="after")
     @classmethod
@@ -381,6 +386,38 @@ class Connection(BaseModel):
         return self.model_dump(mode="json", exclude={"created_at", "updated_at", "version"})
 
 
+WebhookStatus = Literal["active", "inactive", "unregistered"]
+
+
+class WebhookView(BaseModel):
+    """A connection's webhook as ``GET /v1/connections/{id}`` and ``GET .../webhook`` show it.
+
+    ``unregistered``: trackbridge registered no hook (deliveries from a hook set up by hand still verify
+    and count in ``last_delivery_at``). ``active``: the registered hook looked healthy at ``checked_at``.
+    ``inactive``: it did not (``reason``), so incremental syncs run on a tighter schedule (``fallback``)
+    until deliveries resume.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: WebhookStatus
+    last_delivery_at: UtcDatetime | None = None
+    fallback: bool = False
+    reason: str | None = None
+    hook_id: str | None = None
+    kind: str | None = Field(None, description="github, gitlab, jira_admin (signed, no expiry) or jira_app")
+    url: str | None = Field(None, description="where the tracker delivers")
+    registered_at: UtcDatetime | None = None
+    checked_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = Field(None, description="Jira REST webhooks only: refreshed before then")
+
+
+class ConnectionView(Connection):
+    """A connection with its webhook's state (``GET /v1/connections/{id}``)."""
+
+    webhook: WebhookView
+
+
 def _field_error(path: str, message: str, *, kind: str = "value_error") -> ValidationFailed:
     return ValidationFailed(
         f"{path}: {message}", details={"errors": [{"path": path, "message": message, "type": kind}]}
@@ -399,6 +436,7 @@ __all__ = [
     "Connection",
     "ConnectionCreate",
     "ConnectionPatch",
+    "ConnectionView",
     "Credentials",
     "Entity",
     "JiraCredentials",
@@ -407,6 +445,8 @@ __all__ = [
     "Schedule",
     "Scope",
     "TokenCredentials",
+    "WebhookStatus",
+    "WebhookView",
     "auth_kind",
     "check_base_url",
     "is_jira_project_key",

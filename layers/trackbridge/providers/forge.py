@@ -206,6 +206,14 @@ class ForgeAdapter(TrackerAdapter):
     def unregister_webhook(self, hook_id: str) -> None:
         self.delete_if_present(f"{self.scope_path}/hooks/{segment(hook_id)}")
 
+    def webhook_info(self, hook_id: str) -> dict[str, Any] | None:
+        """The hook as the forge describes it (GitHub ``active`` and ``last_response``; GitLab
+        ``alert_status`` and ``disabled_until``), or None when it is gone."""
+        try:
+            return self.expect_dict(self.get_json(f"{self.scope_path}/hooks/{segment(hook_id)}"), "webhook")
+        except NotFoundError:
+            return None
+
     def scopes_refused(self, granted: Iterable[str], guidance: str) -> ConnectionCheck:
         """The failed ``scopes`` check: the token's scopes do not cover reading issues."""
         return ConnectionCheck(

@@ -391,6 +391,10 @@ class GitHubAdapter(ForgeAdapter):
 
         return self.create_hook(payload, registration)
 
+    def enable_webhook(self, hook_id: str) -> None:
+        """Turn a hook that was set ``active: false`` back on."""
+        self.send_json("PATCH", f"{self.repo_path}/hooks/{segment(hook_id)}", json={"active": True})
+
     webhook_delivery_headers = ("X-GitHub-Delivery",)
 
     def read_webhook(

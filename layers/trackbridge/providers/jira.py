@@ -52,7 +52,7 @@ from trackbridge.providers.adf import adf_to_markdown, markdown_to_adf
 from trackbridge.providers.auth import BasicScheme
 from trackbridge.providers.base import CheckStep, TrackerAdapter
 from trackbridge.providers.classify import ErrorRule
-from trackbridge.providers.errors import InvalidRequestError, make_error
+from trackbridge.providers.errors import InvalidRequestError, NotFoundError, make_error
 from trackbridge.providers.jql import (
     Clause,
     Expr,
@@ -96,6 +96,28 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "updated",
     "comment",
 )
+# The events a REST ("dynamic") webhook may ask for: issues, comments and issue properties only.
+APP_WEBHOOK_EVENTS: frozenset[str] = frozenset(
+    {
+        "jira:issue_created",
+        "jira:issue_updated",
+        "jira:issue_deleted",
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedWebhook:
+    """A delivery Jira gave up on: its identifier (the delivery's dedup key), body and failure time."""
+
+    id: str
+    body: str
+    failure_time_ms: int
+
+
 DEFAULT_WEBHOOK_EVENTS: tuple[str, ...] = (
     "jira:issue_created",
     "jira:issue_updated",
@@ -928,6 +950,85 @@ class JiraAdapter(TrackerAdapter):
             raise InvalidInput("a Jira webhook id is a number", details={"hook_id": str(hook_id)[:40]})
         self.delete_if_present(f"rest/webhooks/1.0/webhook/{hook_id}")
 
+    def admin_webhook(self, hook_id: str) -> dict[str, Any] | None:
+        """An admin webhook as Jira describes it (``enabled``...), or None when it is gone."""
+        if not _NUMERIC_RE.match(str(hook_id)):
+            raise InvalidInput("a Jira webhook id is a number", details={"hook_id": str(hook_id)[:40]})
+        try:
+            return self.expect_dict(self.get_json(f"rest/webhooks/1.0/webhook/{hook_id}"), "webhook")
+        except NotFoundError:
+            return None
+
+    # REST ("dynamic") webhooks, ``/rest/api/3/webhook``: the only kind an OAuth 2.0 or Connect app may
+    # register (API-token callers get 403). They expire 30 days after registration or their last refresh,
+    # and Jira signs their deliveries with a JWT of the app's client secret, not with an HMAC.
+    def register_app_webhook(self, url: str, *, events: Sequence[str] | None = None) -> WebhookRegistration:
+        chosen = tuple(e for e in (events or DEFAULT_WEBHOOK_EVENTS) if e in APP_WEBHOOK_EVENTS)
+        body = {
+            "url": url,
+            "webhooks": [{"events": list(chosen), "jqlFilter": Jql(self.scope_condition()).render()}],
+        }
+        raw = self.expect_dict(self.send_json("POST", "rest/api/3/webhook", json=body), "registration")
+        results = raw.get("webhookRegistrationResult")
+        first = results[0] if isinstance(results, list) and results else {}
+        if not isinstance(first, Mapping):
+            first = {}
+        hook_id = first.get("createdWebhookId")
+        if hook_id is None:
+            problems = first.get("errors") or ["Jira created no webhook"]
+            raise make_error(
+                ErrorCode.INVALID_REQUEST,
+                "Jira refused the webhook: " + "; ".join(str(p) for p in problems)[:500],
+                provider=self.name,
+            )
+        return WebhookRegistration(id=str(hook_id), url=url, events=chosen, active=True)
+
+    def app_webhook_expiry(self, hook_id: str) -> datetime | None:
+        """When the app's webhook ``hook_id`` expires (``GET /rest/api/3/webhook``); None when it is gone."""
+        request = PageRequest(url="rest/api/3/webhook", params={"startAt": 0, "maxResults": 100})
+        paginator = OffsetPaginator(items_field="values", last_field="isLast", total_field="total")
+        for page in self.iter_pages(request, paginator=paginator):
+            for raw in self.expect_dict(page.body, "webhooks").get("values") or []:
+                if isinstance(raw, Mapping) and str(raw.get("id")) == str(hook_id):
+                    expires = raw.get("expirationDate")
+                    return epoch_millis(expires) if expires is not None else None
+        return None
+
+    def refresh_app_webhook(self, hook_id: str) -> datetime | None:
+        """Extend the app's webhook by 30 days (``PUT /rest/api/3/webhook/refresh``): its new expiry."""
+        body = {"webhookIds": [self._app_hook_id(hook_id)]}
+        raw = self.expect_dict(self.send_json("PUT", "rest/api/3/webhook/refresh", json=body), "refresh")
+        expires = raw.get("expirationDate")
+        return epoch_millis(expires) if expires is not None else None
+
+    def unregister_app_webhook(self, hook_id: str) -> None:
+        body = {"webhookIds": [self._app_hook_id(hook_id)]}
+        try:
+            self.send_json("DELETE", "rest/api/3/webhook", json=body, idempotent=True)
+        except NotFoundError:
+            return
+
+    def failed_app_webhooks(self, *, after: int | None = None, limit: int = 100) -> list[FailedWebhook]:
+        """Deliveries of the app's webhooks Jira gave up on (``GET /rest/api/3/webhook/failed``), oldest
+        first, after the failure time ``after`` (epoch ms) when given."""
+        params: dict[str, Any] = {"maxResults": max(1, min(limit, 100))}
+        if after is not None:
+            params["after"] = after
+        raw = self.expect_dict(self.get_json("rest/api/3/webhook/failed", params=params), "failed webhooks")
+        failed = []
+        for item in raw.get("values") or []:
+            if isinstance(item, Mapping) and item.get("id") is not None and isinstance(item.get("body"), str):
+                failed.append(
+                    FailedWebhook(str(item["id"]), str(item["body"]), int(item.get("failureTime") or 0))
+                )
+        return failed
+
+    @staticmethod
+    def _app_hook_id(hook_id: str) -> int:
+        if not _NUMERIC_RE.match(str(hook_id)):
+            raise InvalidInput("a Jira webhook id is a number", details={"hook_id": str(hook_id)[:40]})
+        return int(hook_id)
+
     webhook_delivery_headers = ("X-Atlassian-Webhook-Identifier",)
 
     def read_webhook(
@@ -997,9 +1098,11 @@ class JiraAdapter(TrackerAdapter):
 
 
 __all__ = [
+    "APP_WEBHOOK_EVENTS",
     "DEFAULT_WEBHOOK_EVENTS",
     "ISSUE_FIELDS",
     "JIRA_ERROR_RULES",
+    "FailedWebhook",
     "JiraAdapter",
     "WorklogPage",
     "parse_jira_time",

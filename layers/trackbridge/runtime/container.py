@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from trackbridge.runtime.tracker_actions import TrackerActions
     from trackbridge.runtime.webhooks.apply import WebhookApplier
     from trackbridge.runtime.webhooks.ingest import WebhookIngest
+    from trackbridge.runtime.webhooks.registration import WebhookRegistrations
     from trackbridge.storage.api_keys import ApiKeyRepository
     from trackbridge.storage.audit import AuditRepository
     from trackbridge.storage.connections import ConnectionRepository
@@ -341,7 +342,25 @@ def link_service() -> LinkService:
     )
 
 
+@lru_cache(maxsize=1)
+def webhook_registrations() -> WebhookRegistrations:
+    """Registering, showing and removing a connection's hook at its tracker."""
+    from trackbridge.runtime.connections import new_webhook_secret
+    from trackbridge.runtime.webhooks.registration import WebhookRegistrations
+    from trackbridge.storage.webhooks import WebhookRoutes
+
+    return WebhookRegistrations(
+        connections=connection_repository(),
+        routes=WebhookRoutes(table()),
+        audit=audit_repository(),
+        secrets=connection_secrets(),
+        adapters=adapter_pool(),
+        new_secret=new_webhook_secret,
+    )
+
+
 _FACTORIES = (
+    webhook_registrations,
     link_service,
     webhook_ingest,
     webhook_applier,
@@ -413,4 +432,5 @@ __all__ = [
     "tracker_actions",
     "webhook_applier",
     "webhook_ingest",
+    "webhook_registrations",
 ]

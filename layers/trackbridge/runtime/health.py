@@ -5,19 +5,27 @@ configured queue, ``ListSecrets`` for one secret under the prefix. They run in p
 attempt and short timeouts, under an overall deadline, so a sick dependency turns the answer into 503
 ``degraded`` within seconds instead of hanging the API. A check never raises; what failed is reported as an
 AWS error code or an exception class name, never a message (messages can carry ARNs and account ids).
+
+``webhooks`` adds what the last webhook liveness checks found (``runtime.webhooks.liveness``): how many
+registered hooks are ``active``, ``inactive`` and on polling ``fallback``. It reads the registered hooks'
+index (a few KB) and never changes ``status``: an inactive hook is a tracker's problem that the fallback
+syncs cover, not an unhealthy dependency. The route is public, so it shows counts only; which connection's
+hook is inactive (and why) is in the tenant's own ``GET /v1/connections/{id}``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 DEADLINE_S = 5.0
+# The registered hooks' index is read at most this many pages (1 MB each) per health check.
+WEBHOOK_PAGES = 5
 
 
 class Check(BaseModel):
@@ -27,10 +35,18 @@ class Check(BaseModel):
     details: dict[str, str] | None = None
 
 
+class WebhookHealth(BaseModel):
+    registered: int
+    active: int
+    inactive: int
+    fallback: int
+
+
 class HealthReport(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, Check]
     version: str
+    webhooks: WebhookHealth | None = None
 
 
 def _reason(exc: BaseException) -> str:
@@ -88,6 +104,32 @@ class HealthChecker:
         )
         return None
 
+    def _webhooks(self) -> WebhookHealth:
+        from trackbridge.storage.keys import GSI1, GSI1_PK
+        from trackbridge.storage.webhooks import REGISTERED_HOOKS_GSI1PK
+
+        counts = {"registered": 0, "active": 0, "inactive": 0, "fallback": 0}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "#p = :p",
+            "ProjectionExpression": "#h.#s, #h.#f",
+            "ExpressionAttributeNames": {"#p": GSI1_PK, "#h": "hook", "#s": "status", "#f": "fallback"},
+            "ExpressionAttributeValues": {":p": {"S": REGISTERED_HOOKS_GSI1PK}},
+        }
+        for _ in range(WEBHOOK_PAGES):
+            response = self.dynamodb.query(**request)
+            for item in response.get("Items", []):
+                hook = item.get("hook", {}).get("M", {})
+                counts["registered"] += 1
+                status = hook.get("status", {}).get("S", "active")
+                counts["inactive" if status == "inactive" else "active"] += 1
+                counts["fallback"] += 1 if hook.get("fallback", {}).get("BOOL") else 0
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return WebhookHealth(**counts)
+
     @staticmethod
     def _timed(probe: Callable[[], dict[str, str] | None]) -> Check:
         started = time.perf_counter()
@@ -105,10 +147,12 @@ class HealthChecker:
 
     def check(self) -> HealthReport:
         probes = {"dynamodb": self._dynamodb, "sqs": self._sqs, "secretsmanager": self._secretsmanager}
-        pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="health")
+        pool = ThreadPoolExecutor(max_workers=len(probes) + 1, thread_name_prefix="health")
         try:
             futures = {name: pool.submit(self._timed, probe) for name, probe in probes.items()}
-            wait(futures.values(), timeout=self.deadline_s)
+            webhooks = pool.submit(self._webhooks)
+            pending: list[Future[Any]] = [*futures.values(), webhooks]
+            wait(pending, timeout=self.deadline_s)
             checks = {
                 name: future.result()
                 if future.done()
@@ -119,7 +163,10 @@ class HealthChecker:
             # Do not wait for a probe stuck past the deadline; its client timeouts end it soon after.
             pool.shutdown(wait=False, cancel_futures=True)
         healthy = all(c.status == "ok" for c in checks.values())
-        return HealthReport(status="ok" if healthy else "degraded", checks=checks, version=self.version)
+        summary = webhooks.result() if webhooks.done() and webhooks.exception() is None else None
+        return HealthReport(
+            status="ok" if healthy else "degraded", checks=checks, version=self.version, webhooks=summary
+        )
 
 
 class _PartialFailure(Exception):
@@ -128,4 +175,4 @@ class _PartialFailure(Exception):
         self.details = details
 
 
-__all__ = ["Check", "HealthChecker", "HealthReport"]
+__all__ = ["Check", "HealthChecker", "HealthReport", "WebhookHealth"]

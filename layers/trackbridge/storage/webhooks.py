@@ -12,6 +12,13 @@
   written at most once per :data:`LAST_DELIVERY_RESOLUTION`: the webhook Lambda reads the routing item
   anyway, so it knows whether a write is due without a failed conditional write, and the condition settles
   concurrent deliveries (one writes).
+* ``hook`` on the routing item: the hook trackbridge registered at the tracker for this connection
+  (:class:`RegisteredHook`: its id, kind and URL, and its liveness: status, fallback, reason, last check).
+  A registered hook also puts the item into GSI1 partition :data:`REGISTERED_HOOKS_GSI1PK` (sort key: the
+  connection id), so the maintenance run finds every registered hook with one paged query and no scan.
+  That partition is not tenant-prefixed, like the item itself; it names connections, nothing else. Every
+  write of ``hook`` after the registration is conditioned on its ``hook_id``, so a check that finishes
+  after the hook was unregistered or replaced never writes the old hook back.
 * the delivery record ``T#{tenant}#DELIVERY#{provider}#{delivery_id}`` / ``DELIVERY`` (TTL): the dedup
   claim. ``pending`` while its delivery is being enqueued, ``enqueued`` once the message is on the inbound
   queue. :meth:`DeliveryRecords.claim` writes it with a condition, so of two copies of one delivery exactly
@@ -21,12 +28,13 @@
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Literal
 
 from trackbridge.domain.times import from_iso, to_iso
-from trackbridge.storage.keys import PK, SK, TTL_ATTRIBUTE, delivery_pk
+from trackbridge.storage.keys import GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL_ATTRIBUTE, delivery_pk
 from trackbridge.storage.mapping import datetime_or_none
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
@@ -34,6 +42,71 @@ WEBHOOK_ROUTE_PREFIX = "WEBHOOK#"
 DELIVERY_SK = "DELIVERY"
 # A busy hook writes its connection's last delivery time at most once a minute.
 LAST_DELIVERY_RESOLUTION = timedelta(minutes=1)
+# GSI1 partition of every routing item that holds a registered hook (the maintenance run's listing).
+REGISTERED_HOOKS_GSI1PK = "WEBHOOKS#REGISTERED"
+
+HookKind = Literal["github", "gitlab", "jira_admin", "jira_app"]
+HookStatus = Literal["active", "inactive"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredHook:
+    """A hook trackbridge registered at the tracker, and what the last liveness check found.
+
+    ``kind`` says how it is managed: ``jira_admin`` is an admin webhook (``/rest/webhooks/1.0``, signed,
+    never expires), ``jira_app`` a REST webhook of an OAuth app (``/rest/api/3/webhook``, expires: see
+    ``expires_at``; ``failed_after`` is where the replay of its failed deliveries resumes, epoch ms).
+    """
+
+    hook_id: str
+    kind: HookKind
+    url: str
+    registered_at: datetime
+    status: HookStatus = "active"
+    fallback: bool = False
+    reason: str | None = None
+    checked_at: datetime | None = None
+    inactive_since: datetime | None = None
+    repaired_at: datetime | None = None
+    fallback_synced_at: datetime | None = None
+    expires_at: datetime | None = None
+    failed_after: int | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if value is None:
+                continue
+            out[name] = to_iso(value) if isinstance(value, datetime) else value
+        return out
+
+    @classmethod
+    def from_item(cls, item: Any) -> RegisteredHook | None:
+        if not isinstance(item, dict) or not item.get("hook_id"):
+            return None
+
+        def when(name: str) -> datetime | None:
+            return datetime_or_none(item.get(name))
+
+        failed_after = item.get("failed_after")
+        return cls(
+            hook_id=str(item["hook_id"]),
+            kind=item["kind"],
+            url=str(item.get("url") or ""),
+            registered_at=from_iso(str(item["registered_at"])),
+            status="inactive" if item.get("status") == "inactive" else "active",
+            fallback=bool(item.get("fallback", False)),
+            reason=str(item["reason"]) if item.get("reason") else None,
+            checked_at=when("checked_at"),
+            inactive_since=when("inactive_since"),
+            repaired_at=when("repaired_at"),
+            fallback_synced_at=when("fallback_synced_at"),
+            expires_at=when("expires_at"),
+            failed_after=int(failed_after) if failed_after is not None else None,
+        )
+
+    def but(self, **changes: Any) -> RegisteredHook:
+        return replace(self, **changes)
 
 
 def webhook_route_key(connection_id: str) -> str:
@@ -49,6 +122,17 @@ class WebhookRoute:
     provider: str
     connection_id: str
     last_delivery_at: datetime | None = None
+    hook: RegisteredHook | None = None
+
+
+def _route(item: Item) -> WebhookRoute:
+    return WebhookRoute(
+        tenant=str(item["tenant"]),
+        provider=str(item["provider"]),
+        connection_id=str(item["connection_id"]),
+        last_delivery_at=datetime_or_none(item.get("last_delivery_at")),
+        hook=RegisteredHook.from_item(item.get("hook")),
+    )
 
 
 class WebhookRoutes:
@@ -89,14 +173,79 @@ class WebhookRoutes:
     def lookup(self, connection_id: str) -> WebhookRoute | None:
         key = webhook_route_key(connection_id)
         item = self.table.get(key, key)
-        if item is None:
-            return None
-        return WebhookRoute(
-            tenant=str(item["tenant"]),
-            provider=str(item["provider"]),
-            connection_id=str(item["connection_id"]),
-            last_delivery_at=datetime_or_none(item.get("last_delivery_at")),
+        return _route(item) if item is not None else None
+
+    # -- the registered hook ---------------------------------------------------------------------------------
+
+    def register_op(
+        self, tenant: str, provider: str, connection_id: str, hook: RegisteredHook
+    ) -> TransactItem:
+        """Record ``hook`` (the item is written if missing, ``last_delivery_at`` kept) and list it in GSI1;
+        refused while another hook is recorded (one registered hook per connection)."""
+        key = webhook_route_key(connection_id)
+        return self.table.update_op(
+            key,
+            key,
+            update="SET #e = :e, #t = :t, #p = :p, #c = :c, #h = :h, #g = :g, #s = :s",
+            condition="attribute_not_exists(#h)",
+            names={
+                "#e": "entity",
+                "#t": "tenant",
+                "#p": "provider",
+                "#c": "connection_id",
+                "#h": "hook",
+                "#g": GSI1_PK,
+                "#s": GSI1_SK,
+            },
+            values={
+                ":e": "webhook_route",
+                ":t": tenant,
+                ":p": provider,
+                ":c": connection_id,
+                ":h": hook.to_item(),
+                ":g": REGISTERED_HOOKS_GSI1PK,
+                ":s": connection_id,
+            },
         )
+
+    def forget_op(self, connection_id: str, hook_id: str) -> TransactItem:
+        """Forget the recorded hook ``hook_id`` (the route stays: deliveries signed with the connection's
+        secrets still verify)."""
+        key = webhook_route_key(connection_id)
+        return self.table.update_op(
+            key,
+            key,
+            update="REMOVE #h, #g, #s",
+            condition="#h.#i = :i",
+            names={"#h": "hook", "#g": GSI1_PK, "#s": GSI1_SK, "#i": "hook_id"},
+            values={":i": hook_id},
+        )
+
+    def save_hook(self, connection_id: str, previous_hook_id: str, hook: RegisteredHook) -> bool:
+        """Write ``hook`` over the recorded hook ``previous_hook_id`` (a re-registration changes the id);
+        False when that hook is no longer the recorded one (unregistered or replaced meanwhile)."""
+        key = webhook_route_key(connection_id)
+        try:
+            self.table.update(
+                key,
+                key,
+                update="SET #h = :h",
+                condition="#h.#i = :i",
+                names={"#h": "hook", "#i": "hook_id"},
+                values={":h": hook.to_item(), ":i": previous_hook_id},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def registered(
+        self, *, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[WebhookRoute], str | None]:
+        """A page of the routes that hold a registered hook (GSI1), in connection id order."""
+        items, next_cursor = self.table.query(
+            partition=REGISTERED_HOOKS_GSI1PK, index=GSI1, limit=limit, cursor=cursor
+        )
+        return [_route(item) for item in items if item.get("hook")], next_cursor
 
     @staticmethod
     def due(last_delivery_at: datetime | None, now: datetime) -> bool:
@@ -237,11 +386,15 @@ class DeliveryRecords:
 __all__ = [
     "DELIVERY_SK",
     "LAST_DELIVERY_RESOLUTION",
+    "REGISTERED_HOOKS_GSI1PK",
     "WEBHOOK_ROUTE_PREFIX",
     "Claim",
     "ClaimOutcome",
     "DeliveryRecords",
     "DeliveryStatus",
+    "HookKind",
+    "HookStatus",
+    "RegisteredHook",
     "WebhookRoute",
     "WebhookRoutes",
     "webhook_route_key",

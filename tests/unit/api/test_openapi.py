@@ -195,7 +195,13 @@ def test_every_body_an_operation_takes_or_answers_has_a_valid_example() -> None:
 def _models() -> dict[str, type[Any]]:
     from trackbridge.domain.api_keys import ApiKeyView
     from trackbridge.domain.audit import AuditEntry
-    from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch
+    from trackbridge.domain.connections import (
+        Connection,
+        ConnectionCreate,
+        ConnectionPatch,
+        ConnectionView,
+        WebhookView,
+    )
     from trackbridge.domain.issues import Comment, Worklog
     from trackbridge.domain.sync import SyncLogEntry, SyncOperation
     from trackbridge.domain.sync_plan import SyncRequest
@@ -210,6 +216,8 @@ def _models() -> dict[str, type[Any]]:
         Connection,
         ConnectionCreate,
         ConnectionPatch,
+        ConnectionView,
+        WebhookView,
         Comment,
         Worklog,
         SyncLogEntry,

@@ -13,11 +13,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from trackbridge.domain.audit import Actor
-from trackbridge.domain.connections import Connection, ConnectionCreate, ConnectionPatch
+from trackbridge.domain.connections import (
+    Connection,
+    ConnectionCreate,
+    ConnectionPatch,
+    ConnectionView,
+    WebhookView,
+)
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, Page
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
+from trackbridge.runtime.api.webhooks import ApiBase, Hooks
 
 if TYPE_CHECKING:
     from trackbridge.runtime.connections import ConnectionService
@@ -62,17 +69,28 @@ Cursor = Annotated[
     '`{"project"}` on GitLab, `{"project"}` or `{"jql"}` on Jira) and `credentials` (`{"token"}`, or '
     '`{"email", "api_token"}` on Jira; `{"auth": "oauth"}` to connect Jira through OAuth afterwards). '
     "Credentials and the webhook secret go to Secrets Manager and are never returned "
-    "(`has_credentials`). A `schedule` starts scheduled syncs. Nothing is sent to the tracker: "
-    "`POST /v1/connections/{connection_id}/test` checks the credentials.",
+    "(`has_credentials`). A `schedule` starts scheduled syncs. Nothing is sent to the tracker "
+    '(`POST /v1/connections/{connection_id}/test` checks the credentials) unless `"register_webhook": '
+    "true` asks to register a webhook as `POST /v1/connections/{connection_id}/webhook` does: the "
+    "connection is created either way, and `webhook` in the answer says whether the hook was registered.",
     operation_id="createConnection",
     tags=["connections"],
     openapi_extensions=requires(WRITE),
 )
 def create_connection(
-    body: Annotated[ConnectionCreate, Body()], caller: Caller, service: Service
-) -> Connection:
+    body: Annotated[ConnectionCreate, Body()],
+    caller: Caller,
+    service: Service,
+    hooks: Hooks,
+    api_base: ApiBase,
+) -> ConnectionView:
     caller.require(WRITE)
-    return service.create(caller.tenant, body, caller.actor)
+    connection = service.create(caller.tenant, body, caller.actor)
+    if body.register_webhook:
+        webhook = hooks.register_on_create(caller.tenant, connection, caller.actor, api_base=api_base)
+    else:
+        webhook = WebhookView(status="unregistered")
+    return ConnectionView(**connection.model_dump(), webhook=webhook)
 
 
 @router.get(
@@ -93,14 +111,19 @@ def list_connections(
 @router.get(
     "/v1/connections/<connection_id>",
     summary="Read a connection",
-    description="One connection, without its credentials (`has_credentials` says whether they are stored).",
+    description="One connection, without its credentials (`has_credentials` says whether they are stored), "
+    'with its `webhook`: `{"status": "active|inactive|unregistered", "last_delivery_at", "fallback", '
+    '"reason"?, "hook_id"?, "checked_at"?}` (see `GET /v1/connections/{connection_id}/webhook`).',
     operation_id="getConnection",
     tags=["connections"],
     openapi_extensions=requires(READ),
 )
-def get_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> Connection:
+def get_connection(
+    connection_id: ConnectionId, caller: Caller, service: Service, hooks: Hooks
+) -> ConnectionView:
     caller.require(READ)
-    return service.get(caller.tenant, connection_id)
+    connection = service.get(caller.tenant, connection_id)
+    return ConnectionView(**connection.model_dump(), webhook=hooks.state(connection.id))
 
 
 @router.patch(
@@ -125,14 +148,17 @@ def update_connection(
     "/v1/connections/<connection_id>",
     summary="Delete a connection and its secrets",
     description="Deletes the connection, its credentials and webhook secret in Secrets Manager, and its "
-    "sync schedule.",
+    "sync schedule; a webhook trackbridge registered is removed at the tracker first (best effort).",
     operation_id="deleteConnection",
     tags=["connections"],
     openapi_extensions=requires(WRITE),
     responses={204: {"description": "deleted"}},
 )
-def delete_connection(connection_id: ConnectionId, caller: Caller, service: Service) -> Response[None]:
+def delete_connection(
+    connection_id: ConnectionId, caller: Caller, service: Service, hooks: Hooks
+) -> Response[None]:
     caller.require(WRITE)
+    hooks.release(caller.tenant, connection_id)
     service.delete(caller.tenant, connection_id, caller.actor)
     return Response(status_code=204, body=None)
 

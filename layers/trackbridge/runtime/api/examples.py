@@ -40,6 +40,18 @@ _CONNECTION: Final[dict[str, Any]] = {
     "updated_at": UPDATED,
     "version": 3,
 }
+_WEBHOOK: Final[dict[str, Any]] = {
+    "status": "active",
+    "last_delivery_at": UPDATED,
+    "fallback": False,
+    "reason": None,
+    "hook_id": "498234811",
+    "kind": "github",
+    "url": f"https://api.example.com/v1/webhooks/github/{CONNECTION_ID}",
+    "registered_at": CREATED,
+    "checked_at": UPDATED,
+    "expires_at": None,
+}
 _LINK: Final[dict[str, Any]] = {
     "id": "link_b6fj4nr2v6zd4hlq7w3m",
     "object": {"kind": "table", "database": "analytics", "schema": "public", "name": "orders"},
@@ -139,6 +151,7 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
             "secretsmanager": {"status": "ok", "latency_ms": 11.4, "error": None, "details": None},
         },
         "version": "0.1.0",
+        "webhooks": {"registered": 3, "active": 2, "inactive": 1, "fallback": 1},
     },
     # ---- connections
     "ConnectionCreate": {
@@ -154,6 +167,8 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
     },
     "ConnectionPatch": {"name": "web-app", "schedule": {"expression": "cron(0 8 ? * MON-FRI *)"}},
     "Connection": _CONNECTION,
+    "ConnectionView": {**_CONNECTION, "webhook": _WEBHOOK},
+    "WebhookView": _WEBHOOK,
     "ConnectionTestReport": {
         "provider": "github",
         "ok": False,

@@ -1,0 +1,168 @@
+"""``trackbridge maintenance run`` against the embedded stack, for a Jira connection authorized through OAuth.
+
+``LocalStack`` runs what ``trackbridge local up`` runs, with the Jira sandbox only. The connection is
+authorized through the sandbox's 3LO flow, so ``POST /v1/connections/{id}/webhook`` registers a REST
+("dynamic") webhook (``POST /rest/api/3/webhook``), the only kind an OAuth app may register, delivering to
+the stack's own webhook route on loopback.
+
+Jira signs those deliveries with a JWT of the app's client secret; the webhook route verifies signatures
+made with the connection's own secrets only, so today it refuses them (401) and Jira gives up on them. The
+maintenance run reads ``GET /rest/api/3/webhook/failed`` and replays what matched this hook through the
+webhook route's dedup-and-enqueue path: the change reaches ``GET /v1/issues`` without any sync. It also
+refreshes the hook (``PUT /rest/api/3/webhook/refresh``) once its expiry is within the margin
+(``TB_JIRA_WEBHOOK_REFRESH_BEFORE_S``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.cli import main as cli
+from infra.local.stack import LocalStack
+from infra.local.trackers import SandboxCluster, start_sandboxes
+from infra.local.trackers.jira import JiraSandbox
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("maintenance-stack")]
+
+STAGE = "maintjira"
+REFRESH_ENV = "TB_JIRA_WEBHOOK_REFRESH_BEFORE_S"
+
+
+def _jira_only(seed: str) -> SandboxCluster:
+    return start_sandboxes(providers=["jira"], seed=seed, issues=4, comments_per_issue=0)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    running = LocalStack(
+        port=0,
+        state_dir=tmp_path_factory.mktemp("state"),
+        stage=STAGE,
+        start_sandboxes=_jira_only,
+        seeders=(),
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def jira(stack: LocalStack) -> JiraSandbox:
+    assert isinstance(stack.sandboxes, SandboxCluster)
+    sandbox = stack.sandboxes["jira"]
+    assert isinstance(sandbox, JiraSandbox)
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=30, trust_env=False) as client:
+        yield client
+
+
+def connect_through_oauth(api: httpx.Client, jira: JiraSandbox) -> str:
+    body = {
+        "name": "jira-hooks",
+        "provider": "jira",
+        "base_url": jira.url,
+        "scope": {"project": "ACME"},
+        "credentials": {"auth": "oauth"},
+    }
+    created = api.post("/connections", json=body)
+    assert created.status_code == 201, created.text
+    cid = str(created.json()["id"])
+    started = api.post("/oauth/jira/start", json={"connection_id": cid})
+    assert started.status_code == 200, started.text
+    with httpx.Client(timeout=30, trust_env=False, follow_redirects=False) as browser:
+        redirect = browser.get(started.json()["authorization_url"])
+        callback = browser.get(
+            redirect.headers["Location"], headers={"Cookie": f"tb_oauth_nonce={started.json()['nonce']}"}
+        )
+    assert callback.status_code == 200, callback.text
+    return cid
+
+
+def maintenance(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    capsys.readouterr()
+    code = cli(["maintenance", "run", "--json", "--local-state", str(stack.state_file)])
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    return report
+
+
+def hook_of(report: dict[str, Any], connection_id: str) -> dict[str, Any]:
+    (hook,) = [h for h in report["hooks"] if h["connection_id"] == connection_id]
+    return dict(hook)
+
+
+def test_failed_jira_deliveries_are_replayed_and_the_rest_hook_is_refreshed(
+    stack: LocalStack, jira: JiraSandbox, api: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Jira connection authorized through OAuth, with a REST webhook registered through the API
+    cid = connect_through_oauth(api, jira)
+    registered = api.post(f"/connections/{cid}/webhook")
+    assert registered.status_code == 201, registered.text
+    view = registered.json()
+    assert view["kind"] == "jira_app"
+    assert view["url"] == f"{stack.api_url}/webhooks/jira/{cid}"
+    (app_hook,) = jira.state.app_hooks.values()
+    assert (str(app_hook.id), app_hook.url, app_hook.jql) == (
+        view["hook_id"],
+        view["url"],
+        'project = "ACME"',
+    )
+    first_expiry = datetime.fromisoformat(view["expires_at"])
+    assert int(first_expiry.timestamp() * 1000) == app_hook.expires
+
+    # When an issue is created at Jira and its JWT-signed delivery is refused by the webhook route
+    created = jira.open_issue("replayed from Jira's failed deliveries")
+    assert jira.wait_for_deliveries()
+    (delivery,) = [d for d in jira.deliveries() if d.request.hook_id.startswith("app:")]
+    assert [a.status for a in delivery.attempts] == [401]
+
+    # And maintenance runs now
+    report = maintenance(stack, capsys)
+
+    # Then the failed delivery is replayed and applied: the issue is visible without any sync
+    assert hook_of(report, cid)["actions"] == ["replayed:1"]
+    assert hook_of(report, cid)["status"] == "active"
+    deadline = time.monotonic() + 60
+    titles: list[str] = []
+    while time.monotonic() < deadline:
+        titles = [i["title"] for i in api.get("/issues", params={"limit": 50}).json()["items"]]
+        if "replayed from Jira's failed deliveries" in titles:
+            break
+        time.sleep(0.1)
+    assert "replayed from Jira's failed deliveries" in titles, (created, titles)
+    assert api.get(f"/connections/{cid}/syncs").json()["items"] == []
+
+    # When a later run sees the same failure again, nothing is replayed twice
+    assert hook_of(maintenance(stack, capsys), cid)["actions"] == []
+
+    # When ten minutes pass at Jira and the hook is within the refresh margin
+    jira.clock.freeze()
+    jira.clock.advance(600)
+    expected = (jira.clock.now() + 30 * 86_400) * 1000
+    os.environ[REFRESH_ENV] = str(31 * 86_400)
+    try:
+        refreshed = hook_of(maintenance(stack, capsys), cid)
+    finally:
+        os.environ.pop(REFRESH_ENV, None)
+        jira.clock.unfreeze()
+
+    # Then it was refreshed for 30 days from Jira's now, and the connection shows the new expiry
+    assert refreshed["actions"] == ["refreshed"]
+    assert app_hook.expires == expected
+    assert app_hook.expires >= int(first_expiry.timestamp() * 1000) + 600_000
+    shown = api.get(f"/connections/{cid}").json()["webhook"]
+    assert int(datetime.fromisoformat(shown["expires_at"]).timestamp() * 1000) == app_hook.expires
