@@ -174,6 +174,9 @@ class TrackerAdapter(ABC):
     rate_limits: ClassVar[RateLimitReader] = NoRateLimitHeaders()
     error_rules: ClassVar[tuple[ErrorRule, ...]] = ()
     signature_schemes: ClassVar[tuple[SignatureScheme, ...]] = ()
+    # How the tracker authenticates deliveries to hooks an OAuth app registered (with the app's client
+    # secret, not a per-connection one); empty: such hooks do not exist or are signed as above.
+    app_signature_schemes: ClassVar[tuple[SignatureScheme, ...]] = ()
     default_headers: ClassVar[Mapping[str, str]] = {}
     # How far back an incremental pass should reach before the stored high-water mark (DESIGN section 10):
     # covers the tracker's timestamp precision and lazy updated_at bumps. From the declaration, which says
@@ -301,6 +304,20 @@ class TrackerAdapter(ABC):
         no secret refuses everything. Needs no connection: the webhook Lambda calls it on the class.
         """
         return verify_any(cls.signature_schemes, raw_body, headers, secrets, now=now)
+
+    @classmethod
+    def verify_app_webhook(
+        cls,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        app_secrets: Sequence[str],
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """True when a delivery to a hook an OAuth app registered is authenticated by the app's secret."""
+        return bool(cls.app_signature_schemes) and verify_any(
+            cls.app_signature_schemes, raw_body, headers, app_secrets, now=now
+        )
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookDelivery:
         """A verified delivery as changes to apply, a ``ping``, or ``ignored`` (an event not synced).

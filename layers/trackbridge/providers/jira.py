@@ -64,7 +64,7 @@ from trackbridge.providers.jql import (
 )
 from trackbridge.providers.pagination import OffsetPaginator, PageCursor, PageRequest, TokenPaginator
 from trackbridge.providers.ratelimit import JiraRateLimits
-from trackbridge.providers.signatures import HubSignature
+from trackbridge.providers.signatures import AppJwt, HubSignature
 from trackbridge.providers.types import (
     Attachment,
     Capabilities,
@@ -269,6 +269,8 @@ class JiraAdapter(TrackerAdapter):
     rate_limits = JiraRateLimits()
     error_rules = JIRA_ERROR_RULES
     signature_schemes = (HubSignature(header="X-Hub-Signature", name="jira-hub-signature"),)
+    # REST-registered hooks of OAuth 2.0 apps: a JWT signed with the app's client secret.
+    app_signature_schemes = (AppJwt(),)
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
 
     comment_page_size: ClassVar[int] = 100

@@ -17,6 +17,8 @@ Schemes (shared/research/tracker-apis.md, section 8.4):
 - :class:`PlainToken`: the secret itself in a header (GitLab ``X-Gitlab-Token``); no HMAC exists.
 - :class:`StandardWebhooks`: ``webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`` with a
   freshness window (GitLab's signing token, www.standardwebhooks.com).
+- :class:`AppJwt`: ``Authorization: JWT <HS256 token>`` signed with an OAuth app's client secret (Jira's
+  REST-registered webhooks of OAuth 2.0 apps). It authenticates the sender, not the body.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -183,6 +186,84 @@ class StandardWebhooks:
         return {self.id_header: msg_id, self.timestamp_header: timestamp, self.header: f"v1,{value}"}
 
 
+def _b64url(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AppJwt:
+    """``Authorization: JWT <token>`` (or ``Bearer``): an HS256 JSON Web Token signed with the app's client
+    secret, with ``exp`` in the future (``leeway_s`` for clock skew) and Atlassian's context ``qsh``.
+
+    Only ``HS256`` is accepted (never ``none`` or another algorithm the token names); the signature is
+    compared in constant time against every secret given. The token covers no byte of the body: it proves
+    the sender (Jira, for this app), as TLS protects the body in transit.
+    """
+
+    header: str = "Authorization"
+    name: str = "app-jwt-hs256"
+    signs_body: bool = False
+    leeway_s: int = 30
+    qsh: str = "context-qsh"
+
+    def claims(
+        self, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> dict[str, object] | None:
+        """The token's claims when it is valid for one of ``secrets``, else None."""
+        value = _lower(headers).get(self.header.lower(), "").strip()
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() not in ("jwt", "bearer") or token.count(".") != 2:
+            return None
+        encoded_header, encoded_claims, encoded_signature = token.strip().split(".")
+        header, claims, signature = (
+            _b64url(encoded_header),
+            _b64url(encoded_claims),
+            _b64url(encoded_signature),
+        )
+        if header is None or claims is None or signature is None:
+            return None
+        try:
+            declared, content = json.loads(header), json.loads(claims)
+        except ValueError:
+            return None
+        if not isinstance(declared, dict) or declared.get("alg") != "HS256" or not isinstance(content, dict):
+            return None
+        signed = f"{encoded_header}.{encoded_claims}".encode("ascii", "replace")
+        matched = False
+        for secret in _usable(secrets):
+            expected = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+            matched |= hmac.compare_digest(expected, signature)
+        expires = content.get("exp")
+        moment = time.time() if now is None else now
+        if not matched or not isinstance(expires, (int, float)) or expires + self.leeway_s < moment:
+            return None
+        if "qsh" in content and content["qsh"] != self.qsh:
+            return None
+        return content
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        return self.claims(headers, secrets, now=now) is not None
+
+    def sign(self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = "") -> dict[str, str]:
+        moment = int(time.time() if now is None else now)
+
+        def part(data: dict[str, object]) -> str:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+        claims: dict[str, object] = {"iat": moment, "exp": moment + 180, "qsh": self.qsh}
+        unsigned = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
+        signature = hmac.new(secret.encode(), unsigned.encode("ascii"), hashlib.sha256).digest()
+        return {
+            self.header: f"JWT {unsigned}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode('ascii')}"
+        }
+
+
 def verify_any(
     schemes: Sequence[SignatureScheme],
     body: bytes,
@@ -202,4 +283,4 @@ def verify_any(
     return any(s.verify(body, headers, secrets, now=now) for s in judges)
 
 
-__all__ = ["HubSignature", "PlainToken", "SignatureScheme", "StandardWebhooks", "verify_any"]
+__all__ = ["AppJwt", "HubSignature", "PlainToken", "SignatureScheme", "StandardWebhooks", "verify_any"]

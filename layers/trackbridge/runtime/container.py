@@ -315,7 +315,21 @@ def webhook_ingest() -> WebhookIngest:
         connections=connection_repository(),
         secrets=connection_secrets(),
         queue=SqsInboundQueue(aws.client("sqs"), get_settings().inbound_queue_url),
+        app_secrets=_oauth_app_secrets,
     )
+
+
+def _oauth_app_secrets(provider: str) -> list[str]:
+    """The client secret of ``provider``'s OAuth app, which signs the deliveries of the hooks it registered
+    (Jira's REST webhooks); empty when no app is configured."""
+    from trackbridge.domain.errors import TrackbridgeError
+
+    if provider != "jira" or not get_settings().jira_oauth_app_secret:
+        return []
+    try:
+        return [jira_oauth_config().app().client_secret.get_secret_value()]
+    except TrackbridgeError:
+        return []
 
 
 @lru_cache(maxsize=1)

@@ -5,12 +5,12 @@ authorized through the sandbox's 3LO flow, so ``POST /v1/connections/{id}/webhoo
 ("dynamic") webhook (``POST /rest/api/3/webhook``), the only kind an OAuth app may register, delivering to
 the stack's own webhook route on loopback.
 
-Jira signs those deliveries with a JWT of the app's client secret; the webhook route verifies signatures
-made with the connection's own secrets only, so today it refuses them (401) and Jira gives up on them. The
-maintenance run reads ``GET /rest/api/3/webhook/failed`` and replays what matched this hook through the
-webhook route's dedup-and-enqueue path: the change reaches ``GET /v1/issues`` without any sync. It also
-refreshes the hook (``PUT /rest/api/3/webhook/refresh``) once its expiry is within the margin
-(``TB_JIRA_WEBHOOK_REFRESH_BEFORE_S``).
+Jira signs those deliveries with a JWT of the app's client secret, which the webhook route accepts for a
+connection authorized through that app. A delivery Jira gave up on (here: signed with another secret, so
+refused with 401) is read back by the maintenance run from ``GET /rest/api/3/webhook/failed`` and replayed
+through the webhook route's dedup-and-enqueue path: either way the change reaches ``GET /v1/issues``
+without any sync. The run also refreshes the hook (``PUT /rest/api/3/webhook/refresh``) once its expiry is
+within the margin (``TB_JIRA_WEBHOOK_REFRESH_BEFORE_S``).
 """
 
 from __future__ import annotations
@@ -105,8 +105,24 @@ def hook_of(report: dict[str, Any], connection_id: str) -> dict[str, Any]:
     return dict(hook)
 
 
-def test_failed_jira_deliveries_are_replayed_and_the_rest_hook_is_refreshed(
-    stack: LocalStack, jira: JiraSandbox, api: httpx.Client, capsys: pytest.CaptureFixture[str]
+def wait_for_title(api: httpx.Client, title: str) -> list[str]:
+    """The stored issues' titles once ``title`` is among them (or after a generous bound)."""
+    deadline = time.monotonic() + 60
+    titles: list[str] = []
+    while time.monotonic() < deadline:
+        titles = [i["title"] for i in api.get("/issues", params={"limit": 50}).json()["items"]]
+        if title in titles:
+            break
+        time.sleep(0.1)
+    return titles
+
+
+def test_jira_app_deliveries_are_accepted_failed_ones_replayed_and_the_rest_hook_refreshed(
+    stack: LocalStack,
+    jira: JiraSandbox,
+    api: httpx.Client,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a Jira connection authorized through OAuth, with a REST webhook registered through the API
     cid = connect_through_oauth(api, jira)
@@ -124,11 +140,20 @@ def test_failed_jira_deliveries_are_replayed_and_the_rest_hook_is_refreshed(
     first_expiry = datetime.fromisoformat(view["expires_at"])
     assert int(first_expiry.timestamp() * 1000) == app_hook.expires
 
-    # When an issue is created at Jira and its JWT-signed delivery is refused by the webhook route
+    # When an issue is created at Jira: its JWT-signed delivery is accepted and applied, with no sync
+    jira.open_issue("delivered with the app's JWT")
+    assert jira.wait_for_deliveries()
+    (delivered,) = [d for d in jira.deliveries() if d.request.hook_id.startswith("app:")]
+    assert [a.status for a in delivered.attempts] == [202]
+    assert "delivered with the app's JWT" in wait_for_title(api, "delivered with the app's JWT")
+
+    # When another one's delivery is signed with a secret trackbridge does not know, and refused
+    monkeypatch.setattr(type(jira), "client_secret", property(lambda _self: "not-the-apps-secret"))
     created = jira.open_issue("replayed from Jira's failed deliveries")
     assert jira.wait_for_deliveries()
-    (delivery,) = [d for d in jira.deliveries() if d.request.hook_id.startswith("app:")]
-    assert [a.status for a in delivery.attempts] == [401]
+    refused = [d for d in jira.deliveries() if d.request.hook_id.startswith("app:") and d is not delivered]
+    assert [[a.status for a in d.attempts] for d in refused] == [[401]]
+    monkeypatch.undo()
 
     # And maintenance runs now
     report = maintenance(stack, capsys)
@@ -136,13 +161,7 @@ def test_failed_jira_deliveries_are_replayed_and_the_rest_hook_is_refreshed(
     # Then the failed delivery is replayed and applied: the issue is visible without any sync
     assert hook_of(report, cid)["actions"] == ["replayed:1"]
     assert hook_of(report, cid)["status"] == "active"
-    deadline = time.monotonic() + 60
-    titles: list[str] = []
-    while time.monotonic() < deadline:
-        titles = [i["title"] for i in api.get("/issues", params={"limit": 50}).json()["items"]]
-        if "replayed from Jira's failed deliveries" in titles:
-            break
-        time.sleep(0.1)
+    titles = wait_for_title(api, "replayed from Jira's failed deliveries")
     assert "replayed from Jira's failed deliveries" in titles, (created, titles)
     assert api.get(f"/connections/{cid}/syncs").json()["items"] == []
 

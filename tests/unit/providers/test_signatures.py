@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from trackbridge.providers.github import GitHubAdapter
 from trackbridge.providers.gitlab import GitLabAdapter
-from trackbridge.providers.signatures import HubSignature, PlainToken, StandardWebhooks, verify_any
+from trackbridge.providers.signatures import AppJwt, HubSignature, PlainToken, StandardWebhooks, verify_any
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +126,66 @@ def test_standard_webhooks_refuses_to_sign_with_a_broken_secret() -> None:
 def test_plain_secret_without_prefix_is_raw_bytes() -> None:
     signed = StandardWebhooks().sign(b"{}", "plain", now=100, msg_id="m")
     assert StandardWebhooks().verify(b"{}", signed, ["plain"], now=100)
+
+
+class TestAppJwt:
+    """Jira's REST webhooks of OAuth apps: ``Authorization: JWT <HS256 token>`` of the app's client secret."""
+
+    NOW = 1_780_000_000.0
+
+    @staticmethod
+    def token(header: dict[str, object], claims: dict[str, object], secret: str) -> str:
+        def part(data: dict[str, object]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+        unsigned = f"{part(header)}.{part(claims)}"
+        signature = hmac.new(secret.encode(), unsigned.encode(), hashlib.sha256).digest()
+        return f"{unsigned}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+    def claims(self, **changes: object) -> dict[str, object]:
+        return {
+            "iss": "jira:cloud",
+            "aud": "client",
+            "iat": self.NOW,
+            "exp": self.NOW + 180,
+            "qsh": "context-qsh",
+            **changes,
+        }
+
+    def test_a_token_of_the_apps_secret_passes_under_either_scheme_name(self) -> None:
+        token = self.token({"alg": "HS256", "typ": "JWT"}, self.claims(), "s3cret")
+        for scheme in ("JWT", "Bearer"):
+            assert AppJwt().verify(
+                b"{}", {"Authorization": f"{scheme} {token}"}, ["old", "s3cret"], now=self.NOW
+            )
+        assert AppJwt().sign(b"{}", "s3cret", now=self.NOW)["Authorization"].startswith("JWT ")
+        assert AppJwt().verify(b"{}", AppJwt().sign(b"{}", "s3cret", now=self.NOW), ["s3cret"], now=self.NOW)
+
+    @pytest.mark.parametrize(
+        ("header", "changes", "secret"),
+        [
+            ({"alg": "HS256"}, {}, "another"),
+            ({"alg": "none"}, {}, "s3cret"),
+            ({"alg": "HS512"}, {}, "s3cret"),
+            ({"alg": "HS256"}, {"exp": 1_779_999_000}, "s3cret"),
+            ({"alg": "HS256"}, {"exp": None}, "s3cret"),
+            ({"alg": "HS256"}, {"qsh": "a-request-hash"}, "s3cret"),
+        ],
+        ids=["other secret", "alg none", "other alg", "expired", "no exp", "other qsh"],
+    )
+    def test_anything_else_is_refused(
+        self, header: dict[str, object], changes: dict[str, object], secret: str
+    ) -> None:
+        claims = {k: v for k, v in self.claims(**changes).items() if v is not None}
+        token = self.token(header, claims, secret)
+        assert not AppJwt().verify(b"{}", {"Authorization": f"JWT {token}"}, ["s3cret"], now=self.NOW)
+
+    @pytest.mark.parametrize(
+        "value", ["", "JWT", "JWT a.b", "Basic abc.def.ghi", "JWT !!.??.**", "JWT e30.e30.e30"]
+    )
+    def test_malformed_headers_are_refused(self, value: str) -> None:
+        assert not AppJwt().verify(b"{}", {"Authorization": value}, ["s3cret"], now=self.NOW)
+
+    def test_no_secret_refuses_everything(self) -> None:
+        token = self.token({"alg": "HS256"}, self.claims(), "s3cret")
+        assert not AppJwt().verify(b"{}", {"Authorization": f"JWT {token}"}, [], now=self.NOW)

@@ -23,7 +23,7 @@ from trackbridge.domain.connections import Connection, ConnectionCreate
 from trackbridge.domain.errors import DependencyFailure
 from trackbridge.providers.github import GitHubAdapter
 from trackbridge.providers.registry import PROVIDERS
-from trackbridge.providers.signatures import HubSignature, PlainToken, StandardWebhooks
+from trackbridge.providers.signatures import AppJwt, HubSignature, PlainToken, StandardWebhooks
 from trackbridge.runtime.webhooks.ingest import (
     MAX_BODY_BYTES,
     MAX_MESSAGE_BYTES,
@@ -739,3 +739,62 @@ def test_the_ignored_count_is_a_cloudwatch_emf_metric(monkeypatch: pytest.Monkey
     (definition,) = emf["_aws"]["CloudWatchMetrics"]
     assert definition["Namespace"] == "trackbridge"
     assert {"Name": "WebhookIgnored", "Unit": "Count"} in definition["Metrics"]
+
+
+# ---- Jira REST webhooks of an OAuth app: a JWT of the app's client secret --------------------------------
+
+APP_SECRET = "the-apps-client-secret"
+
+
+def app_jwt_delivery(secret: str = APP_SECRET, *, now: datetime = NOW) -> tuple[bytes, dict[str, str]]:
+    name, event_headers = CHANGE_FIXTURES["jira"]
+    body = fixture(name)
+    signed = AppJwt().sign(body, secret, now=now.timestamp())
+    return body, {**event_headers, DELIVERY_HEADER["jira"]: "jwt-0001", **signed}
+
+
+def oauth_world(world: World, *, app_secrets: list[str]) -> World:
+    """``world`` with a Jira connection authorized through the OAuth app (no per-connection secret: the
+    app's hooks are signed with the app's), and the ingest knowing the app's client secrets."""
+    world.add("jira", secrets=[])
+    stored = world.connections.items[(TENANT, CONNECTION_ID)]
+    world.connections.items[(TENANT, CONNECTION_ID)] = stored.model_copy(update={"auth": "oauth"})
+    world.ingest.app_secrets = lambda provider: list(app_secrets) if provider == "jira" else []
+    return world
+
+
+def test_a_jira_app_delivery_signed_with_the_apps_secret_is_queued(world: World) -> None:
+    # Given a Jira OAuth connection and a delivery carrying the app's JWT
+    oauth_world(world, app_secrets=[APP_SECRET])
+    body, headers = app_jwt_delivery()
+
+    # When it arrives
+    answer = world.post("jira", body, headers)
+
+    # Then it is queued like any verified delivery
+    assert answer.status == 202
+    assert len(world.queue.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["another secret", "expired", "token connection", "no app configured"],
+)
+def test_a_jira_app_delivery_is_refused_with_the_same_401_otherwise(world: World, case: str) -> None:
+    # Given a delivery carrying a JWT that is wrong in one way
+    oauth_world(world, app_secrets=[] if case == "no app configured" else [APP_SECRET])
+    body, headers = app_jwt_delivery(
+        "not-the-apps-secret" if case == "another secret" else APP_SECRET,
+        now=NOW - timedelta(hours=1) if case == "expired" else NOW,
+    )
+    if case == "token connection":
+        stored = world.connections.items[(TENANT, CONNECTION_ID)]
+        world.connections.items[(TENANT, CONNECTION_ID)] = stored.model_copy(update={"auth": "token"})
+
+    # When it arrives
+    answer = world.post("jira", body, headers)
+
+    # Then it is the one 401, and nothing is queued
+    assert answer.status == 401
+    assert answer.to_proxy()["body"] == world.post("jira", body, {}).to_proxy()["body"]
+    assert world.queue.sent == []

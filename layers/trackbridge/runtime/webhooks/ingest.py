@@ -286,6 +286,7 @@ class WebhookIngest:
         clock: Callable[[], datetime] = utcnow,
         count: Callable[[str], None] = count_metric,
         adapter_for: Callable[[Connection], TrackerAdapter] = parsing_adapter,
+        app_secrets: Callable[[str], list[str]] = lambda _provider: [],
     ) -> None:
         self.routes = routes
         self.deliveries = deliveries
@@ -295,6 +296,8 @@ class WebhookIngest:
         self.clock = clock
         self.count = count
         self.adapter_for = adapter_for
+        # provider -> the client secrets of its OAuth app (empty: none configured).
+        self.app_secrets = app_secrets
         # Nobody knows these, so nothing verifies against them: the work an unknown connection costs.
         self._decoys = [random_secrets.token_urlsafe(32) for _ in range(WEBHOOK_SECRETS_KEPT)]
 
@@ -396,7 +399,28 @@ class WebhookIngest:
         verified = adapter_class.verify_webhook(
             request.headers, request.raw_body, candidates, now=now.timestamp()
         )
-        return route if verified and route is not None and secrets else None
+        if verified and route is not None and secrets:
+            return route
+        if route is not None and self._app_verified(route, adapter_class, request, now):
+            return route
+        return None
+
+    def _app_verified(
+        self, route: WebhookRoute, adapter_class: type[TrackerAdapter], request: WebhookRequest, now: datetime
+    ) -> bool:
+        """A delivery to a hook the connection's OAuth app registered (Jira's REST webhooks): authenticated by
+        the app's client secret, accepted only for a connection that uses that app."""
+        if not adapter_class.app_signature_schemes:
+            return False
+        app_secrets = self.app_secrets(route.provider)
+        if not app_secrets:
+            return False
+        if not adapter_class.verify_app_webhook(
+            request.headers, request.raw_body, app_secrets, now=now.timestamp()
+        ):
+            return False
+        connection = self.connections.find(route.tenant, route.connection_id)
+        return connection is not None and connection.auth == "oauth"
 
     def enqueue(
         self, route: WebhookRoute, request: WebhookRequest, delivery: WebhookDelivery, now: datetime
