@@ -199,9 +199,12 @@ class MemoryOperations:
 class MemoryLogs:
     def __init__(self) -> None:
         self.entries: list[SyncLogEntry] = []
+        self.batches: list[int] = []  # the size of each append
 
     def append(self, tenant: str, entries: Iterable[SyncLogEntry]) -> None:
-        self.entries.extend(entries)
+        added = list(entries)
+        self.batches.append(len(added))
+        self.entries.extend(added)
 
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = 50, cursor: str | None = None

@@ -299,6 +299,22 @@ def test_the_lease_is_extended_once_a_third_of_it_is_spent_not_after_every_page(
     assert all(later - earlier > timedelta(seconds=100) for earlier, later in itertools.pairwise(extended))
 
 
+def test_a_long_slice_writes_its_log_as_it_goes_in_batches_of_25() -> None:
+    # Given: 120 issues, two per page: one slice of 60 full pages and more
+    w = world(FakeTracker([issue(n, T0 - HOUR) for n in range(1, 121)]))
+
+    # When
+    op = w.start("full")
+    w.run()
+
+    # Then: the slice's log went out while it ran, 25 entries a batch, none lost
+    assert w.op(op).status == "Completed"
+    slice_batches = w.logs.batches[1:]  # the first is the start's own entry
+    assert len(slice_batches) > 2
+    assert max(slice_batches) == 25
+    assert len(w.logs.events("sync.page")) == len(w.pages(op)) > 60
+
+
 def test_a_rate_limit_parks_the_slice_until_the_reset_and_then_resumes() -> None:
     # Given: the second request is rate limited until 20 minutes from now
     w = world(five_issues())

@@ -87,6 +87,9 @@ from trackbridge.storage.table import Table
 AdapterFactory = Callable[[Connection, Mapping[str, Any]], TrackerAdapter]
 # Seq numbers of log entries: slice_no * this + n, unique across the slices of an operation.
 _LOG_SEQ_STRIDE = 100_000
+# A slice writes its log entries once this many wait (one BatchWriteItem), not only at its end: a long
+# slice's memory stays flat and its log readable while it runs.
+_LOG_FLUSH_AT = 25
 
 
 @dataclass(frozen=True)
@@ -699,6 +702,8 @@ class SyncEngine:
                 data=data or {},
             )
         )
+        if len(run.log) >= _LOG_FLUSH_AT:
+            self._flush_log(run)
 
     def _flush_log(self, run: _Slice) -> None:
         if run.log:

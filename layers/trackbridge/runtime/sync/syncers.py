@@ -204,7 +204,10 @@ class ListingSyncer(ABC):
                 # A current copy this operation wrote itself, first met now: a page replayed after a crash,
                 # whose comments the lost attempt may have written (and must be counted) too.
                 replayed = not seen_before and run.writer.wrote(stored)
-                if decision == "skip" and not all_comments and not replayed:
+                # A copy a webhook (or an API write) stored last says nothing about its comments: their own
+                # deliveries may have been lost, so an update-ordered pass lists them once more.
+                written_outside = stored is not None and stored.mark is None
+                if decision == "skip" and not all_comments and not replayed and not written_outside:
                     continue
                 listed = run.adapter.list_issue_comments(issue.key)
                 comments.extend(listed)
