@@ -120,6 +120,8 @@ class AutoIssue(Construct):
         super().__init__(scope, construct_id)
         self.handler = TrackbridgeFunction(self, "AutoIssue", key="auto_issue", kit=kit)
         self.handler.consume(auto_issue)
+        # Re-enqueues its own delayed messages: settle checks of a recovery, and jobs parked on a rate limit.
+        auto_issue.queue.grant_send_messages(self.handler.function)
         # Rules, templates and the fingerprint claims that keep one issue per fingerprint.
         data.grant_read_write(self.handler)
         secrets.grant_tracker_credentials(self.handler)

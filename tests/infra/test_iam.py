@@ -27,7 +27,7 @@ PRODUCERS = {
     "webhook": {"inbound"},
     "apply": set(),
     "sync": {"sync"},
-    "auto_issue": set(),
+    "auto_issue": {"auto_issue"},
     "scheduler_maintenance": {"sync", "inbound"},
 }
 PUBLISHERS = {"apply", "sync", "auto_issue", "scheduler_maintenance"}

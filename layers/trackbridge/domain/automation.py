@@ -7,6 +7,7 @@ not when an alarm fires at night; rendering lives with the auto-issue engine.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 
@@ -43,12 +44,58 @@ def _check_template(text: str) -> str:
     return text
 
 
+# Examples shown in the OpenAPI document (each must validate against its model: tests/unit).
+RULE_EXAMPLE: Final[dict[str, Any]] = {
+    "name": "cpu-high",
+    "event_type": "cloudwatch.alarm",
+    "condition": "alarm.state == 'ALARM'",
+    "connection_id": "conn_k7mq4xw2p5rtz3nb6hcd",
+    "template": "cloudwatch-alarm",
+    "priority": 100,
+    "labels": ["ops"],
+    "assignee": None,
+    "dedup": {"key": "{{ event.data.alarmName }}", "reopen_window": 604800, "repeat_window": 3600},
+    "on_repeat": "comment",
+    "on_resolve": "close",
+    "settle_s": 300,
+    "enabled": True,
+    "created_at": "2026-03-04T16:40:22Z",
+    "updated_at": "2026-03-04T16:40:22Z",
+    "version": 1,
+}
+TEMPLATE_EXAMPLE: Final[dict[str, Any]] = {
+    "name": "drift",
+    "title": "Schema drift on {{ event.subject.name }}",
+    "body": "Expected `{{ expected }}`, found `{{ actual }}`.",
+    "description": "schema drift",
+    "created_at": "2026-03-04T16:40:22Z",
+    "updated_at": "2026-03-04T16:40:22Z",
+    "version": 1,
+}
+EVENT_EXAMPLE: Final[dict[str, Any]] = {
+    "id": "evt_6f1c2b0e9a8d4c3b",
+    "type": "schema.drift",
+    "source": "schema-watch",
+    "severity": "high",
+    "subject": {"kind": "table", "database": "sales", "schema": "public", "name": "orders"},
+    "data": {"expected": "numeric(12,2)", "actual": "float8"},
+    "occurred_at": "2026-03-04T16:40:00Z",
+    "received_at": "2026-03-04T16:40:01Z",
+    "status": "processed",
+    "issue_ref": "conn_k7mq4xw2p5rtz3nb6hcd.3051224",
+    "resolved": False,
+}
+
+
 class Dedup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = Field(description="a Jinja2 template rendering the fingerprint of an event")
     reopen_window: int = Field(
         7 * 24 * 3600, ge=0, description="seconds after close during which a repeat reopens"
+    )
+    repeat_window: int = Field(
+        3600, ge=0, description="seconds: at most one repeat comment per window (0: one per repeat)"
     )
 
     @field_validator("key")
@@ -60,7 +107,7 @@ class Dedup(BaseModel):
 class Rule(BaseModel):
     """The rule shape of DESIGN section 9, plus bookkeeping."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": [RULE_EXAMPLE]})
 
     name: DocumentName
     event_type: str = Field(min_length=1, max_length=128)
@@ -73,6 +120,9 @@ class Rule(BaseModel):
     dedup: Dedup
     on_repeat: Literal["comment", "ignore"] = "comment"
     on_resolve: Literal["close", "comment", "none"] = "none"
+    settle_s: int = Field(
+        300, ge=0, le=86_400, description="seconds a recovery must hold before on_resolve acts (flapping)"
+    )
     enabled: bool = True
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
@@ -85,7 +135,7 @@ class Rule(BaseModel):
 
 
 class Template(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
 
     name: DocumentName
     title: str = Field(min_length=1, max_length=1000, description="Jinja2 template of the issue title")
@@ -104,7 +154,7 @@ class Template(BaseModel):
 class Event(BaseModel):
     """An application event (``POST /v1/events``) or a CloudWatch alarm change, as received."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [EVENT_EXAMPLE]})
 
     id: str
     type: str = Field(min_length=1, max_length=128)
@@ -116,6 +166,60 @@ class Event(BaseModel):
     received_at: UtcDatetime
     status: Literal["queued", "processed", "ignored", "failed"] = "queued"
     issue_ref: str | None = None
+    resolved: bool = Field(False, description="the event reports a recovery (an alarm back to OK)")
 
 
-__all__ = ["NAME_PATTERN", "Dedup", "DocumentName", "Event", "Rule", "Severity", "Template"]
+ClaimState = Literal["claimed", "created"]
+
+
+class FingerprintClaim(BaseModel):
+    """The dedup state of one fingerprint (DESIGN section 10), written with a condition before any tracker
+    call. ``claimed``: a worker (``owner``) is creating the issue, which will carry :attr:`marker`;
+    ``created``: the issue exists. ``generation`` grows when a recurrence after the reopen window opens a
+    new issue (its marker changes with it). Every change is a conditional write on ``version``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    fingerprint: str
+    connection_id: str
+    state: ClaimState
+    owner: str
+    claimed_at: UtcDatetime
+    generation: int = Field(1, ge=1)
+    issue_ref: str | None = None
+    issue_key: str | None = None
+    issue_url: str | None = None
+    previous_issue_ref: str | None = None
+    previous_issue_url: str | None = None
+    count: int = Field(1, ge=0, description="events seen for the current issue")
+    recent_events: list[str] = Field(
+        default_factory=list, max_length=50, description="ids of the latest events counted (duplicates skip)"
+    )
+    last_seen_at: UtcDatetime | None = None
+    last_comment_at: UtcDatetime | None = None
+    resolved_at: UtcDatetime | None = Field(None, description="a recovery waiting for its settle time")
+    closed_at: UtcDatetime | None = Field(None, description="when trackbridge closed (or saw closed) it")
+    version: int = Field(1, ge=1)
+
+    @property
+    def marker(self) -> str:
+        """The token the issue body carries, searchable on every tracker, unique per generation."""
+        seed = f"{self.rule}|{self.fingerprint}|{self.generation}".encode()
+        return "tbfp" + hashlib.sha256(seed).hexdigest()[:16]
+
+
+__all__ = [
+    "EVENT_EXAMPLE",
+    "NAME_PATTERN",
+    "RULE_EXAMPLE",
+    "TEMPLATE_EXAMPLE",
+    "ClaimState",
+    "Dedup",
+    "DocumentName",
+    "Event",
+    "FingerprintClaim",
+    "Rule",
+    "Severity",
+    "Template",
+]

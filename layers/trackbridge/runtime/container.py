@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from trackbridge.domain.egress import EgressPolicy
     from trackbridge.runtime.adapter_pool import AdapterPool
     from trackbridge.runtime.api_keys import ApiKeyService
+    from trackbridge.runtime.automation.consumer import SqsRequeue
+    from trackbridge.runtime.automation.intake import EventIntake
+    from trackbridge.runtime.automation.rules import RuleService
+    from trackbridge.runtime.automation.service import AutoIssueService
     from trackbridge.runtime.connections import ConnectionService
     from trackbridge.runtime.health import HealthChecker
     from trackbridge.runtime.idempotency import IdempotentRequests, TenantIdempotencyStore
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     from trackbridge.runtime.webhooks.registration import WebhookRegistrations
     from trackbridge.storage.api_keys import ApiKeyRepository
     from trackbridge.storage.audit import AuditRepository
+    from trackbridge.storage.automation import EventRepository
     from trackbridge.storage.connections import ConnectionRepository
     from trackbridge.storage.table import Table
 
@@ -373,7 +378,72 @@ def webhook_registrations() -> WebhookRegistrations:
     )
 
 
+@lru_cache(maxsize=1)
+def event_repository() -> EventRepository:
+    from trackbridge.storage.automation import EventRepository
+
+    return EventRepository(table())
+
+
+@lru_cache(maxsize=1)
+def auto_issue_queue() -> SqsRequeue:
+    from trackbridge.runtime.automation.consumer import SqsRequeue
+
+    return SqsRequeue(aws.client("sqs"), get_settings().auto_issue_queue_url)
+
+
+@lru_cache(maxsize=1)
+def event_intake() -> EventIntake:
+    from trackbridge.runtime.automation.intake import EventIntake
+
+    return EventIntake(event_repository(), auto_issue_queue())
+
+
+@lru_cache(maxsize=1)
+def rule_service() -> RuleService:
+    from trackbridge.runtime.automation.rules import RuleService
+    from trackbridge.storage.automation import RuleRepository, TemplateRepository
+
+    shared = table()
+    return RuleService(
+        RuleRepository(shared),
+        TemplateRepository(shared),
+        connection_repository(),
+        audit_repository(),
+    )
+
+
+@lru_cache(maxsize=1)
+def auto_issue_service() -> AutoIssueService:
+    from trackbridge.runtime.adapter_pool import AdapterPool
+    from trackbridge.runtime.automation.service import AutoIssueService
+    from trackbridge.runtime.webhooks.apply import APPLY_ADAPTER_OPTIONS
+    from trackbridge.storage.automation import FingerprintRepository, RuleRepository, TemplateRepository
+    from trackbridge.storage.issues import CommentRepository, IssueRepository
+
+    shared = table()
+    # Short timeouts and no in-process rate-limit wait: a 429 fails the job back to the queue.
+    pool = AdapterPool(connection_secrets(), factory=adapter_factory(), options=APPLY_ADAPTER_OPTIONS)
+    return AutoIssueService(
+        rules=RuleRepository(shared),
+        templates=TemplateRepository(shared),
+        claims=FingerprintRepository(shared),
+        connections=connection_repository(),
+        adapters=pool,
+        requeue=auto_issue_queue(),
+        audit=audit_repository(),
+        issues=IssueRepository(shared),
+        comments=CommentRepository(shared),
+        links=link_service(),
+    )
+
+
 _FACTORIES = (
+    auto_issue_service,
+    rule_service,
+    event_intake,
+    auto_issue_queue,
+    event_repository,
     webhook_registrations,
     link_service,
     webhook_ingest,
@@ -405,6 +475,10 @@ _FACTORIES = (
 
 def reset() -> None:
     """Forget every cached object, client and the settings."""
+    if auto_issue_service.cache_info().currsize:
+        close = getattr(auto_issue_service().adapters, "close", None)  # an AdapterPool: clients hold sockets
+        if close is not None:
+            close()
     if adapter_pool.cache_info().currsize:
         adapter_pool().close()  # its httpx clients hold sockets
     if webhook_applier.cache_info().currsize:
@@ -423,11 +497,15 @@ __all__ = [
     "api_key_repository",
     "api_key_service",
     "audit_repository",
+    "auto_issue_queue",
+    "auto_issue_service",
     "connection_repository",
     "connection_schedules",
     "connection_secrets",
     "connection_service",
     "egress_policy",
+    "event_intake",
+    "event_repository",
     "health_checker",
     "health_client",
     "idempotency_store",
@@ -438,6 +516,7 @@ __all__ = [
     "oauth_http",
     "oauth_token_store",
     "reset",
+    "rule_service",
     "sync_engine",
     "sync_queue",
     "sync_service",

@@ -31,6 +31,7 @@ PATH_VALUES = {
     "database": "sales",
     "schema": "public",
     "name": "orders",
+    "event_id": "evt_0123456789abcdef",
 }
 SCOPED = sorted((op for op in operations() if op.scope), key=lambda op: op.operation_id)
 SCOPES = {op.scope for op in SCOPED if op.scope}

@@ -48,11 +48,13 @@ from trackbridge.runtime.api import (
     audit,
     connections,
     errors,
+    events,
     health,
     issues,
     keys,
     links,
     oauth,
+    rules,
     sync,
     webhooks,
 )
@@ -125,6 +127,8 @@ app.include_router(issues.router)
 app.include_router(keys.router)
 app.include_router(webhooks.router)
 app.include_router(links.router)
+app.include_router(events.router)
+app.include_router(rules.router)
 
 
 @lru_cache(maxsize=1)

@@ -99,6 +99,12 @@ TAGS: Final[tuple[tuple[str, str], ...]] = (
         "reading them never calls the tracker.",
     ),
     (
+        "events",
+        "Events sent to auto-issue (a CloudWatch alarm state change or an application event): queued with "
+        "202, and their receipts.",
+    ),
+    ("rules", "Auto-issue rules and Markdown/Jinja2 templates: validated on save, dry run and preview."),
+    (
         "links",
         "Links between internal objects (tables, views, alarms, test cases, ...) and tracker issues, both "
         "ways, with each linked issue's live state.",
