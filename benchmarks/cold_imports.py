@@ -60,6 +60,21 @@ NEEDS: dict[str, tuple[str, ...]] = {
     ),
     # SQS batch processing, storage, and an HTTP client for the trackers.
     "sync": (*_POWERTOOLS, "boto3", "pydantic.main", "httpx", "aws_lambda_powertools.utilities.batch"),
+    # SQS FIFO batch processing, storage, and the adapters' HTTP client (a payload may need one fetch).
+    "apply": (*_POWERTOOLS, "boto3", "pydantic.main", "httpx", "aws_lambda_powertools.utilities.batch"),
+    # SQS batch processing, storage, the trackers' HTTP client and the Jinja2 sandbox for templates.
+    "auto_issue": (
+        *_POWERTOOLS,
+        "boto3",
+        "pydantic.main",
+        "httpx",
+        "jinja2.sandbox",
+        "aws_lambda_powertools.utilities.batch",
+    ),
+    # Storage and the trackers' HTTP client (webhook liveness asks each tracker about its hook).
+    "scheduler_maintenance": (*_POWERTOOLS, "boto3", "pydantic.main", "httpx"),
+    # Storage, Secrets Manager and SQS through boto3, and pydantic for the queue message.
+    "webhook": (*_POWERTOOLS, "boto3", "pydantic.main"),
 }
 
 # The embedded stack's function environment (infra/local/provision.py), with values that lead nowhere.

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trackbridge.domain.links import ObjectRef
 from trackbridge.domain.times import UtcDatetime
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 DocumentName = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -25,10 +26,15 @@ Severity = Literal["info", "low", "medium", "high", "critical"]
 
 @lru_cache(maxsize=1)
 def _sandbox() -> SandboxedEnvironment:
+    # Imported here: the API's cold start loads the models, and Jinja2 only once a rule is validated.
+    from jinja2.sandbox import SandboxedEnvironment
+
     return SandboxedEnvironment(autoescape=False)
 
 
 def _check_expression(text: str) -> str:
+    from jinja2 import TemplateSyntaxError
+
     try:
         _sandbox().compile_expression(text)
     except TemplateSyntaxError as exc:
@@ -37,6 +43,8 @@ def _check_expression(text: str) -> str:
 
 
 def _check_template(text: str) -> str:
+    from jinja2 import TemplateSyntaxError
+
     try:
         _sandbox().parse(text)
     except TemplateSyntaxError as exc:

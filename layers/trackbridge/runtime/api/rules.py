@@ -20,9 +20,8 @@ from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, 
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
-from trackbridge.runtime.automation.builtins import SAMPLE_EVENTS
 from trackbridge.runtime.automation.intake import parse_api_event
-from trackbridge.runtime.automation.rules import Preview, RuleIn, TemplateIn
+from trackbridge.runtime.automation.models import Preview, RuleIn, TemplateIn
 
 if TYPE_CHECKING:
     from trackbridge.runtime.automation.rules import RuleService
@@ -257,6 +256,8 @@ def delete_template(name: Name, caller: Caller, service: Service) -> Response[No
 )
 def preview_template(name: Name, caller: Caller, service: Service, body: OptionalSample = None) -> Preview:
     caller.require(READ)
+    from trackbridge.runtime.automation.builtins import SAMPLE_EVENTS  # built-in templates load Jinja2
+
     given = body if body is not None else SAMPLE_EVENTS.get(name, SAMPLE_EVENTS["generic-event"])
     sample = _sample(caller, dict(given))  # a 422 before the service is asked
     preview: Preview = service.preview(caller.tenant, name, sample)
