@@ -132,7 +132,8 @@ class TestPartitionQueries:
     unchanged."""
 
     @pytest.fixture(scope="class")
-    def table(self, moto_endpoint: str) -> Iterator[tuple[Any, str]]:
+    @classmethod
+    def table(cls, moto_endpoint: str) -> Iterator[tuple[Any, str]]:
         client = boto3.client(
             "dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1", config=ONE_ATTEMPT
         )

@@ -54,7 +54,10 @@ def local_json(stack: Stack, tmp_path: Path) -> Path:
 
     key = issue_api_key(f"cli-{uuid.uuid4().hex[:12]}")
     connection = stack.github.connection_request(name="web")
-    with httpx.Client(base_url=stack.gateway.url, headers={"Authorization": f"Bearer {key}"}) as http:
+    # Generous: the first request also loads the API handler, on a machine other work may load.
+    with httpx.Client(
+        base_url=stack.gateway.url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+    ) as http:
         answer = http.post("/v1/connections", json=connection)
         assert answer.status_code == 201, answer.text
     path = tmp_path / "local.json"

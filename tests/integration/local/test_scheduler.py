@@ -234,7 +234,7 @@ def test_lambda_targets_run_the_handler_in_process(
     assert invoked["sync"] == [{"connection": "c1"}]
 
 
-def test_maintenance_runs_every_15_minutes_as_a_scheduled_event(
+def test_maintenance_runs_every_5_minutes_as_a_scheduled_event(
     resources: LocalResources, clock: Clock, shared_dir: Path
 ) -> None:
     fixture = json.loads((shared_dir / "fixtures/aws/eventbridge.scheduled_event.json").read_text())
@@ -246,7 +246,7 @@ def test_maintenance_runs_every_15_minutes_as_a_scheduled_event(
     scheduler = LocalScheduler(resources, functions, clock=clock)
 
     scheduler.tick()
-    clock.advance(minutes=14)
+    clock.advance(minutes=4)
     scheduler.tick()
     clock.advance(minutes=1)
     scheduler.tick()

@@ -148,9 +148,15 @@ _DESCRIPTIONS: dict[int, str] = {
 _WRITES = frozenset({"post", "put", "patch", "delete"})
 
 
+# Routes outside the tracker actions that may call a tracker: a connection test, OAuth, a hook's
+# registration, linking an issue not synced yet, and refreshing linked issues.
+_TRACKER_PATHS = ("/test", "/webhook", "/refresh")
+_TRACKER_PREFIXES = ("/v1/oauth/", "/v1/links", "/v1/objects/")
+
+
 def _calls_tracker(path: str, operation: Mapping[str, Any]) -> bool:
     tags = operation.get("tags") or ()
-    return "tracker actions" in tags or path.endswith("/test") or path.startswith("/v1/oauth/")
+    return "tracker actions" in tags or path.endswith(_TRACKER_PATHS) or path.startswith(_TRACKER_PREFIXES)
 
 
 def _statuses(path: str, method: str, operation: Mapping[str, Any], *, public: bool) -> set[int]:
