@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("auto-issue-track
 
 PROVIDER_NAMES = ("github", "gitlab", "jira")
 FIXTURE = "eventbridge.cloudwatch_alarm_state_change.single_metric.ALARM.json"
-SECRET = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "AKIA" + "FAKE" * 4  # an AWS access key id in shape only
 
 
 @dataclass
