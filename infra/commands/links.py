@@ -1,4 +1,5 @@
-"""``trackbridge link <object> <issue>`` and ``trackbridge links <object|issue> [--json] [--refresh]``.
+"""``trackbridge link <object> <issue>``, ``trackbridge links <object|issue> [--json] [--refresh]`` and
+``trackbridge links scan <connection> [--since ISO] [--json]``.
 
 Both talk to the REST API only, found as ``trackbridge sync`` finds it (``--api-url``/``--api-key``, the
 ``TRACKBRIDGE_API_URL``/``KEY`` environment, else ``.trackbridge/local.json``).
@@ -11,7 +12,9 @@ Both talk to the REST API only, found as ``trackbridge sync`` finds it (``--api-
 An argument holding ``/`` is an object (an issue ref never does), anything else an issue. ``links <object>``
 shows the object view (each issue's live status; ``--refresh`` pulls them from their trackers first);
 ``links <issue>`` lists the objects linked to it. ``--json`` prints ``{"items": [...], "next_cursor": null}``
-with every page. Exit codes: 0 done, 1 refused by the API (the message says why), 2 bad input or no API.
+with every page. ``links scan <connection>`` asks the API to scan the connection's repository for issue keys
+in commits and pull/merge requests (``POST /v1/connections/{id}/scan-links``) and prints what it found. Exit
+codes: 0 done, 1 refused by the API (the message says why), 2 bad input or no API.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from infra.commands.sync import CliError, api_client, resolve_connection
+from infra.commands.sync import ApiRefused, CliError, api_answer, api_client, resolve_connection
 
 if TYPE_CHECKING:
     import httpx
@@ -46,29 +49,12 @@ def add_link_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser
 
     links = groups.add_parser("links", help="the links of an object (with live issue status) or of an issue")
     links.set_defaults(command="")
-    links.add_argument("target", metavar="object|issue", help="an object key or an issue ref")
+    links.add_argument("target", metavar="object|issue|scan", help="an object key, an issue ref, or scan")
+    links.add_argument("connection", nargs="?", help="scan: the GitHub or GitLab connection (name or id)")
+    links.add_argument("--since", help="scan: commits and requests changed since (ISO 8601; default 30 days)")
     links.add_argument("--refresh", action="store_true", help="objects: pull the issues from their trackers")
     links.add_argument("--json", action="store_true", help='print {"items": [...]} as JSON')
     add_api_arguments(links)
-
-
-def _body(response: httpx.Response) -> Any:
-    try:
-        body = response.json() if response.content else None
-    except ValueError:
-        body = None
-    if response.is_success:
-        return body
-    error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-    message = f"{response.status_code} {error.get('code', '')}: {error.get('message', response.text[:200])}"
-    details = error.get("details")
-    if isinstance(details, dict) and details.get("link_id"):
-        message += f" (existing link {details['link_id']})"
-    raise _Refused(message)
-
-
-class _Refused(Exception):
-    """The API said no (exit 1)."""
 
 
 def is_object_key(text: str) -> bool:
@@ -99,7 +85,7 @@ def object_path(key: str) -> str:
 def _pages(client: httpx.Client, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     cursor: str | None = None
     for _ in range(MAX_PAGES):
-        page = _body(
+        page = api_answer(
             client.get(path, params={**params, "limit": 100, **({"cursor": cursor} if cursor else {})})
         )
         yield from page.get("items", [])
@@ -132,7 +118,7 @@ def _run(action: Any) -> int:
     except CliError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    except _Refused as exc:
+    except ApiRefused as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     except Exception as exc:  # httpx's transport errors: the API is not reachable
@@ -157,7 +143,7 @@ def link(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int
             raise CliError(f"not an object key: {exc}") from None
         with client or api_client(args) as api:
             body = {"object": obj.model_dump(), "issue_ref": issue_ref(api, args.issue)}
-            created = _body(api.post("/v1/links", json=body))
+            created = api_answer(api.post("/v1/links", json=body))
         if args.json:
             sys.stdout.write(json.dumps(created, indent=2) + "\n")
         else:
@@ -166,9 +152,33 @@ def link(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int
     return _run(act)
 
 
+SCAN_FIELDS = ("commits", "pull_requests", "links_created", "links_existing", "unresolved", "requests")
+
+
+def scan(args: argparse.Namespace, api: httpx.Client) -> None:
+    """``links scan <connection>``: one scan of the connection's repository."""
+    if not args.connection:
+        raise CliError("links scan needs a connection (its name or id)")
+    connection_id = resolve_connection(api, args.connection)
+    body = {"since": args.since} if args.since else {}
+    result = api_answer(api.post(f"/v1/connections/{connection_id}/scan-links", json=body))
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    summary = ", ".join(f"{name.replace('_', ' ')} {result.get(name, 0)}" for name in SCAN_FIELDS)
+    more = " (stopped at its budget: scan again from a later --since)" if result.get("truncated") else ""
+    sys.stdout.write(f"scanned {args.connection}: {summary}{more}\n")
+
+
 def links(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
     def act() -> None:
         columns: Sequence[str]
+        if args.target == "scan":
+            with client or api_client(args) as api:
+                scan(args, api)
+            return
+        if args.connection or args.since:
+            raise CliError("a connection and --since go with links scan only")
         with client or api_client(args) as api:
             if is_object_key(args.target):
                 params = {"refresh": "true"} if args.refresh else {}
@@ -186,4 +196,4 @@ def links(args: argparse.Namespace, *, client: httpx.Client | None = None) -> in
     return _run(act)
 
 
-__all__ = ["add_link_commands", "is_object_key", "issue_ref", "link", "links", "object_path", "table"]
+__all__ = ["add_link_commands", "is_object_key", "issue_ref", "link", "links", "object_path", "scan", "table"]

@@ -78,3 +78,40 @@ def next_touch(randrange: Callable[[int], int], last: int, gap: int, slot_end: i
     """The next event time after ``last``: at least ``tick`` later, never past the issue's ``slot_end``, so
     ids handed out in seeding order also grow with time."""
     return min(last + tick + randrange(gap), slot_end)
+
+
+# Development activity (commits, pull and merge requests) names issues the way teams write them. These draw
+# nothing from ``rng``: adding them left every other seeded value as it was.
+# The seeded Jira project's key (``jira/_state.PROJECT_KEY``): commits name its issues as teams do.
+JIRA_KEY = "ACME"
+# Added to the issue count: a number no seeded issue has, so the commits naming it stay unresolved.
+MISSING_ISSUE_OFFSET = 500
+
+
+def seeded_commit_message(index: int, issues: int, *, is_issue: Callable[[int], bool] = bool) -> str:
+    """The message of seeded commit ``index``: every third names an issue in turn as ``(#n)``,
+    ``Fixes #n:``, ``Refs ACME-n`` (the seeded Jira project) and ``(#<no such issue>)``. ``is_issue`` says
+    whether number ``n`` is an issue (GitHub's pull requests share the numbering): else ``n - 1`` is named."""
+    text = f"{VERBS[index % len(VERBS)]} {NOUNS[index % len(NOUNS)]}"
+    if issues < 1 or index % 3:
+        return text
+    number = index % issues + 1
+    if not is_issue(number):
+        number = max(number - 1, 1)
+    variant = (index // 3) % 4
+    if variant == 0:
+        return f"{text} (#{number})"
+    if variant == 1:
+        return f"Fixes #{number}: {text}"
+    if variant == 2:
+        return f"{text}\n\nRefs {JIRA_KEY}-{(index // 3) % 5 + 1}"
+    return f"{text} (#{issues + MISSING_ISSUE_OFFSET})"
+
+
+def seeded_branch(number: int, issue: int) -> str:
+    """The branch of seeded pull or merge request ``number``: ``<issue>-<words>`` for even numbers (the
+    name both forges give a branch made from an issue), else ``feature/ACME-<n>-<words>``."""
+    words = NOUNS[number % len(NOUNS)].replace(" ", "-").lower()
+    if number % 2:
+        return f"feature/{JIRA_KEY}-{number % 5 + 1}-{words}"
+    return f"{issue}-{words}"

@@ -6,8 +6,9 @@ Both speak the same REST dialect with other field names (``number``/``iid``, ``b
 transition sends, the close transitions offered) and inherit the rest from :class:`ForgeAdapter`, written
 once: the issue, comment and user builders, the external-id locator, the issue listing's normalized pages,
 the search-until-limit loop, the open/closed transitions and the writes behind them, hook creation and
-removal, the connection checks both run (scopes refused, issues turned off, webhook permission), and the
-:class:`~trackbridge.providers.types.WebhookChange` of an issue or a comment.
+removal, the connection checks both run (scopes refused, issues turned off, webhook permission), the
+:class:`~trackbridge.providers.types.WebhookChange` of an issue or a comment, and the paging of development
+activity (commits, pull/merge requests: :meth:`ForgeAdapter.iter_activity_pages`) for link detection.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from functools import partial
+from typing import Any, ClassVar, Literal, cast
 
 from trackbridge.domain.connections import Provider
+from trackbridge.domain.dev_refs import ActivityKind, DevActivity
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
@@ -36,6 +39,14 @@ from trackbridge.providers.types import (
 
 # Neither forge's search returns more than 1000 results.
 SEARCH_CAP = 1000
+
+
+def objects(payload: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """``payload[key]``, a list of objects (absent or null: none); anything else is a ``TypeError``."""
+    value = payload.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise TypeError(f"{key!r} is not a list of objects")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +248,53 @@ class ForgeAdapter(TrackerAdapter):
             )
         return ConnectionCheck("webhooks", True, "can register webhooks")
 
+    # ---- development activity (capability ``dev_activity``) ----------------------------------------
+    request_kind: ClassVar[ActivityKind]  # "pull_request" (GitHub), "merge_request" (GitLab)
+
+    @property
+    def repository_path(self) -> str:
+        """The repository or project as people name it (``acme/widgets``): what ``#12`` is relative to."""
+        return self.config.scope_value(self.scope_keys[0])
+
+    @abstractmethod
+    def commits_request(self, since: datetime) -> PageRequest:
+        """The first page of the default branch's commits since ``since``, newest first, 100 a page."""
+
+    @abstractmethod
+    def requests_request(self, since: datetime) -> PageRequest:
+        """The first page of pull/merge requests, most recently updated first (``since`` where the forge
+        filters by it), 100 a page."""
+
+    @abstractmethod
+    def commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        """A commit of the listing."""
+
+    @abstractmethod
+    def request_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        """A pull/merge request of the listing; ``at`` is its ``updated_at``."""
+
+    def iter_activity_pages(
+        self, what: Literal["commits", "requests"], *, since: datetime
+    ) -> Iterator[list[DevActivity]]:
+        """Pages of commits or pull/merge requests changed at or after ``since``, newest first. The request
+        listing is ordered by update, so paging stops at the first page that reaches before ``since``
+        (GitHub's pull listing has no ``since`` filter)."""
+        if what == "commits":
+            request, build = self.commits_request(since), self.commit_of
+        else:
+            request, build = self.requests_request(since), self.request_of
+        for page in self.iter_pages(request):
+            raws = self.expect_list(page.body, request.url)
+            items = [self.normalize(what, partial(build, raw)) for raw in raws]
+            recent = [item for item in items if item.at >= since]
+            yield recent
+            if len(recent) < len(items):
+                return
+
     # ---- webhooks: changes -----------------------------------------------------------------------
     def issue_handles(self, number: int) -> tuple[str, str]:
         """The record key and the people's key of issue ``number``, as a webhook change names them."""
         return issue_ref(self.connection_id, number), f"#{number}"
 
 
-__all__ = ["SEARCH_CAP", "ForgeAdapter", "ForgeFields"]
+__all__ = ["SEARCH_CAP", "ForgeAdapter", "ForgeFields", "objects"]

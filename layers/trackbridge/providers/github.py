@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
+from trackbridge.domain.dev_refs import DevActivity
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.ids import issue_ref
 from trackbridge.domain.issues import Comment, Issue, User
@@ -33,7 +34,7 @@ from trackbridge.providers.auth import BearerScheme
 from trackbridge.providers.base import CheckStep, FetchedPage
 from trackbridge.providers.classify import ErrorContext, ErrorRule
 from trackbridge.providers.errors import NotFoundError
-from trackbridge.providers.forge import ForgeAdapter, ForgeFields
+from trackbridge.providers.forge import ForgeAdapter, ForgeFields, objects
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest
 from trackbridge.providers.ratelimit import GitHubRateLimits
 from trackbridge.providers.signatures import HubSignature
@@ -56,7 +57,10 @@ from trackbridge.providers.webhooks import (
 )
 
 API_VERSION = "2022-11-28"
-DEFAULT_WEBHOOK_EVENTS = ("issues", "issue_comment")
+DEFAULT_WEBHOOK_EVENTS = ("issues", "issue_comment", "push", "pull_request")
+# Development activity: commits and pull requests whose texts name issues (link detection).
+ACTIVITY_EVENTS = ("push", "pull_request")
+PULL_ACTIONS = frozenset({"opened", "edited", "reopened", "synchronize", "ready_for_review"})
 # Classic tokens list their scopes in x-oauth-scopes; any of these can read and write issues of the repo.
 _REPO_SCOPES = frozenset({"repo", "public_repo"})
 
@@ -160,6 +164,7 @@ class GitHubAdapter(ForgeAdapter):
         conditional_requests=True,
         webhook_registration=True,
         security_advisories=True,
+        dev_activity=True,
     )
     auth_scheme = BearerScheme()
     page_size = 100
@@ -307,6 +312,49 @@ class GitHubAdapter(ForgeAdapter):
 
         return [self.normalize("security advisory", partial(build, r)) for r in raw_items]
 
+    # ---- development activity --------------------------------------------------------------------
+    request_kind = "pull_request"
+
+    def commits_request(self, since: datetime) -> PageRequest:
+        return PageRequest(f"{self.repo_path}/commits", {"since": iso_seconds(since), "per_page": 100})
+
+    def requests_request(self, since: datetime) -> PageRequest:
+        # No since filter on pulls: newest update first, and the caller stops past ``since``.
+        params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100}
+        return PageRequest(f"{self.repo_path}/pulls", params)
+
+    def commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        commit = obj(raw, "commit")
+        signature = commit.get("committer") or obj(commit, "author")
+        return DevActivity(
+            kind="commit",
+            id=str(raw["sha"]),
+            text=str(commit["message"]),
+            at=parse_time(signature["date"]),
+            url=raw.get("html_url"),
+        )
+
+    def request_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        return DevActivity(
+            kind="pull_request",
+            id=str(int(raw["number"])),
+            title=str(raw["title"]),
+            text=str(raw.get("body") or ""),
+            branch=str(obj(raw, "head")["ref"]),
+            at=parse_time(raw["updated_at"]),
+            url=raw.get("html_url"),
+        )
+
+    def push_commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        """A commit of a ``push`` delivery (``id``, ``message``, ``timestamp``, ``url``: not REST's)."""
+        return DevActivity(
+            kind="commit",
+            id=str(raw["id"]),
+            text=str(raw["message"]),
+            at=parse_time(raw["timestamp"]),
+            url=raw.get("url"),
+        )
+
     # ---- writes ----------------------------------------------------------------------------------
     def create_issue(self, draft: IssueDraft) -> Issue:
         payload: dict[str, Any] = {**draft.fields, "title": draft.title, "body": draft.body}
@@ -416,7 +464,7 @@ class GitHubAdapter(ForgeAdapter):
         name = f"{event}.{action}" if isinstance(action, str) else event
         if event == "ping":
             return WebhookDelivery.ping(self.name, delivery_id, name)
-        if event not in ("issues", "issue_comment"):
+        if event not in ("issues", "issue_comment", *ACTIVITY_EVENTS):
             return WebhookDelivery.ignored(self.name, delivery_id, name, f"{event} events are not synced")
         repository = payload.get("repository")
         full_name = repository.get("full_name") if isinstance(repository, Mapping) else None
@@ -424,6 +472,8 @@ class GitHubAdapter(ForgeAdapter):
             return WebhookDelivery.ignored(
                 self.name, delivery_id, name, f"about {full_name}, not {self.repo}"
             )
+        if event in ACTIVITY_EVENTS:
+            return self._activity_delivery(event, action, payload, delivery_id, name)
         raw_issue = obj(payload, "issue")
         if self._is_pull_request(raw_issue):
             return WebhookDelivery.ignored(self.name, delivery_id, name, "about a pull request")
@@ -444,6 +494,24 @@ class GitHubAdapter(ForgeAdapter):
                 comment = self.normalize_comment(raw_comment, number=number)
                 change = WebhookChange.of_comment(ref, key, comment_id, comment.updated_at, comment=comment)
         return WebhookDelivery.of_changes(self.name, delivery_id, name, change)
+
+    def _activity_delivery(
+        self, event: str, action: Any, payload: Mapping[str, Any], delivery_id: str, name: str
+    ) -> WebhookDelivery:
+        """``push``: its commits; ``pull_request`` opened, edited, reopened or synchronized: the request.
+        A branch deletion pushes no commits and a closed request says nothing new: both are ignored."""
+        if event == "push":
+            commits = [self.push_commit_of(raw) for raw in objects(payload, "commits")]
+            if not commits:
+                return WebhookDelivery.ignored(self.name, delivery_id, name, "a push without commits")
+            return WebhookDelivery.of_activity(self.name, delivery_id, name, *commits)
+        if action not in PULL_ACTIONS:
+            return WebhookDelivery.ignored(
+                self.name, delivery_id, name, f"pull requests {action} say nothing new"
+            )
+        return WebhookDelivery.of_activity(
+            self.name, delivery_id, name, self.request_of(obj(payload, "pull_request"))
+        )
 
     # ---- connection test -------------------------------------------------------------------------
     def connection_checks(self) -> Sequence[CheckStep]:

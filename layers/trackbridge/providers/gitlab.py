@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
 
+from trackbridge.domain.dev_refs import DevActivity
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.issues import Comment, Issue, User
@@ -37,7 +38,7 @@ from trackbridge.providers.auth import HeaderTokenScheme
 from trackbridge.providers.base import CheckStep, FetchedPage
 from trackbridge.providers.classify import ErrorRule
 from trackbridge.providers.errors import NotFoundError, PermissionDeniedError, TrackerError
-from trackbridge.providers.forge import ForgeAdapter, ForgeFields
+from trackbridge.providers.forge import ForgeAdapter, ForgeFields, objects
 from trackbridge.providers.pagination import LinkHeaderPaginator, PageCursor, PageRequest
 from trackbridge.providers.ratelimit import GitLabRateLimits
 from trackbridge.providers.signatures import PlainToken, StandardWebhooks
@@ -62,8 +63,12 @@ WEBHOOK_FLAGS: Mapping[str, tuple[str, ...]] = {
     "issues": ("issues_events", "confidential_issues_events"),
     "notes": ("note_events", "confidential_note_events"),
     "comments": ("note_events", "confidential_note_events"),
+    "push": ("push_events",),
+    "merge_requests": ("merge_requests_events",),
 }
-DEFAULT_WEBHOOK_EVENTS = ("issues", "notes")
+DEFAULT_WEBHOOK_EVENTS = ("issues", "notes", "push", "merge_requests")
+# Merge request hook actions that can change what a request's title, body or branch names.
+MERGE_REQUEST_ACTIONS = frozenset({"open", "reopen", "update"})
 
 
 GITLAB_ERROR_RULES: tuple[ErrorRule, ...] = (
@@ -119,7 +124,11 @@ class GitLabAdapter(ForgeAdapter):
     tracker = GITLAB  # name, display name, scope keys, default base URL, incremental overlap and its reason
     # GitLab's Rack stack answers If-None-Match with 304: it saves the transfer, not the request quota.
     capabilities = Capabilities(
-        attachments=True, transitions=True, conditional_requests=True, webhook_registration=True
+        attachments=True,
+        transitions=True,
+        conditional_requests=True,
+        webhook_registration=True,
+        dev_activity=True,
     )
     auth_scheme = HeaderTokenScheme(header="PRIVATE-TOKEN")
     page_size = 100
@@ -168,6 +177,62 @@ class GitLabAdapter(ForgeAdapter):
 
     def normalize_note(self, raw: Mapping[str, Any], *, iid: int) -> Comment:
         return self.comment_of(raw, iid, what="note")
+
+    # ---- development activity --------------------------------------------------------------------
+    request_kind = "merge_request"
+
+    def commits_request(self, since: datetime) -> PageRequest:
+        params = {"since": iso_seconds(since), "per_page": 100}
+        return PageRequest(f"{self.project_path}/repository/commits", params)
+
+    def requests_request(self, since: datetime) -> PageRequest:
+        params = {
+            "state": "all",
+            "updated_after": iso_seconds(since),
+            "order_by": "updated_at",
+            "sort": "desc",
+            "per_page": 100,
+        }
+        return PageRequest(f"{self.project_path}/merge_requests", params)
+
+    def commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        when = raw.get("committed_date") or raw.get("created_at") or raw["timestamp"]
+        return DevActivity(
+            kind="commit",
+            id=str(raw["id"]),
+            text=str(raw["message"]),
+            at=parse_time(when),
+            url=raw.get("web_url") or raw.get("url"),
+        )
+
+    def request_of(self, raw: Mapping[str, Any]) -> DevActivity:
+        return DevActivity(
+            kind="merge_request",
+            id=str(int(raw["iid"])),
+            title=str(raw["title"]),
+            text=str(raw.get("description") or ""),
+            branch=str(raw["source_branch"]),
+            at=parse_time(raw["updated_at"]),
+            url=raw.get("web_url") or raw.get("url"),
+        )
+
+    def _activity_delivery(
+        self, kind: str, action: Any, payload: Mapping[str, Any], delivery_id: str, name: str
+    ) -> WebhookDelivery:
+        """``push``: its commits (a hook lists at most 20; a scan finds the rest); ``merge_request``
+        opened, reopened or updated: the request (its attributes carry the REST field names)."""
+        if kind == "push":
+            commits = [self.commit_of(raw) for raw in objects(payload, "commits")]
+            if not commits:
+                return WebhookDelivery.ignored(self.name, delivery_id, name, "a push without commits")
+            return WebhookDelivery.of_activity(self.name, delivery_id, name, *commits)
+        if action not in MERGE_REQUEST_ACTIONS:
+            return WebhookDelivery.ignored(
+                self.name, delivery_id, name, f"merge requests {action}: nothing new"
+            )
+        return WebhookDelivery.of_activity(
+            self.name, delivery_id, name, self.request_of(obj(payload, "object_attributes"))
+        )
 
     # ---- listings --------------------------------------------------------------------------------
     def _issue_listing(self, since: datetime | None, include_closed: bool, *, keyset: bool) -> PageRequest:
@@ -406,10 +471,12 @@ class GitLabAdapter(ForgeAdapter):
         action = attrs_or_none.get("action") if isinstance(attrs_or_none, Mapping) else None
         event = header(headers, "X-Gitlab-Event") or kind
         name = f"{event}/{action}" if isinstance(action, str) else event
-        if kind not in ("issue", "work_item", "note"):
+        if kind not in ("issue", "work_item", "note", "push", "merge_request"):
             return WebhookDelivery.ignored(self.name, delivery_id, name, f"{kind} events are not synced")
         if not self._same_project(payload):
             return WebhookDelivery.ignored(self.name, delivery_id, name, f"not about {self.project}")
+        if kind in ("push", "merge_request"):
+            return self._activity_delivery(kind, action, payload, delivery_id, name)
         attrs = obj(payload, "object_attributes")
         if kind == "work_item" and not self._project_work_item(payload, attrs):
             return WebhookDelivery.ignored(

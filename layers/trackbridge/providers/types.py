@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from trackbridge.domain.connections import Connection
+from trackbridge.domain.dev_refs import DevActivity
 from trackbridge.domain.error_codes import ErrorCode
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import IdPrefix, is_id
@@ -47,6 +48,7 @@ class Capabilities:
             "transitions": "GET and POST /v1/connections/{connection_id}/issues/{key}/transitions",
             "repo_wide_comments": "sync: comments come from one scope-wide listing, not per issue",
             "conditional_requests": "sync: listing pages are revalidated with their ETags",
+            "dev_activity": "POST /v1/connections/{connection_id}/scan-links",
         }
     )
 
@@ -58,6 +60,8 @@ class Capabilities:
     conditional_requests: bool = False
     webhook_registration: bool = False
     security_advisories: bool = False
+    # Commits and pull/merge requests of the repository (link detection); a repository host has them.
+    dev_activity: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         """Every declared capability: what the tracker supports, used or not."""
@@ -312,6 +316,8 @@ class DeliveryKind(StrEnum):
     CHANGES = "changes"
     PING = "ping"
     IGNORED = "ignored"
+    # Commits pushed, a pull/merge request opened or edited: ``activity`` holds them (link detection).
+    ACTIVITY = "activity"
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +399,13 @@ class WebhookDelivery:
     kind: DeliveryKind
     changes: tuple[WebhookChange, ...] = ()
     reason: str | None = None
+    activity: tuple[DevActivity, ...] = ()
+
+    @classmethod
+    def of_activity(
+        cls, provider: str, delivery_id: str, event: str, *activity: DevActivity
+    ) -> WebhookDelivery:
+        return cls(provider, delivery_id, event, DeliveryKind.ACTIVITY, activity=activity)
 
     @classmethod
     def ignored(cls, provider: str, delivery_id: str, event: str, reason: str) -> WebhookDelivery:

@@ -12,21 +12,33 @@ the issue from the tracker for a link (``POST /v1/links/{id}/refresh``, ``?refre
 starts with none of the prefixes the issue's partition is listed by (``COMMENT#``, ``WORKLOG#``, ``LINK#``).
 :meth:`LinkRepository.linked_issues` reads the linked issues' synced copies and these records in one batch
 read per 50 issues.
+
+Unresolved references (link detection, ``runtime.link_detection``): an issue key found in a commit or a
+pull/merge request of a connection's repository that names no synced issue is kept, not linked, as
+``T#{t}#CONN#{id}#UNRESOLVED`` / ``REF#{key}#{object_key}``: its own partition (nothing that lists the
+connection's issues can meet it), the tenant first as in every key, one item per reference and object (a
+rescan finds the same item). It goes when the reference resolves and its link is made.
+
+Jira keys (``ACME-12``) are resolved by :meth:`LinkRepository.issue_refs_by_key`, which reads a connection's
+issue keys (projected, 1000 a query) until every wanted key is found: a key index would make it one read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from trackbridge.domain.errors import Conflict, NotFound
 from trackbridge.domain.issues import Issue
 from trackbridge.domain.links import Link, ObjectRef
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
-from trackbridge.domain.times import from_iso, to_iso
+from trackbridge.domain.times import UtcDatetime, from_iso, to_iso
 from trackbridge.storage.issues import IssueRepository
 from trackbridge.storage.keys import (
+    ISSUE_PREFIX,
     LINK_PREFIX,
     PK,
     SK,
@@ -43,6 +55,27 @@ from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 REFRESHED_SK = "REFRESHED"
+UNRESOLVED_PREFIX = "REF#"
+# Issue keys read per query when Jira keys are resolved, and how many queries at most (100,000 issues).
+KEY_PAGE = 1000
+MAX_KEY_PAGES = 100
+
+
+def unresolved_pk(tenant: str, connection_id: str) -> str:
+    return f"{connection_pk(tenant, connection_id)}#UNRESOLVED"
+
+
+class UnresolvedRef(BaseModel):
+    """An issue key found in development activity that names no synced issue (not linked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str = Field(description="the connection whose repository the activity comes from")
+    ref: str = Field(description="the key as written: #12, acme/widgets#12, ACME-12")
+    object: ObjectRef = Field(description="the commit or pull/merge request that names it")
+    closes: bool = Field(False, description="a closing keyword named it (Fixes #12)")
+    url: str | None = Field(None, description="the commit's or request's web page")
+    seen_at: UtcDatetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +212,63 @@ class LinkRepository:
         except ConditionFailed:
             return  # a later refresh is already recorded
 
+    # -- link detection: unresolved references and Jira keys ------------------------------------------------
+
+    def record_unresolved(self, tenant: str, entry: UnresolvedRef) -> bool:
+        """Keep ``entry``; False when it was kept already (the first sighting stays)."""
+        item = {
+            PK: unresolved_pk(tenant, entry.connection_id),
+            SK: f"{UNRESOLVED_PREFIX}{entry.ref}#{entry.object.key}",
+            "entity": "unresolved_ref",
+            **entry.model_dump(mode="json", by_alias=True),
+        }
+        try:
+            self.table.put(item, condition="attribute_not_exists(#pk)", names={"#pk": PK})
+        except ConditionFailed:
+            return False
+        return True
+
+    def forget_unresolved(self, tenant: str, connection_id: str, ref: str, obj: ObjectRef) -> None:
+        """Drop the record of a reference that now resolved (nothing when there is none)."""
+        self.table.delete(unresolved_pk(tenant, connection_id), f"{UNRESOLVED_PREFIX}{ref}#{obj.key}")
+
+    def list_unresolved(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[UnresolvedRef]:
+        return query_page(
+            self.table,
+            tenant,
+            UnresolvedRef.model_validate,
+            partition=unresolved_pk(tenant, connection_id),
+            sk_prefix=UNRESOLVED_PREFIX,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def issue_refs_by_key(self, tenant: str, connection_id: str, keys: Iterable[str]) -> dict[str, str]:
+        """``key -> issue ref`` for the live synced issues of the connection among ``keys`` (``ACME-12``)."""
+        wanted = set(keys)
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        for _ in range(MAX_KEY_PAGES):
+            if not wanted - found.keys():
+                break
+            items, cursor = self.table.query(
+                partition=connection_pk(tenant, connection_id),
+                sk_prefix=ISSUE_PREFIX,
+                limit=KEY_PAGE,
+                cursor=cursor,
+                tenant_prefix=tenant_pk(tenant),
+                attributes=("key", "ref", "deleted_at"),
+            )
+            for item in items:
+                key = item.get("key")
+                if key in wanted and not item.get("deleted_at"):
+                    found[str(key)] = str(item["ref"])
+            if cursor is None:
+                break
+        return found
+
     def linked_issues(self, tenant: str, wanted: Mapping[str, tuple[str, str]]) -> dict[str, LinkedIssue]:
         """For each issue ref of ``wanted`` (``ref -> (connection_id, external_id)``): its synced copy without
         the body, and its last link refresh; one strongly consistent batch read per 50 issues."""
@@ -199,4 +289,4 @@ class LinkRepository:
         return linked
 
 
-__all__ = ["REFRESHED_SK", "LinkRepository", "LinkedIssue"]
+__all__ = ["REFRESHED_SK", "LinkRepository", "LinkedIssue", "UnresolvedRef", "unresolved_pk"]

@@ -27,6 +27,7 @@ ISSUE = "/v1/connections/{connection_id}/issues/{key}"
 ROUTES_OF: dict[str, set[tuple[str, str]]] = {
     "attachments": {("POST", f"{ISSUE}/attachments")},
     "transitions": {("GET", f"{ISSUE}/transitions"), ("POST", f"{ISSUE}/transitions")},
+    "dev_activity": {("POST", "/v1/connections/{connection_id}/scan-links")},
 }
 SYNC_OF: dict[str, tuple[str, type[ListingSyncer]]] = {
     # GitHub's comments are one repository-wide listing, synced as their own entity.

@@ -337,7 +337,7 @@ def test_webhook_registration(github: GitHubAdapter, fake: FakeTracker) -> None:
     assert fake.body() == {
         "name": "web",
         "active": True,
-        "events": ["issues", "issue_comment"],
+        "events": ["issues", "issue_comment", "push", "pull_request"],
         "config": {
             "url": "https://hooks.example.com/x",
             "content_type": "json",

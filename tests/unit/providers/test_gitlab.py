@@ -266,14 +266,15 @@ def test_webhooks(gitlab: GitLabAdapter, fake: FakeTracker) -> None:
     assert fake.body() == {
         "url": "https://hooks.example.com/g",
         "token": "tok",
-        "push_events": False,
+        "push_events": True,  # pushes and merge requests: link detection (runtime.link_detection)
         "enable_ssl_verification": True,
         "issues_events": True,
         "confidential_issues_events": True,
         "note_events": True,
         "confidential_note_events": True,
+        "merge_requests_events": True,
     }
-    assert (hook.id, hook.events) == ("12", ("issues", "notes"))
+    assert (hook.id, hook.events) == ("12", ("issues", "notes", "push", "merge_requests"))
     with pytest.raises(ValidationFailed):
         gitlab.register_webhook("https://hooks.example.com/g", "tok", events=["pushes"])
     fake.on(

@@ -361,7 +361,7 @@ FIXTURES = _fixtures()
 NOT_APPLIED = {
     "ping.json": ("ping", None),
     "ping.with-organization.json": ("ping", None),
-    "pull_request.closed.json": ("ignored", "pull_request events are not synced"),
+    "pull_request.closed.json": ("ignored", "pull requests closed say nothing new"),
     "repository_advisory.published.json": ("ignored", "repository_advisory events are not synced"),
     "security_advisory.published.json": ("ignored", "security_advisory events are not synced"),
     "worklog_created.zulip.json": ("ignored", "worklog_created events are not synced"),

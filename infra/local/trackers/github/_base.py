@@ -33,6 +33,7 @@ from ._state import (
     BOT_LOGIN,
     OUTSIDER_LOGIN,
     Comment,
+    Commit,
     GitHubState,
     Issue,
 )
@@ -49,6 +50,7 @@ UNSEARCHABLE = (
     "do not have permission to view them."
 )
 HOOKSHOT = "GitHub-Hookshot/5a1b2c3"
+DEFAULT_BRANCH = "main"
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 STATE_REASONS = ("completed", "not_planned", "duplicate", "reopened")
@@ -98,6 +100,42 @@ class GitHubBase(SandboxTracker[GitHubState]):
         payload["repository"] = self.render.repository()
         payload["sender"] = self._sender(actor)
         self.emit("issues", payload)
+
+    def _emit_pull(self, action: str, pull: Issue, actor: str | None) -> None:
+        """``pull_request``: GitHub sends it, not ``issues``, when a pull request opens or changes."""
+        if not self.state.hooks:
+            return
+        payload = {
+            "action": action,
+            "number": pull.number,
+            "pull_request": self.render.pull(pull, detail=True),
+            "repository": self.render.repository(),
+            "sender": self._sender(actor),
+        }
+        self.emit("pull_request", payload)
+
+    def _emit_push(self, commits: Sequence[Commit], before: str, branch: str, actor: str | None) -> None:
+        """``push``: one delivery per push, its commits oldest first with ``head_commit`` the newest."""
+        if not self.state.hooks or not commits:
+            return
+        rendered = [self.render.push_commit(commit) for commit in commits]
+        sender = self._sender(actor)
+        payload = {
+            "ref": f"refs/heads/{branch}",
+            "before": before,
+            "after": commits[-1].sha,
+            "repository": self.render.repository(),
+            "pusher": {"name": sender["login"], "email": rendered[-1]["author"]["email"]},
+            "sender": sender,
+            "created": False,
+            "deleted": False,
+            "forced": False,
+            "base_ref": None,
+            "compare": f"{self.render.html}/compare/{before[:12]}...{commits[-1].sha[:12]}",
+            "commits": rendered,
+            "head_commit": rendered[-1],
+        }
+        self.emit("push", payload)
 
     def _emit_comment(
         self, action: str, issue: Issue, comment: Comment, actor: str | None, **extra: Any

@@ -79,7 +79,13 @@ class IssueRoutes(GitHubBase):
         return Reply(self.render.issue(issue, detail=True), 201, {"Location": url})
 
     def _create_issue(
-        self, state: GitHubState, body: dict[str, Any], actor: str, *, pull: bool = False
+        self,
+        state: GitHubState,
+        body: dict[str, Any],
+        actor: str,
+        *,
+        pull: bool = False,
+        head: str | None = None,
     ) -> Issue:
         title = body.get("title")
         if isinstance(title, int | float) and not isinstance(title, bool):
@@ -101,9 +107,13 @@ class IssueRoutes(GitHubBase):
         issue = Issue(
             len(state.issues) + 1, title, text, actor, "open", None, labels, assignees, now, now, pull=pull
         )
+        issue.head_ref = head.strip() if head else None
         state.add_issue(issue)
         self.touch()
-        self._emit_issue("opened", issue, actor)
+        if pull:
+            self._emit_pull("opened", issue, actor)
+        else:
+            self._emit_issue("opened", issue, actor)
         return issue
 
     @route("GET", ISSUE)
@@ -269,6 +279,14 @@ class IssueRoutes(GitHubBase):
         state = self._repo(request, owner, repo)
         people = [login for login in state.users if login != OUTSIDER_LOGIN]
         return self._page_reply(request, people, self.render.user, "User")
+
+    @route("GET", REPO + "/assignees/{assignee}")
+    def check_assignee(self, request: SandboxRequest, owner: str, repo: str, assignee: str) -> Reply:
+        """204 when ``assignee`` can be assigned issues here, else 404 (GitHub's own check)."""
+        state = self._repo(request, owner, repo)
+        if assignee not in state.users or assignee == OUTSIDER_LOGIN:
+            raise ApiError(404, "Not Found")
+        return Reply(None, 204)
 
     @route("POST", ISSUE + "/assignees")
     def add_assignees(self, request: SandboxRequest, owner: str, repo: str, issue_number: int) -> Reply:

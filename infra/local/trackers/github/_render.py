@@ -413,7 +413,7 @@ class GitHubRenderer:
             "assignees": [self.user(login) for login in issue.assignees],
             "requested_reviewers": [],
             "requested_teams": [],
-            "head": branch(f"feature-{number}", head_sha),
+            "head": branch(issue.head_ref or f"feature-{number}", head_sha),
             "base": branch("main", self.state.commits[0].sha if self.state.commits else head_sha),
             "_links": {
                 "self": {"href": url},
@@ -493,6 +493,28 @@ class GitHubRenderer:
                 if commit.parent
                 else []
             ),
+        }
+
+    def push_commit(self, commit: Commit) -> dict[str, Any]:
+        """A commit as a ``push`` webhook lists it (not the REST shape: ``id``, ``timestamp``, ``url``)."""
+        person = self.state.users.get(commit.author)
+        signature = {
+            "name": person.name if person else commit.author,
+            "email": f"{commit.author}@users.noreply.sandbox.localhost",
+            "username": commit.author,
+        }
+        return {
+            "id": commit.sha,
+            "tree_id": commit.sha[::-1],
+            "distinct": True,
+            "message": commit.message,
+            "timestamp": iso_z(commit.date),
+            "url": f"{self.html}/commit/{commit.sha}",
+            "author": signature,
+            "committer": signature,
+            "added": [],
+            "removed": [],
+            "modified": ["README.md"],
         }
 
     def release(self, release: Release) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from ..core import (
     route,
 )
 from ._base import (
+    DEFAULT_BRANCH,
     DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
     REPO,
@@ -91,9 +92,20 @@ class RepositoryRoutes(GitHubBase):
         author = request.args.get("author")
         since = self._since(request, "Commit")
         until = self._since(request, "Commit", "until")
+        history = state.commits
+        start = request.args.get("sha")
+        if start and start != DEFAULT_BRANCH:
+            # A sha (or its prefix of 7+) starts the history there; the sandbox has one branch, main.
+            found = next(
+                (i for i, c in enumerate(history) if len(start) >= 7 and c.sha.startswith(start.lower())),
+                None,
+            )
+            if found is None:
+                raise ApiError(404, f"No commit found for SHA: {start}")
+            history = history[found:]
         commits = [
             commit
-            for commit in state.commits
+            for commit in history
             if (author is None or commit.author == author)
             and (since is None or commit.date >= since)
             and (until is None or commit.date <= until)

@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 from .._clock import SEED_EPOCH
 from .._paging import SortedKeys
 from .._seed_words import COMMENTS as _COMMENTS
-from .._seed_words import NOUNS as _NOUNS
-from .._seed_words import VERBS as _VERBS
 from .._seed_words import issue_sentences
-from .._seeding import draw_issue, issue_slots, next_touch, seed_person
+from .._seeding import (
+    draw_issue,
+    issue_slots,
+    next_touch,
+    seed_person,
+    seeded_branch,
+    seeded_commit_message,
+)
 
 OWNER = "acme"
 REPO = "widgets"
@@ -90,6 +95,7 @@ class Issue:
     pull: bool = False
     draft: bool = False
     merged_at: int | None = None
+    head_ref: str | None = None  # a pull request's branch (rendered as feature-<number> when None)
 
     @property
     def id(self) -> int:
@@ -255,6 +261,10 @@ class GitHubState:
         self.comments_by_updated.remove((comment.updated_at, comment.id))
 
 
+def _not_a_pull(number: int) -> bool:
+    return number % 7 != 0  # seed_state makes every 7th number a pull request
+
+
 def _hex(rng: random.Random, length: int = 40) -> str:
     return f"{rng.getrandbits(length * 4):0{length}x}"
 
@@ -329,6 +339,7 @@ def seed_state(
             comments=len(ids),
             pull=is_pull,
             draft=is_pull and random_() < 0.2,
+            head_ref=seeded_branch(number, number - 1) if is_pull else None,
         )
         if random_() < closed_ratio:
             issue.state = "closed"
@@ -348,7 +359,7 @@ def seed_state(
     for index in range(60):
         sha = _hex(rng)
         when = state.created_at + (index + 1) * (span // 61)
-        message = f"{_VERBS[index % len(_VERBS)]} {_NOUNS[index % len(_NOUNS)]}"
+        message = seeded_commit_message(index, issues, is_issue=_not_a_pull)
         state.commits.append(Commit(sha, message, people[randrange(len(people))], when, parent))
         parent = sha
     state.commits.reverse()  # newest first, as GET /commits lists them

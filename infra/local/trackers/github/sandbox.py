@@ -39,12 +39,21 @@ works unchanged. What it reproduces, and where a naive fake goes wrong (research
 ``/_sandbox/mutate`` actions: ``create`` (``fields``: title, body, labels, assignees, pull), ``update``
 (``number``, ``fields``: any of title, body, state, state_reason, labels, assignees; ``touch_only`` just bumps
 ``updated_at``), ``comment`` (``number``, ``body``), ``edit_comment`` (``comment_id``, ``body``),
-``delete_comment`` (``comment_id``) and ``delete`` (``number``; GitHub's GraphQL-only deletion). Each
-fires the same webhook as the equivalent API write.
+``delete_comment`` (``comment_id``), ``delete`` (``number``; GitHub's GraphQL-only deletion) and ``push``
+(``message``, ``branch``: a commit on top of the history, sent as a ``push`` event). Each fires the same
+webhook as the equivalent API write; ``create`` with ``pull`` (and ``head``, its branch) fires
+``pull_request`` ``opened``, as GitHub does.
+
+Development activity: ``GET /repos/{o}/{r}/commits`` (newest first; ``sha`` a branch or a sha of 7+
+characters, ``since``/``until``, ``author``, numbered ``Link`` pages) and ``GET /repos/{o}/{r}/pulls``
+(``state``, ``sort``, ``direction``). Every third seeded commit names an issue (``#n``, ``Fixes #n``, a key
+of the seeded Jira project ``ACME``) and every twelfth one a number no issue has; seeded pull requests'
+branches are ``<n>-<words>`` or ``feature/ACME-<n>-<words>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import math
@@ -65,6 +74,7 @@ from ..core import (
     mutation,
 )
 from ._base import (
+    DEFAULT_BRANCH,
     DOCS,
     RATE_DOCS,
     SECONDARY_DOCS,
@@ -77,6 +87,7 @@ from ._search import SearchRoutes
 from ._state import (
     BOT_LOGIN,
     OUTSIDER_LOGIN,
+    Commit,
     GitHubState,
     Issue,
     seed_state,
@@ -247,8 +258,11 @@ class GitHubSandbox(IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, 
         body = dict(fields or {})
         body.setdefault("title", f"Sandbox issue created at {iso_z(self.now())}")
         pull = bool(body.pop("pull", False))
+        head = body.pop("head", None)
+        if head is not None and (not pull or not isinstance(head, str) or not head.strip()):
+            raise ValueError("head (a branch name) is for a pull request only")
         try:
-            issue = self._create_issue(self.state, body, actor or BOT_LOGIN, pull=pull)
+            issue = self._create_issue(self.state, body, actor or BOT_LOGIN, pull=pull, head=head)
         except ApiError as exc:
             raise ValueError(json.dumps(exc.details.get("errors", exc.message))) from exc
         return {"number": issue.number, "updated_at": iso_z(issue.updated_at)}
@@ -307,6 +321,29 @@ class GitHubSandbox(IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, 
             raise KeyError(f"comment {comment_id}")
         self._delete_comment(comment, actor or BOT_LOGIN)
         return {"comment_id": comment.id, "deleted": True}
+
+    @mutation("push")
+    def mutate_push(
+        self, message: Any = None, actor: str | None = None, branch: Any = DEFAULT_BRANCH
+    ) -> dict[str, Any]:
+        """A commit pushed to ``branch``: it heads ``GET /commits`` (the sandbox keeps one history) and a
+        ``push`` webhook carries it."""
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError("message must be a non-empty string")
+        if not isinstance(branch, str) or not branch.strip():
+            raise ValueError("branch must be a non-empty string")
+        author = actor or BOT_LOGIN
+        if author not in self.state.users:
+            raise ValueError(f"unknown user {author!r}")
+        history = self.state.commits
+        before = history[0].sha if history else "0" * 40
+        when = max(self.now(), history[0].date + 1 if history else 0)
+        sha = hashlib.sha1(f"{before}\n{when}\n{message}".encode(), usedforsecurity=False).hexdigest()
+        commit = Commit(sha, message, author, when, before if history else None)
+        history.insert(0, commit)
+        self.touch()
+        self._emit_push([commit], before, branch, author)
+        return {"sha": sha, "date": iso_z(when), "branch": branch}
 
     @mutation("delete")
     def mutate_delete(self, number: Any = None, actor: str | None = None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from ._query import (
     grape_error,
     unauthorized,
 )
-from ._render import GITLAB_VERSION, GitLabRenderer
+from ._render import GITLAB_VERSION, DevelopmentRenderer
 from ._state import (
     HOOK_EVENT_FLAGS,
     PROJECT_ID,
@@ -99,6 +99,8 @@ UPDATE_PARAMS = (
 )
 # Hook trigger (GitLab's hook scope name) -> the hook's event flag.
 TRIGGER_FLAGS = {
+    "push_hooks": "push_events",
+    "merge_request_hooks": "merge_requests_events",
     "issue_hooks": "issues_events",
     "confidential_issue_hooks": "confidential_issues_events",
     "note_hooks": "note_events",
@@ -160,7 +162,7 @@ class GitLabBase(SandboxTracker[GitLabState]):
     auto_disable_hooks: ClassVar[bool] = True
 
     def __init__(self, **kwargs: Any) -> None:
-        self._renderer: GitLabRenderer | None = None
+        self._renderer: DevelopmentRenderer | None = None
         self._local = threading.local()
         super().__init__(**kwargs)
 
@@ -176,10 +178,10 @@ class GitLabBase(SandboxTracker[GitLabState]):
         return "whsec_" + base64.b64encode(digest).decode()
 
     @property
-    def render(self) -> GitLabRenderer:
+    def render(self) -> DevelopmentRenderer:
         renderer = self._renderer
         if renderer is None or renderer.state is not self.state or renderer.base != self.url:
-            renderer = self._renderer = GitLabRenderer(self.url, self.state)
+            renderer = self._renderer = DevelopmentRenderer(self.url, self.state)
         return renderer
 
     def _request_id(self, request: SandboxRequest) -> str:

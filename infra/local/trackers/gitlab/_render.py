@@ -19,10 +19,12 @@ from ._state import (
     GROUP_PATH,
     PROJECT_ID,
     PROJECT_PATH,
+    Commit,
     GitLabState,
     Hook,
     Issue,
     Label,
+    MergeRequest,
     Milestone,
     Note,
     StateEvent,
@@ -559,3 +561,197 @@ class GitLabRenderer:
 
     def due_date_note(self, due_date: str | None) -> str:
         return f"changed due date to {_human_date(due_date)}" if due_date else "removed due date"
+
+
+class DevelopmentRenderer(GitLabRenderer):
+    """Commits and merge requests: ``API::Entities::Commit`` / ``MergeRequestBasic`` (``doc/api/commits.md``,
+    ``merge_requests.md``) and the ``Push Hook`` / ``Merge Request Hook`` payloads (``webhook_events.md``)."""
+
+    def _email(self, username: str) -> str:
+        return f"{username}@users.noreply.sandbox.localhost"
+
+    def commit(self, commit: Commit) -> dict[str, Any]:
+        person = self.state.users.get(commit.author)
+        name = person.name if person else commit.author
+        stamp = iso_ms(commit.date)
+        return {
+            "id": commit.sha,
+            "short_id": commit.sha[:8],
+            "created_at": stamp,
+            "parent_ids": [commit.parent] if commit.parent else [],
+            "title": commit.message.split("\n", 1)[0],
+            "message": commit.message,
+            "author_name": name,
+            "author_email": self._email(commit.author),
+            "authored_date": stamp,
+            "committer_name": name,
+            "committer_email": self._email(commit.author),
+            "committed_date": stamp,
+            "trailers": {},
+            "extended_trailers": {},
+            "web_url": f"{self.web}/-/commit/{commit.sha}",
+        }
+
+    def merge_request(self, request: MergeRequest) -> dict[str, Any]:
+        reference = f"!{request.iid}"
+        sha = commit_sha_of(request)
+        return {
+            "id": request.id,
+            "iid": request.iid,
+            "project_id": PROJECT_ID,
+            "title": request.title,
+            "description": request.description,
+            "state": request.state,
+            "created_at": iso_ms(request.created_at),
+            "updated_at": iso_ms(request.updated_at),
+            "merged_by": self.user(request.author) if request.merged_at else None,
+            "merge_user": self.user(request.author) if request.merged_at else None,
+            "merged_at": iso_ms(request.merged_at),
+            "closed_by": None,
+            "closed_at": iso_ms(request.closed_at),
+            "target_branch": "main",
+            "source_branch": request.source_branch,
+            "user_notes_count": 0,
+            "upvotes": 0,
+            "downvotes": 0,
+            "author": self.user(request.author),
+            "assignees": [],
+            "assignee": None,
+            "reviewers": [],
+            "source_project_id": PROJECT_ID,
+            "target_project_id": PROJECT_ID,
+            "labels": [],
+            "draft": request.title.startswith("Draft:"),
+            "work_in_progress": request.title.startswith("Draft:"),
+            "milestone": None,
+            "merge_when_pipeline_succeeds": False,
+            "merge_status": "can_be_merged",
+            "detailed_merge_status": "mergeable" if request.state == "opened" else "not_open",
+            "sha": sha,
+            "merge_commit_sha": sha[::-1] if request.merged_at else None,
+            "squash_commit_sha": None,
+            "discussion_locked": None,
+            "should_remove_source_branch": None,
+            "force_remove_source_branch": True,
+            "prepared_at": iso_ms(request.created_at),
+            "reference": reference,
+            "references": {
+                "short": reference,
+                "relative": reference,
+                "full": f"{self.state.full_path}{reference}",
+            },
+            "web_url": f"{self.web}/-/merge_requests/{request.iid}",
+            "time_stats": {
+                "time_estimate": 0,
+                "total_time_spent": 0,
+                "human_time_estimate": None,
+                "human_total_time_spent": None,
+            },
+            "squash": False,
+            "squash_on_merge": False,
+            "task_completion_status": {"count": 0, "completed_count": 0},
+            "has_conflicts": False,
+            "blocking_discussions_resolved": True,
+        }
+
+    def push_hook(self, commits: list[Commit], before: str, branch: str, actor: str) -> dict[str, Any]:
+        """``Push Hook``: the pushed commits oldest first (GitLab lists at most 20, ``total_commits_count``
+        says how many)."""
+        user = self.hook_user(actor)
+        return {
+            "object_kind": "push",
+            "event_name": "push",
+            "before": before,
+            "after": commits[-1].sha,
+            "ref": f"refs/heads/{branch}",
+            "ref_protected": branch == "main",
+            "checkout_sha": commits[-1].sha,
+            "message": None,
+            "user_id": user["id"],
+            "user_name": user["name"],
+            "user_username": user["username"],
+            "user_email": "",
+            "user_avatar": user["avatar_url"],
+            "project_id": PROJECT_ID,
+            "project": self.hook_project(),
+            "commits": [self.hook_commit(commit) for commit in commits[-20:]],
+            "total_commits_count": len(commits),
+            "push_options": {},
+            "repository": {
+                **self.hook_repository(),
+                "git_http_url": f"{self.web}.git",
+                "git_ssh_url": f"git@sandbox.localhost:{self.state.full_path}.git",
+                "visibility_level": 0,
+            },
+        }
+
+    def hook_commit(self, commit: Commit) -> dict[str, Any]:
+        person = self.state.users.get(commit.author)
+        return {
+            "id": commit.sha,
+            "message": commit.message,
+            "title": commit.message.split("\n", 1)[0],
+            "timestamp": iso_seconds_offset(commit.date),
+            "url": f"{self.web}/-/commit/{commit.sha}",
+            "author": {"name": person.name if person else commit.author, "email": "[REDACTED]"},
+            "added": [],
+            "modified": ["README.md"],
+            "removed": [],
+        }
+
+    def merge_request_hook(self, request: MergeRequest, action: str, actor: str) -> dict[str, Any]:
+        author = self.state.users.get(request.author)
+        rendered = self.merge_request(request)
+        attributes = {
+            "id": request.id,
+            "iid": request.iid,
+            "target_branch": "main",
+            "source_branch": request.source_branch,
+            "source_project_id": PROJECT_ID,
+            "author_id": author.id if author else None,
+            "assignee_ids": [],
+            "reviewer_ids": [],
+            "title": request.title,
+            "created_at": hook_time(request.created_at),
+            "updated_at": hook_time(request.updated_at),
+            "merged_at": hook_time(request.merged_at),
+            "closed_at": hook_time(request.closed_at),
+            "state_id": {"opened": 1, "closed": 2, "merged": 3}[request.state],
+            "target_project_id": PROJECT_ID,
+            "description": request.description,
+            "url": rendered["web_url"],
+            "source": self.hook_project(),
+            "target": self.hook_project(),
+            "last_commit": None,
+            "work_in_progress": rendered["draft"],
+            "draft": rendered["draft"],
+            "merge_status": rendered["merge_status"],
+            "detailed_merge_status": rendered["detailed_merge_status"],
+            "state": request.state,
+            "blocking_discussions_resolved": True,
+            "first_contribution": False,
+            "labels": [],
+            "action": action,
+        }
+        return {
+            "object_kind": "merge_request",
+            "event_type": "merge_request",
+            "user": self.hook_user(actor),
+            "project": self.hook_project(),
+            "object_attributes": attributes,
+            "labels": [],
+            "changes": {},
+            "repository": self.hook_repository(),
+            "assignees": [],
+            "reviewers": [],
+        }
+
+
+def commit_sha_of(request: MergeRequest) -> str:
+    """The head sha of a merge request's source branch (stable per request)."""
+    return f"{(request.id * 2654435761) % (1 << 160):040x}"
+
+
+def iso_seconds_offset(epoch_ms: int) -> str:
+    """Push hook commit times: ISO 8601 with an offset and whole seconds (``2024-01-01T12:00:00+00:00``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch_ms // 1000))

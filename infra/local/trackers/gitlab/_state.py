@@ -18,6 +18,7 @@ confidentiality and due-date changes. The seed follows that.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,15 @@ from typing import Any
 from .._clock import SEED_EPOCH
 from .._paging import SortedKeys
 from .._seed_words import COMMENTS as _COMMENTS
-from .._seed_words import issue_sentences
-from .._seeding import draw_issue, issue_slots, next_touch, seed_person
+from .._seed_words import NOUNS, issue_sentences
+from .._seeding import (
+    draw_issue,
+    issue_slots,
+    next_touch,
+    seed_person,
+    seeded_branch,
+    seeded_commit_message,
+)
 from .._webhooks import Delivery
 
 GROUP_PATH = "acme"
@@ -43,6 +51,9 @@ LABEL_ID_BASE = 30_000
 MILESTONE_ID_BASE = 5_000
 HOOK_ID_BASE = 9_000
 STATE_EVENT_ID_BASE = 700_000
+MERGE_REQUEST_ID_BASE = 310_000_000
+SEEDED_COMMITS = 45
+SEEDED_MERGE_REQUESTS = 12
 
 SEED_EPOCH_MS = SEED_EPOCH * 1000
 DAY_MS = 86_400_000
@@ -141,6 +152,37 @@ class StateEvent:
     state: str  # "closed" | "reopened"
 
 
+@dataclass(slots=True)
+class Commit:
+    """A commit of the default branch (``main``); the sandbox keeps one history, newest first."""
+
+    sha: str
+    message: str
+    author: str
+    date: int  # epoch ms, authored and committed
+    parent: str | None
+
+
+@dataclass(slots=True)
+class MergeRequest:
+    """A merge request from ``source_branch`` into ``main``; iids are their own sequence, as on GitLab."""
+
+    iid: int
+    title: str
+    description: str | None
+    author: str
+    source_branch: str
+    state: str  # "opened" | "closed" | "merged"
+    created_at: int
+    updated_at: int
+    merged_at: int | None = None
+    closed_at: int | None = None
+
+    @property
+    def id(self) -> int:
+        return MERGE_REQUEST_ID_BASE + self.iid
+
+
 HOOK_EVENT_FLAGS = (
     "push_events",
     "issues_events",
@@ -205,6 +247,8 @@ class GitLabState:
     hooks: dict[int, Hook] = field(default_factory=dict)
     hook_logs: list[HookLog] = field(default_factory=list)
     uploads: list[tuple[str, str, int]] = field(default_factory=list)  # (secret, filename, size)
+    commits: list[Commit] = field(default_factory=list)  # newest first
+    merge_requests: list[MergeRequest] = field(default_factory=list)  # merge_requests[iid - 1]
     created_at: int = SEED_EPOCH_MS - 3 * 365 * DAY_MS
     next_note_id: int = NOTE_ID_BASE + 1
     next_hook_id: int = HOOK_ID_BASE + 1
@@ -378,4 +422,39 @@ def seed_state(
         issue_list.append(issue)
     state.next_note_id = next_note
     state.by_updated = SortedKeys([(issue.updated_at, issue.iid) for issue in issue_list if issue])
+    seed_development(state, issues, people)
     return state
+
+
+def commit_sha(parent: str | None, when: int, message: str) -> str:
+    return hashlib.sha1(f"{parent}\n{when}\n{message}".encode(), usedforsecurity=False).hexdigest()
+
+
+def seed_development(state: GitLabState, issues: int, people: list[str]) -> None:
+    """Commits of ``main`` and merge requests whose texts and branches name issues (``_seeding``); drawn
+    without ``rng``, so the issues and notes seeded before them do not move."""
+    span = SEED_EPOCH_MS - DAY_MS - state.created_at
+    parent: str | None = None
+    for index in range(SEEDED_COMMITS):
+        when = state.created_at + (index + 1) * (span // (SEEDED_COMMITS + 1)) + index % 1000
+        message = seeded_commit_message(index, issues)
+        sha = commit_sha(parent, when, message)
+        state.commits.append(Commit(sha, message, people[index % len(people)], when, parent))
+        parent = sha
+    state.commits.reverse()
+    for iid in range(1, SEEDED_MERGE_REQUESTS + 1):
+        created = state.created_at + iid * (span // (SEEDED_MERGE_REQUESTS + 1))
+        issue = iid % max(issues, 1) + 1
+        request = MergeRequest(
+            iid,
+            f"{NOUNS[iid % len(NOUNS)].capitalize()}: tidy up",
+            f"Closes #{issue}" if iid % 3 == 0 else "Small clean-up.",
+            people[iid % len(people)],
+            seeded_branch(iid, issue),
+            "opened",
+            created,
+            created + DAY_MS // 2,
+        )
+        if iid % 4 == 1:
+            request.state, request.merged_at = "merged", request.updated_at
+        state.merge_requests.append(request)

@@ -48,7 +48,13 @@ unchanged. What it reproduces, and where a naive fake goes wrong (research/track
 ``update`` (``iid``, ``fields``: any issue update parameter, plus ``state``, ``body`` and ``assignees``
 (usernames) for scripts shared with the GitHub sandbox; ``touch_only`` only moves ``updated_at``), ``comment``
 or ``note`` (``iid``, ``body``, ``internal``), ``edit_comment`` and ``delete_comment`` (``note_id``) and
-``delete`` (``iid``). ``number`` is accepted for ``iid``. Each fires the webhook the API write would.
+``delete`` (``iid``), ``push`` (``message``, ``branch``: a commit on top of ``main``'s history, sent as a
+``Push Hook``) and ``merge_request`` (``title``, ``description``, ``source_branch``: opened, sent as a
+``Merge Request Hook``). ``number`` is accepted for ``iid``. Each fires the webhook the API write would.
+
+Repository activity (``_repository``): ``/repository/commits`` and ``/merge_requests``. Every third seeded
+commit names an issue (``#n``, ``Fixes #n``, a key of the seeded Jira project ``ACME``) and every twelfth one
+a number no issue has; seeded merge requests' branches are ``<n>-<words>`` or ``feature/ACME-<n>-<words>``.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ from ._query import (
     unauthorized,
 )
 from ._render import hook_time, iso_ms
+from ._repository import RepositoryRoutes
 from ._state import (
     BOT_USERNAME,
     OUTSIDER_USERNAME,
@@ -104,7 +111,7 @@ from ._state import (
 __all__ = ["GitLabSandbox"]
 
 
-class GitLabSandbox(IssueRoutes, NoteRoutes, InstanceRoutes, HookRoutes):
+class GitLabSandbox(IssueRoutes, NoteRoutes, InstanceRoutes, HookRoutes, RepositoryRoutes):
     """GitLab REST v4 for ``acme/widgets``; see the module docstring for the behaviour reproduced."""
 
     kind = "gitlab"
@@ -360,6 +367,33 @@ class GitLabSandbox(IssueRoutes, NoteRoutes, InstanceRoutes, HookRoutes):
         except ApiError as exc:
             raise self._as_value_error(exc) from exc
         return {"iid": issue.iid, "number": issue.iid, "id": issue.id, "updated_at": iso_ms(issue.updated_at)}
+
+    @mutation("push")
+    def mutate_push(
+        self, message: Any = None, actor: str | None = None, branch: Any = "main"
+    ) -> dict[str, Any]:
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError("message must be a non-empty string")
+        if not isinstance(branch, str) or not branch.strip():
+            raise ValueError("branch must be a non-empty string")
+        commit = self._push(message, self._mutation_actor(actor), branch)
+        return {"sha": commit.sha, "date": iso_ms(commit.date), "branch": branch}
+
+    @mutation("merge_request")
+    def mutate_merge_request(
+        self,
+        title: Any = None,
+        description: Any = None,
+        source_branch: Any = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        for name, value in (("title", title), ("source_branch", source_branch)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string")
+        if description is not None and not isinstance(description, str):
+            raise ValueError("description must be a string")
+        mr = self._open_merge_request(title, description, source_branch, self._mutation_actor(actor))
+        return {"iid": mr.iid, "id": mr.id, "updated_at": iso_ms(mr.updated_at)}
 
     @mutation("update")
     def mutate_update(

@@ -30,6 +30,11 @@ What a change becomes (:class:`ChangeResult`):
   updated, as the sync's ``_write`` does, so the stored copy never claims it is still open);
 * a comment change touches that comment only, never the issue record (unless the change carries the issue).
 
+Development activity (a GitHub ``push`` or ``pull_request``, a GitLab ``Push Hook`` or ``Merge Request Hook``:
+``DeliveryKind.ACTIVITY``) changes no synced item: its commits or request go to the link detector
+(``runtime.link_detection``), which links the issues they name from the synced copy, without a tracker
+request; the result is ``activity``.
+
 Failures (each logged under a stable event name, with the code and the guidance a person needs): a rate
 limit or a tracker outage on a fetch fails the record, and SQS retries it after the visibility timeout;
 refused credentials or permissions (``TrackerAccessError``) and a connection without usable credentials fail
@@ -39,7 +44,7 @@ The FIFO processor of ``functions/apply.py`` then holds back the later records o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,7 +54,9 @@ import httpx
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import Connection
+from trackbridge.domain.dev_refs import DevActivity
 from trackbridge.domain.errors import InvalidInput, NotFound, TrackbridgeError
 from trackbridge.domain.ids import parse_issue_ref
 from trackbridge.domain.issues import Comment, Issue, tombstone
@@ -65,6 +72,7 @@ from trackbridge.providers.types import (
     WebhookEntity,
 )
 from trackbridge.providers.webhooks import WebhookPayloadError
+from trackbridge.runtime.link_detection import DetectionResult
 from trackbridge.runtime.observability import logger, metrics
 from trackbridge.runtime.webhooks.messages import InboundDelivery
 from trackbridge.storage.issues import CommentRepository, IssueRepository
@@ -85,7 +93,7 @@ MAX_COMMENT_PAGES = 1_000
 
 Clock = Callable[[], datetime]
 Outcome = Literal["created", "updated", "unchanged", "deleted", "skipped"]
-Status = Literal["applied", "ping", "ignored", "connection_gone"]
+Status = Literal["applied", "ping", "ignored", "connection_gone", "activity"]
 _Synced = TypeVar("_Synced", Issue, Comment)
 
 
@@ -96,6 +104,14 @@ class UnreadableDelivery(InvalidInput):
 
 class ConnectionStore(Protocol):
     def get(self, tenant: str, connection_id: str) -> Connection: ...
+
+
+class ActivityDetector(Protocol):
+    """``runtime.link_detection.LinkDetector``: links what commits and pull/merge requests name."""
+
+    def detect(
+        self, tenant: str, connection: Connection, activity: Sequence[DevActivity], *, actor: Actor
+    ) -> DetectionResult: ...
 
 
 class AdapterSource(Protocol):
@@ -184,11 +200,14 @@ class WebhookApplier:
         connections: ConnectionStore,
         adapters: AdapterSource,
         clock: Clock = utcnow,
+        detector: Callable[[], ActivityDetector] | None = None,
     ) -> None:
         self.table = table
         self.connections = connections
         self.adapters = adapters
         self.clock = clock
+        # Built on first use (the first push or request delivery); None: activity is acknowledged only.
+        self.detector = detector
         self.comments = CommentRepository(table)
 
     def close(self) -> None:
@@ -235,6 +254,8 @@ class WebhookApplier:
                 )
                 raise
             parsed = self._parse(adapter, delivery, context)
+            if parsed.kind is DeliveryKind.ACTIVITY:
+                return self._detect(delivery, connection, parsed, context)
             if parsed.kind is not DeliveryKind.CHANGES:
                 logger.info(
                     f"apply.{parsed.kind}", extra={**context, "event": parsed.event, "reason": parsed.reason}
@@ -258,6 +279,25 @@ class WebhookApplier:
                 )
                 results.append(result)
         return ApplyResult(delivery.delivery_id, "applied", parsed.event, tuple(results))
+
+    def _detect(
+        self,
+        delivery: InboundDelivery,
+        connection: Connection,
+        parsed: WebhookDelivery,
+        context: dict[str, Any],
+    ) -> ApplyResult:
+        """Commits or a pull/merge request: links for the issues they name (module docstring)."""
+        if self.detector is None:
+            logger.info("apply.activity_ignored", extra={**context, "event": parsed.event})
+            return ApplyResult(delivery.delivery_id, "ignored", parsed.event, reason="no link detector")
+        actor = Actor(id=f"webhook:{delivery.provider}", request_id=delivery.delivery_id)
+        result = self.detector().detect(delivery.tenant, connection, parsed.activity, actor=actor)
+        logger.info(
+            "apply.activity",
+            extra={**context, "event": parsed.event, "items": len(parsed.activity), **result.model_dump()},
+        )
+        return ApplyResult(delivery.delivery_id, "activity", parsed.event)
 
     def _parse(
         self, adapter: TrackerAdapter, delivery: InboundDelivery, context: dict[str, Any]
@@ -469,6 +509,7 @@ __all__ = [
     "APPLY_ADAPTER_OPTIONS",
     "APPLY_RETRY",
     "APPLY_TIMEOUT",
+    "ActivityDetector",
     "AdapterSource",
     "ApplyResult",
     "ChangeResult",

@@ -377,7 +377,8 @@ class WebhookIngest:
             self.count("WebhookPing")
             logger.info("webhook.ping", extra=extra)
             return WebhookAnswer.accepted(delivery.delivery_id, "pong", http=200)
-        if delivery.kind is DeliveryKind.IGNORED or not delivery.changes:
+        # Commits or a pull/merge request (``activity``) go on the queue too: the apply step links them.
+        if delivery.kind is DeliveryKind.IGNORED or not (delivery.changes or delivery.activity):
             self.count("WebhookIgnored")
             logger.info(
                 "webhook.ignored", extra={**extra, "event": delivery.event, "reason": delivery.reason}
@@ -458,7 +459,8 @@ class WebhookIngest:
         if claim.outcome is ClaimOutcome.IN_FLIGHT:
             logger.info("webhook.in_flight", extra=extra)
             raise _InFlight
-        group = message_group(route.connection_id, delivery.changes[0].issue_ref)
+        first = delivery.changes[0].issue_ref if delivery.changes else None  # activity: the connection's
+        group = message_group(route.connection_id, first)
         try:
             self.queue.send(
                 body, group=group, deduplication=deduplication_id(route.provider, delivery.delivery_id)
