@@ -166,6 +166,7 @@ DEPS_LAYER_MODULES = {
     "markupsafe",
     "markdown_it",
     "mdurl",
+    "defusedxml",
 }
 SHIPPED = {"functions", "trackbridge"} | RUNTIME_MODULES | DEPS_LAYER_MODULES | set(sys.stdlib_module_names)
 

@@ -35,7 +35,8 @@ PACKAGE = ROOT / "layers" / "trackbridge"
 
 # For each layer: the trackbridge layers and third-party roots it may import. Stdlib is always allowed.
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
-    "domain": (set(), {"pydantic", "pydantic_core", "jinja2", "markupsafe", "annotated_types"}),
+    # defusedxml: the JUnit report parser (domain.junit), pure parsing with DTDs and entities refused.
+    "domain": (set(), {"pydantic", "pydantic_core", "jinja2", "markupsafe", "annotated_types", "defusedxml"}),
     # httpcore is httpx's own engine: the outbound policy plugs its network backend in (providers.egress).
     "providers": ({"domain"}, {"httpx", "httpcore", "pydantic", "markdown_it", "mdurl"}),
     "storage": ({"domain"}, {"boto3", "botocore", "pydantic"}),
