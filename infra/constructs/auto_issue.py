@@ -29,6 +29,7 @@ from infra.definition import (
     app_events_rule_name,
     event_bus_name,
 )
+from trackbridge.runtime.settings import AUTO_ISSUE_TENANT_ENV, Settings
 
 # How long and how often EventBridge retries a delivery to the queue before sending it to the DLQ.
 DELIVERY_MAX_AGE = Duration.hours(24)
@@ -103,6 +104,12 @@ class AppEvents(Construct):
         )
 
 
+# The CDK context key naming the tenant whose rules CloudWatch alarms go through (`cdk deploy -c
+# auto_issue_tenant=acme`); the function reads it as TB_AUTO_ISSUE_TENANT (Settings.auto_issue_tenant).
+AUTO_ISSUE_TENANT_CONTEXT = "auto_issue_tenant"
+DEFAULT_AUTO_ISSUE_TENANT: str = Settings.model_fields["auto_issue_tenant"].default
+
+
 class AutoIssue(Construct):
     """The auto-issue function behind the auto-issue queue."""
 
@@ -119,6 +126,9 @@ class AutoIssue(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = TrackbridgeFunction(self, "AutoIssue", key="auto_issue", kit=kit)
+        # Alarms name no tenant: the deployment says whose they are.
+        tenant = self.node.try_get_context(AUTO_ISSUE_TENANT_CONTEXT) or DEFAULT_AUTO_ISSUE_TENANT
+        self.handler.function.add_environment(AUTO_ISSUE_TENANT_ENV, str(tenant))
         self.handler.consume(auto_issue)
         # Re-enqueues its own delayed messages: settle checks of a recovery, and jobs parked on a rate limit.
         auto_issue.queue.grant_send_messages(self.handler.function)
@@ -128,4 +138,4 @@ class AutoIssue(Construct):
         alerts.grant_publish(self.handler)
 
 
-__all__ = ["AppEvents", "AutoIssue", "event_pattern"]
+__all__ = ["AUTO_ISSUE_TENANT_CONTEXT", "AppEvents", "AutoIssue", "event_pattern"]

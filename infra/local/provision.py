@@ -41,7 +41,12 @@ from infra.definition import (
     scheduler_role_name,
     secrets_prefix,
 )
-from trackbridge.runtime.settings import AWS_CONNECT_TIMEOUT_ENV, AWS_READ_TIMEOUT_ENV, Settings
+from trackbridge.runtime.settings import (
+    AUTO_ISSUE_TENANT_ENV,
+    AWS_CONNECT_TIMEOUT_ENV,
+    AWS_READ_TIMEOUT_ENV,
+    Settings,
+)
 
 # moto answers every request as this account; ARNs built before a resource exists must use it.
 MOTO_ACCOUNT_ID = "123456789012"
@@ -188,6 +193,8 @@ class LocalResources:
             ENV.secrets_prefix: secrets_prefix(self.stage),
             ENV.oauth_state_key_secret: oauth_state_key_secret_name(self.stage),
             ENV.jira_oauth_app_secret: jira_oauth_app_secret_name(self.stage),
+            # as the CDK stack's default; `local up` then names its demo tenant (stack.py)
+            AUTO_ISSUE_TENANT_ENV: Settings.model_fields["auto_issue_tenant"].default,
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,

@@ -94,6 +94,8 @@ def test_function_environment_names_every_resource(dev_template: dict[str, Any],
         ENV.jira_oauth_app_secret: "trackbridge/dev/_app/jira-oauth",
         "POWERTOOLS_SERVICE_NAME": "trackbridge",
         "POWERTOOLS_METRICS_NAMESPACE": "trackbridge",
+        # the alarms' tenant, for the one function that reads it (tests/infra/test_auto_issue_tenant.py)
+        **({"TB_AUTO_ISSUE_TENANT": "default"} if spec.key == "auto_issue" else {}),
     }
 
 

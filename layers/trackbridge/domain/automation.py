@@ -62,6 +62,7 @@ RULE_EXAMPLE: Final[dict[str, Any]] = {
     "priority": 100,
     "labels": ["ops"],
     "assignee": None,
+    "issue": {"type": None, "priority": None, "components": [], "fields": {}},
     "dedup": {"key": "{{ event.data.alarmName }}", "reopen_window": 604800, "repeat_window": 3600},
     "on_repeat": "comment",
     "on_resolve": "close",
@@ -112,6 +113,43 @@ class Dedup(BaseModel):
         return _check_template(value)
 
 
+class IssueFields(BaseModel):
+    """What a rule sets on the issue it opens besides title and body, all written once, at creation (a
+    person's later change is never overwritten). Names are the tracker's own: Jira checks each against the
+    target project's create screen when the rule is saved."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str | None = Field(
+        None, max_length=64, description="issue type (Jira: Task, Bug...); none: the connection's default"
+    )
+    priority: str | None = Field(
+        None, max_length=64, description="the tracker's priority (Jira: High; GitLab: a priority:: label)"
+    )
+    components: list[str] = Field(default_factory=list, max_length=20, description="Jira component names")
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=20,
+        description='tracker-native fields, e.g. Jira {"customfield_10050": {"value": "api"}}',
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _native_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = {"project", "summary", "description", "issuetype", "labels", "assignee", "priority"}
+        clash = sorted(set(value) & reserved)
+        if clash:
+            raise ValueError(f"set {', '.join(clash)} with the rule's own fields, not in issue.fields")
+        return value
+
+    def native_fields(self) -> dict[str, Any]:
+        """``fields`` plus the components, as the tracker's create request carries them."""
+        native = dict(self.fields)
+        if self.components:
+            native["components"] = [{"name": name} for name in self.components]
+        return native
+
+
 class Rule(BaseModel):
     """The rule shape of DESIGN section 9, plus bookkeeping."""
 
@@ -125,6 +163,7 @@ class Rule(BaseModel):
     priority: int = Field(100, ge=0, le=10_000)
     labels: list[str] = Field(default_factory=list, max_length=50)
     assignee: str | None = None
+    issue: IssueFields = Field(default_factory=IssueFields)
     dedup: Dedup
     on_repeat: Literal["comment", "ignore"] = "comment"
     on_resolve: Literal["close", "comment", "none"] = "none"
@@ -227,6 +266,7 @@ __all__ = [
     "DocumentName",
     "Event",
     "FingerprintClaim",
+    "IssueFields",
     "Rule",
     "Severity",
     "Template",

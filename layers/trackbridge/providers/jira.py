@@ -19,6 +19,9 @@ What makes Jira different, and where this module handles it (shared/research/tra
 - **Auth**: Basic ``email:api_token`` against ``https://<site>.atlassian.net``, or an OAuth 3LO bearer
   (:mod:`.oauth_jira`) against ``https://api.atlassian.com/ex/jira/{cloudId}``: the connection's
   ``base_url`` is whichever API root applies, and ``options["site_url"]`` names the site for browse links.
+- **Create screens**: what a create may set depends on the project and issue type (a field off the screen is
+  400 "cannot be set"); :meth:`JiraAdapter.create_screen` reads it from the paginated createmeta endpoints
+  (the expand-based ``/issue/createmeta`` is deprecated) and keeps it for the adapter's life (a pooled lease).
 - **Errors**: 429 with ``RateLimit-Reason: jira-quota-*`` is a quota, other 429s bursts; a site
   suspended for payment ("Tenant is restricted: suspended-payment") is ``SUSPENDED_PAYMENT``; 400s carry
   ``errorMessages`` and ``errors: {field: message}``; a user's JQL that Jira rejects comes back as a 400.
@@ -52,7 +55,13 @@ from trackbridge.providers.adf import adf_to_markdown, markdown_to_adf
 from trackbridge.providers.auth import BasicScheme
 from trackbridge.providers.base import CheckStep, TrackerAdapter
 from trackbridge.providers.classify import ErrorRule
-from trackbridge.providers.errors import InvalidRequestError, NotFoundError, make_error
+from trackbridge.providers.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    TrackerError,
+    TransientError,
+    make_error,
+)
 from trackbridge.providers.jql import (
     Clause,
     Expr,
@@ -196,6 +205,43 @@ def _millis(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValidationFailed("timestamps must carry a time zone")
     return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenField:
+    """One field of a create screen (``GET /issue/createmeta/{project}/issuetypes/{id}``)."""
+
+    id: str
+    name: str
+    required: bool
+    has_default: bool = False
+    allowed: tuple[str, ...] = ()  # names/values of ``allowedValues`` when Jira lists them
+
+
+@dataclass(frozen=True, slots=True)
+class CreateScreen:
+    """What a create of ``issue_type`` in ``project`` may set: the fields by id, in Jira's order."""
+
+    project: str
+    issue_type_id: str
+    issue_type: str
+    fields: Mapping[str, ScreenField]
+
+    def missing_required(self, given: Collection[str]) -> list[ScreenField]:
+        """Required fields without a default that ``given`` leaves out (``create_issue`` always sends the
+        project, the issue type and the summary)."""
+        implied = {"project", "issuetype", "summary", *given}
+        return [f for f in self.fields.values() if f.required and not f.has_default and f.id not in implied]
+
+
+def _allowed_names(values: Any) -> tuple[str, ...]:
+    names = []
+    for value in values if isinstance(values, list) else ():
+        if isinstance(value, Mapping):
+            name = value.get("name") or value.get("value") or value.get("key")
+            if name is not None:
+                names.append(str(name))
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,7 +675,19 @@ class JiraAdapter(TrackerAdapter):
         created = self.expect_dict(
             self.send_json("POST", "rest/api/3/issue", json={"fields": fields}), "created issue"
         )
-        return self.get_issue(str(created["id"]))
+        try:
+            return self.get_issue(str(created["id"]))
+        except TrackerError as exc:
+            # The issue exists now. A refusal of the read-back (a 429, a 404 from a lagging replica) must not
+            # read as "nothing was created": a caller that retries a refused create would open a second one.
+            raise TransientError(
+                f"Jira created {created.get('key') or created['id']} but reading it back failed ({exc.code})",
+                code=ErrorCode.PROVIDER_UNAVAILABLE,
+                provider="jira",
+                status=exc.status,
+                retry_after_s=exc.retry_after_s,
+                reset_at=exc.reset_at,
+            ) from exc
 
     @staticmethod
     def _assignee(assignees: Sequence[str]) -> dict[str, str] | None:
@@ -673,6 +731,81 @@ class JiraAdapter(TrackerAdapter):
             payload["update"] = update
         self.request("PUT", f"rest/api/3/issue/{key}", json=payload)  # 204 No Content
         return self.get_issue(key)
+
+    # ---- create screens ------------------------------------------------------------------------------------
+    # Create screens of this adapter's project, by issue type (lower-cased name and id): an adapter lives a
+    # pooled lease (minutes), so saving a rule and testing it cost the createmeta requests once.
+    _create_screens: dict[tuple[str, str], CreateScreen | None] | None = None
+
+    def create_screen(self, issue_type: str | None = None) -> CreateScreen | None:
+        """The create screen of ``issue_type`` (a name or id; none: the type ``create_issue`` would use) in
+        the connection's project, from the paginated createmeta endpoints (the expand-based ``createmeta``
+        is deprecated); None when the project offers no such issue type."""
+        project = self.project_key
+        if not project:
+            raise ValidationFailed(
+                "a JQL-scoped Jira connection has no project whose create screen could be read",
+                details={"scope.project": "scope the connection to a project"},
+            )
+        wanted = (issue_type or str(self.config.options.get("issue_type") or "Task")).strip()
+        if self._create_screens is None:
+            self._create_screens = {}
+        cache = self._create_screens
+        key = (project, wanted.lower())
+        if key not in cache:
+            cache[key] = self._read_create_screen(project, wanted)
+        return cache[key]
+
+    def _read_create_screen(self, project: str, wanted: str) -> CreateScreen | None:
+        types = OffsetPaginator(items_field="issueTypes", last_field=None)
+        request = PageRequest(
+            url=f"rest/api/3/issue/createmeta/{project}/issuetypes", params={"startAt": 0, "maxResults": 200}
+        )
+        chosen: Mapping[str, Any] | None = None
+        for page in self.iter_pages(request, paginator=types):
+            for raw in self.expect_list(self.expect_dict(page.body, "createmeta").get("issueTypes"), "types"):
+                if isinstance(raw, Mapping) and wanted.lower() in (
+                    str(raw.get("id")),
+                    str(raw.get("name") or "").lower(),
+                ):
+                    chosen = raw
+                    break
+            if chosen is not None:
+                break
+        if chosen is None or not _NUMERIC_RE.match(str(chosen.get("id"))):
+            return None
+        type_id = str(chosen["id"])
+        request = PageRequest(
+            url=f"rest/api/3/issue/createmeta/{project}/issuetypes/{type_id}",
+            params={"startAt": 0, "maxResults": 200},
+        )
+        fields: dict[str, ScreenField] = {}
+        paginator = OffsetPaginator(items_field="fields", last_field=None)
+        for page in self.iter_pages(request, paginator=paginator):
+            for raw in self.expect_list(self.expect_dict(page.body, "createmeta").get("fields"), "fields"):
+                if isinstance(raw, Mapping) and raw.get("fieldId"):
+                    field_id = str(raw["fieldId"])
+                    fields[field_id] = ScreenField(
+                        id=field_id,
+                        name=str(raw.get("name") or field_id),
+                        required=bool(raw.get("required")),
+                        has_default=bool(raw.get("hasDefaultValue")),
+                        allowed=_allowed_names(raw.get("allowedValues")),
+                    )
+        return CreateScreen(project, type_id, str(chosen.get("name") or type_id), fields)
+
+    def assignable(self, account_id: str) -> bool:
+        """Whether ``account_id`` may be assigned issues of the project (``/user/assignable/search``)."""
+        if not self.project_key:
+            return True  # a JQL scope names no project to ask about: Jira decides at creation
+        found = self.get_json(
+            "rest/api/3/user/assignable/search",
+            params={"project": self.project_key, "accountId": account_id, "maxResults": 1},
+        )
+        return any(
+            isinstance(u, Mapping) and u.get("accountId") == account_id
+            for u in self.expect_list(found, "users")
+        )
 
     # ---- transitions ---------------------------------------------------------------------------------------
     def _raw_transitions(self, key: str) -> list[Mapping[str, Any]]:
@@ -1104,8 +1237,10 @@ __all__ = [
     "DEFAULT_WEBHOOK_EVENTS",
     "ISSUE_FIELDS",
     "JIRA_ERROR_RULES",
+    "CreateScreen",
     "FailedWebhook",
     "JiraAdapter",
+    "ScreenField",
     "WorklogPage",
     "parse_jira_time",
 ]

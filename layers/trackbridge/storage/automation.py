@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from trackbridge.domain.automation import Dedup, Event, FingerprintClaim, Rule, Template
+from trackbridge.domain.automation import Dedup, Event, FingerprintClaim, IssueFields, Rule, Template
 from trackbridge.domain.errors import Conflict, NotFound
 from trackbridge.domain.links import ObjectRef
 from trackbridge.domain.times import from_iso, to_iso
@@ -53,6 +53,7 @@ class RuleRepository(VersionedDocuments[Rule]):
             "priority": model.priority,
             "labels": list(model.labels),
             "assignee": model.assignee,
+            "issue": model.issue.model_dump(),
             "dedup": model.dedup.model_dump(),
             "on_repeat": model.on_repeat,
             "on_resolve": model.on_resolve,
@@ -73,6 +74,7 @@ class RuleRepository(VersionedDocuments[Rule]):
             priority=item["priority"],
             labels=item["labels"],
             assignee=item.get("assignee"),
+            issue=IssueFields(**item.get("issue", {})),
             dedup=Dedup(**item["dedup"]),
             on_repeat=item["on_repeat"],
             on_resolve=item["on_resolve"],

@@ -27,6 +27,7 @@ from tests.unit.api.support import FakeLambdaContext
 from trackbridge.domain.automation import Dedup, Rule
 from trackbridge.runtime import container
 from trackbridge.runtime.automation.consumer import ALARM_TENANT_ENV
+from trackbridge.runtime.settings import get_settings
 from trackbridge.storage.automation import RuleRepository
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("auto-issue-alarms")]
@@ -74,6 +75,7 @@ def test_a_moto_alarm_becomes_an_issue_that_closes_and_reopens(
     api: ApiClient,
     tenant: str,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     # Given a GitLab connection, a rule for CPU alarms, and an alarm the bridge watches
     answer = api.call("POST", "/v1/connections", body=gitlab.connection_request(name="gl alarms"))
@@ -93,6 +95,8 @@ def test_a_moto_alarm_becomes_an_issue_that_closes_and_reopens(
         ),
     )
     monkeypatch.setenv(ALARM_TENANT_ENV, tenant)
+    get_settings.cache_clear()  # settings are read once per process: read them again, with the tenant
+    request.addfinalizer(get_settings.cache_clear)
     name = f"cpu-{uuid.uuid4().hex[:8]}"
     cloudwatch = alarms.client("cloudwatch")
     cloudwatch.put_metric_alarm(

@@ -33,6 +33,7 @@ from trackbridge.runtime import container
 from trackbridge.runtime.adapter_pool import AdapterPool
 from trackbridge.runtime.automation.events import QueuedEvent, read_message
 from trackbridge.runtime.automation.service import AutoIssueService, ClaimBusy, EventOutcome
+from trackbridge.runtime.settings import get_settings
 from trackbridge.runtime.webhooks.apply import APPLY_ADAPTER_OPTIONS
 from trackbridge.storage.automation import FingerprintRepository, RuleRepository, TemplateRepository
 from trackbridge.storage.issues import CommentRepository, IssueRepository
@@ -428,6 +429,7 @@ def test_a_storm_through_the_consumer_creates_one_issue_and_no_comment_storm(
         bodies.append(json.dumps(alarm_body))
     bodies += bodies[:20]  # duplicate deliveries
     os.environ["TB_AUTO_ISSUE_TENANT"] = world.tenant
+    get_settings.cache_clear()  # settings are read once per process (container.reset() below forgets them)
     before = world.issues()
     world.sandbox.reset_requests()
     pending = [sqs_record(body, f"msg-{n}") for n, body in enumerate(bodies)]

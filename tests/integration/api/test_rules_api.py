@@ -131,16 +131,19 @@ def test_a_regression_rule_may_use_its_data_keys(api: ApiClient, connection_id: 
 def test_the_dry_run_renders_the_issue_and_says_whether_it_matches(
     api: ApiClient, connection_id: str, shared_dir: Path
 ) -> None:
-    assert api.call("POST", "/v1/rules", body=rule_body(connection_id)).status == 201
+    # No labels or assignee: nothing to ask this GitHub connection (tracker checks: test_rules_tracker_checks)
+    assert api.call("POST", "/v1/rules", body=rule_body(connection_id, labels=[])).status == 201
     alarm = json.loads((shared_dir / "fixtures" / "aws" / ALARM_FIXTURE).read_text())
     answer = api.call("POST", "/v1/rules/cpu-high/test", body=alarm)
     assert answer.status == 200, answer.body
-    assert answer.body["matches"] is True
-    assert len(answer.body["fingerprint"]) == 32
-    assert answer.body["title"] == "[ALARM] ServerCpuTooHigh"
-    assert "Threshold:** 50.0" in answer.body["body"]
+    rendered = answer.body["rendered"]
+    assert rendered["matches"] is True
+    assert (answer.body["tracker_checks"], answer.body["would_create"]) == ([], True)
+    assert len(rendered["fingerprint"]) == 32
+    assert rendered["title"] == "[ALARM] ServerCpuTooHigh"
+    assert "Threshold:** 50.0" in rendered["body"]
     alarm["detail"]["state"]["value"] = "OK"
-    assert api.call("POST", "/v1/rules/cpu-high/test", body=alarm).body["matches"] is False
+    assert api.call("POST", "/v1/rules/cpu-high/test", body=alarm).body["rendered"]["matches"] is False
 
 
 def test_templates_crud_and_preview(api: ApiClient, shared_dir: Path) -> None:

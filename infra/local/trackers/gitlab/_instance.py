@@ -54,6 +54,16 @@ class InstanceRoutes(GitLabBase):
         people = [user for user in state.users.values() if user.username != OUTSIDER_USERNAME]
         return self._offset_reply(request, self._params(request), people, self.render.member)
 
+    @route("GET", API + "/users")
+    def list_users(self, request: SandboxRequest) -> Reply:
+        """The instance's users, or the one ``username`` names (case-insensitive, ``[]`` when none): how a
+        client turns a username into the id ``assignee_ids`` takes. Members or not: the outsider is listed."""
+        self._require_user(request)
+        params = self._params(request)
+        wanted = (request.args.get("username") or "").lower()
+        users = [u.username for u in self.state.users.values() if not wanted or u.username.lower() == wanted]
+        return self._offset_reply(request, params, users, self.render.user)
+
     @route("POST", PROJECT + "/uploads")
     def upload_file(self, request: SandboxRequest, id: str) -> Reply:
         state = self._project(request, id)

@@ -25,10 +25,12 @@ from ._base import (
     str_or_none,
 )
 from ._render import FieldSelection, adf_to_text, is_adf, parse_duration, parse_jira_time
+from ._screens import SELECT_FIELDS, screen_for, select_option
 from ._state import (
     DEFAULT_PRIORITY,
     DONE,
     DONE_RESOLUTION,
+    FIELDS,
     ISSUE_ID_BASE,
     ISSUE_TYPES,
     MAX_COMMENTS_PER_ISSUE,
@@ -110,9 +112,10 @@ class IssueRoutes(JiraBase):
             )
         if "summary" not in fields:
             errors["summary"] = "You must specify a summary of the issue."
-        values, field_errors = self._parse_fields(
-            {k: v for k, v in fields.items() if k not in ("project", "issuetype")}, creating=True
-        )
+        settable = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
+        if project is not None and type_id is not None:
+            settable = self._screen_check(project, type_id, settable, errors)
+        values, field_errors = self._parse_fields(settable, creating=True)
         errors.update(field_errors)
         comments = self._parse_update(update, values, errors, fields)
         parent = values.get("parent")
@@ -150,6 +153,7 @@ class IssueRoutes(JiraBase):
             due=values.get("duedate"),
             environment=values.get("environment"),
             original_estimate=values.get("estimate"),
+            custom={k: v for k, v in values.get("custom", {}).items() if v is not None} or None,
         )
         project.next_number += 1
         if props:
@@ -167,6 +171,20 @@ class IssueRoutes(JiraBase):
         if transition_id is not None:
             self._transition(issue, transition_id, actor, {})
         return issue
+
+    def _screen_check(
+        self, project: Project, type_id: str, fields: dict[str, Any], errors: dict[str, str]
+    ) -> dict[str, Any]:
+        """The fields the issue type's create screen offers; an error for each one it lacks and for each
+        required one left out, worded as Jira words them (``_screens``)."""
+        screen = screen_for(project.key, type_id)
+        for name in fields:
+            if not screen.offers(name):
+                errors[name] = CANNOT_SET.format(name)
+        names = {f.id: f.name for f in FIELDS}
+        for name in sorted(screen.required - set(fields) - {"project", "issuetype"}):
+            errors.setdefault(name, f"{names.get(name, name)} is required.")
+        return {k: v for k, v in fields.items() if screen.offers(k)}
 
     def _type_id(self, value: Any) -> str | None:
         ref = ref_of(value, "id", "name")
@@ -259,6 +277,12 @@ class IssueRoutes(JiraBase):
                     errors[name] = "The original estimate specified is not valid."
             elif name == "status" and not creating:
                 continue  # Jira ignores a status here: only transitions change it
+            elif name in SELECT_FIELDS:
+                option = None if value is None else select_option(name, value)
+                if value is not None and option is None:
+                    errors[name] = f"Specify a valid 'id' or 'name' for {SELECT_FIELDS[name][0]}"
+                else:
+                    values.setdefault("custom", {})[name] = option.id if option else None
             else:
                 errors[name] = CANNOT_SET.format(name)
         return values, errors
@@ -412,6 +436,15 @@ class IssueRoutes(JiraBase):
                 )
             )
             issue.sprint_id = new_s
+        for field_id, option_id in values.get("custom", {}).items():
+            before = (issue.custom or {}).get(field_id)
+            if option_id != before:
+                label, options = SELECT_FIELDS[field_id]
+                shown = {o.id: o.value for o in options}
+                items.append(
+                    (label, field_id, before, shown.get(before or ""), option_id, shown.get(option_id or ""))
+                )
+                issue.custom = {**(issue.custom or {}), field_id: option_id}
         if "estimate" in values and values["estimate"] != issue.original_estimate:
             old_e, new_e = issue.original_estimate, values["estimate"]
             items.append(

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._screens import SELECT_FIELDS
 from ._state import (
     CATEGORIES,
     EMBEDDED_PAGE,
@@ -684,7 +685,16 @@ class JiraRenderer:
             return {"self": f"{self.rest}/issue/{state.key(issue)}/votes", "votes": 0, "hasVoted": False}
         if field_id == SPRINT_FIELD:
             return self.sprint_field(issue.sprint_id)
+        if field_id in SELECT_FIELDS:
+            return self.option(field_id, (issue.custom or {}).get(field_id))
         return None
+
+    def option(self, field_id: str, option_id: str | None) -> dict[str, Any] | None:
+        """A select custom field's value as Jira shows it: ``{"self", "value", "id"}``."""
+        found = next((o for o in SELECT_FIELDS[field_id][1] if o.id == option_id), None)
+        if found is None:
+            return None
+        return {"self": f"{self.rest}/customFieldOption/{found.id}", "value": found.value, "id": found.id}
 
     def _spent(self, issue: Issue) -> int:
         worklogs = self.state.worklogs

@@ -42,6 +42,7 @@ ATTACHMENT_ID_BASE = 10000
 ADMIN_HOOK_ID_BASE = 0
 APP_HOOK_ID_BASE = 1000
 SPRINT_FIELD = "customfield_10020"
+AFFECTED_SERVICE_FIELD = "customfield_10050"  # a select field on the OPS project's Bug screen (_screens)
 EMBEDDED_PAGE = 20  # comments/worklogs embedded in an issue's fields; the rest need their own endpoint
 MAX_COMMENTS_PER_ISSUE = 5000
 
@@ -219,6 +220,13 @@ FIELDS: tuple[FieldDef, ...] = (
         clauses=("cf[10020]", "Sprint", "sprint"),
         custom="com.pyxis.greenhopper.jira:gh-sprint",
     ),
+    FieldDef(
+        AFFECTED_SERVICE_FIELD,
+        "Affected service",
+        "option",
+        clauses=("cf[10050]", "Affected service"),
+        custom="com.atlassian.jira.plugin.system.customfieldtypes:select",
+    ),
 )
 FIELD_IDS: frozenset[str] = frozenset(f.id for f in FIELDS)
 # Fields that are not "navigable": ``*navigable`` (the old search default) leaves them out.
@@ -308,6 +316,7 @@ class Issue:
     properties: dict[str, Any] | None = None
     histories: list[History] | None = None
     attachments: list[int] | None = None  # most issues have none: no list until the first one
+    custom: dict[str, str | None] | None = None  # select custom field id -> option id (_screens), when set
 
 
 @dataclass(slots=True)

@@ -49,6 +49,10 @@ goes wrong (research/tracker-apis.md 1 and 9):
 - Webhooks: admin hooks (``/rest/webhooks/1.0/webhook``: ``name, url, events, filters, excludeBody,
   secret``) and app hooks (``/rest/api/3/webhook``: OAuth apps only, 403 for API tokens; 30-day expiry,
   ``PUT /webhook/refresh``); see ``_webhooks`` for signatures, headers and retries.
+- Create screens (``_screens``): ``GET /issue/createmeta/{project}/issuetypes[/{issueTypeId}]`` (paged,
+  ``startAt``/``maxResults``/``total``) list what each issue type's create screen offers, and a create that
+  sets a field off the screen (``OPS`` Task: ``priority``) or leaves a required one out (``OPS`` Bug:
+  ``customfield_10050``) is 400 with Jira's per-field message.
 - Errors are ``{"errorMessages": [...], "errors": {...}}`` with Jira's status and wording.
 
 ``/_sandbox/mutate`` actions: ``create`` (``fields``: summary, description, labels, assignee, priority,
@@ -85,6 +89,7 @@ from ..core import (
     mutation,
 )
 from ._base import API, NOT_AUTHENTICATED, RATE_REASONS, jira_error
+from ._createmeta import CreateMetaRoutes
 from ._issues import IssueRoutes
 from ._oauth import GATEWAY_ENVIRON, AuthServer
 from ._render import JiraRenderer
@@ -107,7 +112,7 @@ from ._webhooks import admin_request, app_requests
 __all__ = ["JiraSandbox"]
 
 
-class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes):
+class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes, CreateMetaRoutes):
     """Jira Cloud for one site with project ACME; see the module docstring for the behaviour reproduced."""
 
     kind = "jira"
@@ -328,6 +333,10 @@ class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes):
         principal = request.principal
         if principal is not None and principal.authenticated:
             headers["X-AAccountId"] = principal.login
+        from .points import points_headers  # the points-based limit headers (issue 18)
+
+        bucket = self.rate_status(principal) if principal is not None else None
+        headers.update(points_headers(bucket, reply.headers, window_s=self.rate_limit_window_s))
         return headers
 
     def build_webhook_requests(self, event: str, payload: Any) -> list[WebhookRequest]:

@@ -1,9 +1,11 @@
-"""Auto-issue rules and templates: ``CRUD /v1/rules``, ``POST /v1/rules/{name}/test`` (dry run),
-``CRUD /v1/templates`` and ``POST /v1/templates/{name}/preview``.
+"""Auto-issue rules and templates: ``CRUD /v1/rules``, ``POST /v1/rules:from-builtin`` (the default rules),
+``POST /v1/rules/{name}/test`` (dry run), ``CRUD /v1/templates`` and ``POST /v1/templates/{name}/preview``.
 
 Scopes: ``rules:write`` to change, ``rules:read`` to read, test and preview. A rule or template is validated
-when saved (syntax, unknown variables, sandbox violations: 422 with the field and line); a replace carries the
-``version`` it read, and a stale one is a 409. Built-in templates are listed first and can be previewed.
+when saved (syntax, unknown variables, sandbox violations: 422 with the field and line; for a Jira target, the
+project's create screen: 422 naming the field); a replace carries the ``version`` it read, and a stale one is
+a 409. Saving a Jira rule and testing any rule ask the tracker, so they may answer 502/504. Built-in templates
+are listed first and can be previewed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
 from trackbridge.runtime.automation.intake import parse_api_event
-from trackbridge.runtime.automation.models import Preview, RuleIn, TemplateIn
+from trackbridge.runtime.automation.models import DryRun, Preview, RuleIn, TemplateIn
+from trackbridge.runtime.automation.presets import RuleFromBuiltin
 
 if TYPE_CHECKING:
     from trackbridge.runtime.automation.rules import RuleService
@@ -82,7 +85,9 @@ def _sample(caller: Caller, body: dict[str, Any]) -> Any:
     status_code=201,
     summary="Create an auto-issue rule",
     description="Validated on save: the condition (a Jinja2 expression) and the dedup key compile in the "
-    "sandbox and use only the event type's variables, the template exists, the connection exists.",
+    "sandbox and use only the event type's variables, the template exists, the connection exists; for a Jira "
+    "connection, every field the rule sets is on the project's create screen for the rule's issue type and "
+    "no required field is left out (422 naming the field; the tracker unreachable: 502/504, nothing saved).",
     operation_id="createRule",
     tags=["rules"],
     openapi_extensions=requires(WRITE),
@@ -90,6 +95,25 @@ def _sample(caller: Caller, body: dict[str, Any]) -> Any:
 def create_rule(caller: Caller, service: Service, body: Annotated[RuleIn, Body()]) -> Response[Rule]:
     caller.require(WRITE)
     return _created(service.create_rule(caller.tenant, body, caller.actor))
+
+
+@router.post(
+    "/v1/rules:from-builtin",
+    status_code=201,
+    summary="Create a rule from a built-in preset (the default rules)",
+    description="Creates the preset's rule for the connection, with the fields sent on top (name, "
+    "condition, labels, assignee, issue, enabled), validated as `POST /v1/rules` validates. "
+    "`performance-regression` fires above a 20% regression; `cloudwatch-alarm` opens an issue per alarm and "
+    "closes it on OK.",
+    operation_id="createRuleFromBuiltin",
+    tags=["rules"],
+    openapi_extensions=requires(WRITE),
+)
+def create_rule_from_builtin(
+    caller: Caller, service: Service, body: Annotated[RuleFromBuiltin, Body()]
+) -> Response[Rule]:
+    caller.require(WRITE)
+    return _created(service.create_from_builtin(caller.tenant, body, caller.actor))
 
 
 @router.get(
@@ -154,17 +178,21 @@ def delete_rule(name: Name, caller: Caller, service: Service) -> Response[None]:
 
 @router.post(
     "/v1/rules/<name>/test",
-    summary="Dry run: does the rule match this event, and what issue would it open",
-    description="Renders the issue the rule would create for the sample event; creates nothing.",
+    summary="Dry run: does the rule match this event, what issue would it open, would the tracker take it",
+    description="Renders the issue the rule would create for the sample event (`rendered`), asks the "
+    "tracker what it can check without creating anything (`tracker_checks`: Jira's create screen and "
+    "assignable users, GitHub's assignees and labels, GitLab's members and labels, with the tracker's own "
+    "error text), and says whether the event would open an issue (`would_create`: the rule matches and no "
+    "blocking check failed).",
     operation_id="testRule",
     tags=["rules"],
     openapi_extensions=requires(READ),
 )
-def test_rule(name: Name, caller: Caller, service: Service, body: SampleEvent) -> Preview:
+def test_rule(name: Name, caller: Caller, service: Service, body: SampleEvent) -> DryRun:
     caller.require(READ)
     sample = _sample(caller, body)  # a 422 before the service is asked
-    preview: Preview = service.test_rule(caller.tenant, name, sample)
-    return preview
+    dry_run: DryRun = service.test_rule(caller.tenant, name, sample)
+    return dry_run
 
 
 @router.post(

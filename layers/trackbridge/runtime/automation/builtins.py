@@ -4,7 +4,9 @@ A rule names a template; a stored template of that name wins over a built-in one
 deterministically from the event alone (:func:`template_context`): ``event`` (``type``, ``severity``,
 ``subject``, ``data``, ``source``, ``occurred_at``, ``resolved``), ``data`` (the same as ``event.data``),
 every top-level key of the data (so a condition reads ``regression.percentage > 20``), and for alarms an
-``alarm`` summary: state, reason, metric, threshold, recent datapoints and the console link.
+``alarm`` summary: state, reason, metric, threshold, recent datapoints and the console link. ``object`` is
+the event's subject with the issues already linked to it (:mod:`.linked`), given by the caller, which reads
+the link registry; ``{"links": []}`` when none is given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 from trackbridge.domain.automation import Event, Template
 
-BASE_VARIABLES: Final = frozenset({"event", "data", "alarm", "rule", "enrichment"})
+BASE_VARIABLES: Final = frozenset({"event", "data", "alarm", "rule", "enrichment", "object"})
 
 # Top-level names of the data each known event type carries (checked when a rule or template is saved).
 EVENT_DATA_KEYS: Final[Mapping[str, frozenset[str]]] = {
@@ -422,7 +424,9 @@ def alarm_summary(event: Event) -> dict[str, Any]:
     }
 
 
-def template_context(event: Event, *, rule: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def template_context(
+    event: Event, *, rule: Mapping[str, Any] | None = None, obj: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     payload = event.model_dump(mode="json", include={"id", "type", "source", "severity", "data", "resolved"})
     payload["subject"] = event.subject.model_dump(mode="json", by_alias=True) if event.subject else None
     payload["occurred_at"] = event.occurred_at.isoformat()
@@ -437,6 +441,7 @@ def template_context(event: Event, *, rule: Mapping[str, Any] | None = None) -> 
             "rule": dict(rule or {}),
             "alarm": alarm_summary(event) if event.type == "cloudwatch.alarm" else {},
             "enrichment": {},
+            "object": dict(obj) if obj is not None else {"links": []},
         }
     )
     return context

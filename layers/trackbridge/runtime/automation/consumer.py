@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,9 +28,11 @@ from trackbridge.runtime.automation.service import (
     RuleOutcome,
 )
 from trackbridge.runtime.observability import logger
+from trackbridge.runtime.settings import AUTO_ISSUE_TENANT_ENV, get_settings
 
-# The tenant of CloudWatch alarms and SNS notifications (they name none): one deployment, one tenant.
-ALARM_TENANT_ENV = "TB_AUTO_ISSUE_TENANT"
+# The tenant of CloudWatch alarms and SNS notifications (they name none): one deployment, one tenant
+# (``Settings.auto_issue_tenant``).
+ALARM_TENANT_ENV = AUTO_ISSUE_TENANT_ENV
 # A 429 without Retry-After or a reset time: park the job this long.
 DEFAULT_PARK_S = 60
 
@@ -48,7 +49,7 @@ class SqsRequeue:
 
 
 def alarm_tenant() -> str:
-    return os.environ.get(ALARM_TENANT_ENV, "default")
+    return get_settings().auto_issue_tenant
 
 
 class Receipts(Protocol):

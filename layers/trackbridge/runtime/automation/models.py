@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trackbridge.domain.automation import Dedup, DocumentName
+from trackbridge.domain.automation import Dedup, DocumentName, IssueFields
 from trackbridge.runtime.automation.events import EVENT_TYPE_PATTERN
 
 
@@ -42,6 +42,7 @@ class RuleIn(BaseModel):
     priority: int = Field(100, ge=0, le=10_000)
     labels: list[str] = Field(default_factory=list, max_length=50)
     assignee: str | None = Field(None, max_length=256)
+    issue: IssueFields = Field(default_factory=IssueFields)
     dedup: Dedup
     on_repeat: str = Field("comment", pattern="^(comment|ignore)$")
     on_resolve: str = Field("none", pattern="^(close|comment|none)$")
@@ -92,4 +93,44 @@ class Preview(BaseModel):
     matches: bool | None = None
 
 
-__all__ = ["Preview", "RuleIn", "TemplateIn"]
+class TrackerCheck(BaseModel):
+    """One thing the tracker was asked about a rule's issue. ``blocking``: the tracker would refuse the
+    create (a field off Jira's create screen); else it would create the issue without it (GitHub drops an
+    assignee it cannot assign, and creates a missing label)."""
+
+    check: str = Field(description="assignee, labels, create_screen, required_fields, issue_type...")
+    ok: bool
+    detail: str = Field(description="what the tracker said: its own error text where it would fail")
+    blocking: bool = True
+
+
+class DryRun(BaseModel):
+    """``POST /v1/rules/{name}/test``: the rendered issue, what the tracker said about it, and whether the
+    event would open an issue now (the rule matches and no blocking check failed)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rendered": Preview.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "tracker_checks": [
+                        {
+                            "check": "create_screen",
+                            "ok": False,
+                            "detail": "Field 'priority' cannot be set. It is not on the appropriate screen, "
+                            "or unknown.",
+                            "blocking": True,
+                        }
+                    ],
+                    "would_create": False,
+                }
+            ]
+        }
+    )
+
+    rendered: Preview
+    tracker_checks: list[TrackerCheck]
+    would_create: bool
+
+
+__all__ = ["DryRun", "Preview", "RuleIn", "TemplateIn", "TrackerCheck"]

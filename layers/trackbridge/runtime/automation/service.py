@@ -58,6 +58,7 @@ from trackbridge.providers.types import IssueDraft
 from trackbridge.runtime.automation import fingerprints as fp
 from trackbridge.runtime.automation.builtins import BUILTIN_TEMPLATES, template_context
 from trackbridge.runtime.automation.events import SettleCheck
+from trackbridge.runtime.automation.linked import object_context
 from trackbridge.runtime.automation.render import MAX_TITLE_CHARS, Redactor, evaluate, render
 from trackbridge.runtime.observability import logger
 from trackbridge.storage.automation import AlreadyCounted, ClaimLost, FingerprintRepository
@@ -128,9 +129,12 @@ class Enricher(Protocol):
 
 
 class AutoLinks(Protocol):
-    """``runtime.links.LinkService.ensure`` (the link registry), optional."""
+    """``runtime.links.LinkService`` (the link registry), optional: links each created issue to the event's
+    object, and shows templates the issues already linked to it (:mod:`.linked`)."""
 
     def ensure(self, tenant: str, obj: Any, issue_ref: str, *, actor: Actor, type: Any) -> Any: ...
+
+    def object_view(self, tenant: str, obj: Any, *, limit: int = ...) -> Any: ...
 
 
 # ---- per-tracker differences ---------------------------------------------------------------------------
@@ -403,10 +407,10 @@ class AutoIssueService:
             return stored
 
     def _draft(self, job: _Job, claim: FingerprintClaim) -> IssueDraft:
-        title = self.redact(
-            " ".join(render(job.template.title, job.context, max_output=MAX_TITLE_CHARS).split())
-        )
-        body = self.redact(render(job.template.body, job.context))
+        # The linked object's issues are read only here, when an issue is about to be opened.
+        context = {**job.context, "object": object_context(self.links, job.tenant, job.event)}
+        title = self.redact(" ".join(render(job.template.title, context, max_output=MAX_TITLE_CHARS).split()))
+        body = self.redact(render(job.template.body, context))
         if claim.previous_issue_ref:
             previous = claim.previous_issue_url or claim.previous_issue_ref
             body += f"\n\nThis happened before: {previous} (closed)."
@@ -416,6 +420,9 @@ class AutoIssueService:
             body=body,
             labels=tuple(job.rule.labels),
             assignees=(job.rule.assignee,) if job.rule.assignee else (),
+            priority=job.rule.issue.priority,
+            issue_type=job.rule.issue.type,
+            fields=job.rule.issue.native_fields(),
         )
 
     def _create(self, job: _Job, claim: FingerprintClaim) -> RuleOutcome:
