@@ -65,11 +65,40 @@ def test_no_dangerous_globals_exist(name: str) -> None:
         "{{ '%*d' % (999999999, 1) }}",
         "{{ 'x' | center(999999999) }}",
         "{{ 'x' | indent(999999999) }}",
+        # Amplifiers that allocate before any output limit could apply (gigabytes each, unchecked).
+        "{{ ('x' * 99999) | join('y' * 99999) }}",
+        "{{ ('y' * 99999).join('x' * 99999) }}",
+        "{{ ('x' * 99999) | replace('x', 'x' * 99999) }}",
+        "{{ ('x' * 99999) | replace('', 'x' * 99999) }}",
+        "{{ ('x' * 99999).replace('x', 'x' * 99999) }}",
+        "{% set s = 'x' * 99999 %}{% set s = s ~ s %}{% set s = s ~ s %}{{ s | length }}",
+        "{{ [1] | batch(10 ** 9, 'x') | list }}",
+        "{{ [1] | slice(10 ** 9, 'x') | list }}",
+        "{{ 'x'.ljust(10 ** 9) }}",
+        "{{ 'x'.zfill(10 ** 9) }}",
+        "{{ ('\t' * 99999).expandtabs(99999) }}",
     ],
 )
 def test_huge_loops_and_values_are_refused(payload: str) -> None:
     with pytest.raises(RenderLimitExceeded):
         render(payload, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ ['a', 'b'] | join(', ') }}", "a, b"),
+        ("{{ users | join(', ', attribute='n') }}", "a, b"),
+        ("{{ ', '.join(['a', 'b']) }}", "a, b"),
+        ("{{ 'x-y' | replace('-', '+') }}", "x+y"),
+        ("{{ 'ab'.replace('a', 'c') }}", "cb"),
+        ("{% set s = 'ab' %}{{ s ~ 1 ~ s }}", "ab1ab"),
+        ("{{ [1, 2, 3] | batch(2) | list }}", "[[1, 2], [3]]"),
+        ("{{ '7'.zfill(3) }}", "007"),
+    ],
+)
+def test_the_bounded_operations_still_work(template: str, expected: str) -> None:
+    assert render(template, {**CONTEXT, "users": [{"n": "a"}, {"n": "b"}]}) == expected
 
 
 def test_output_stops_at_the_limit() -> None:

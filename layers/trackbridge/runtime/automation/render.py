@@ -8,9 +8,10 @@ The environment is a :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` with 
 * globals are only ``range`` (at most :data:`MAX_RANGE` items), ``dict`` and ``namespace``: no ``cycler``,
   ``joiner`` or ``lipsum``;
 * every ``{% for %}`` loop draws from one budget per render (:data:`MAX_LOOP_ITERATIONS` iterations in all,
-  nested loops included), the output stops at ``max_output`` characters, ``*``, ``**`` and ``%`` refuse
-  results that would be huge, and ``str.format`` / width-taking filters are bounded: a template cannot
-  spin or allocate its way out of a Lambda's memory;
+  nested loops included), the output stops at ``max_output`` characters, ``*``, ``**``, ``%``, ``+``, ``~``,
+  ``join`` and ``replace`` (filters and string methods) refuse results that would be huge, and
+  ``str.format`` / width- and count-taking filters are bounded: a template cannot spin or allocate its way
+  out of a Lambda's memory;
 * event data is only ever a value, never a template: ``{{ event.data.x }}`` prints ``x`` as written.
 
 Redaction (:class:`Redactor`) replaces values that look like secrets or personal data (AWS keys, passwords,
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, meta, nodes, pass_eval_context
+from jinja2.filters import do_join, do_replace
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from trackbridge.domain.errors import ValidationFailed
@@ -39,6 +41,7 @@ MAX_STRING_RESULT: Final = 100_000
 MAX_EXPONENT: Final = 64
 REDACTED: Final = "(redacted)"  # no Markdown meaning on any tracker (Jira escapes brackets)
 _LOOP_GUARD: Final = "tb_loop_guard"
+_CONCAT_GUARD: Final = "tb_concat_guard"
 _UNSAFE_NAMES: Final = frozenset(
     {
         "mro",
@@ -114,9 +117,13 @@ class HardenedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(autoescape=False, undefined=_StrictAttributesUndefined, keep_trailing_newline=True)
         self.globals.clear()
         self.globals.update({"range": _bounded_range, "dict": dict, _LOOP_GUARD: _loop_guard})
-        for name in ("center", "indent", "wordwrap", "truncate"):
+        self.globals[_CONCAT_GUARD] = _bounded_concat
+        # batch and slice take a count they fill up to: the same bound as a width.
+        for name in ("center", "indent", "wordwrap", "truncate", "batch", "slice"):
             original = self.filters[name]
             self.filters[name] = _width_checked(original)
+        self.filters["join"] = _bounded_join_filter
+        self.filters["replace"] = _bounded_replace_filter
         self.filters.pop("format", None)  # printf formatting with a data-chosen width: see call_binop
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -156,11 +163,79 @@ class HardenedSandbox(ImmutableSandboxedEnvironment):
             raise RenderLimitExceeded("a joined value over the output limit")
         return super().call_binop(context, operator, left, right)
 
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # A string's own methods can multiply it as its filters can ('x'.replace('', big), sep.join(...)).
+        owner = getattr(obj, "__self__", None)
+        if isinstance(owner, str):
+            args = _bounded_str_call(owner, getattr(obj, "__name__", ""), args)
+        return super().call(context, obj, *args, **kwargs)
+
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Call(nodes.Name(_LOOP_GUARD, "load"), [loop.iter], [], None, None)
+        # ``a ~ b`` compiles to a join the environment cannot intercept: route it through a bounded one, or
+        # twenty ``{% set s = s ~ s %}`` would double a string into gigabytes.
+        for concat in list(tree.find_all(nodes.Concat)):
+            guarded = nodes.Call(nodes.Name(_CONCAT_GUARD, "load"), list(concat.nodes), [], None, None)
+            concat.nodes = [guarded]
         return tree
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_STRING_RESULT:
+        raise RenderLimitExceeded(f"{what} over the output limit")
+
+
+def _bounded_concat(*parts: Any) -> str:
+    texts = [str(part) for part in parts]
+    _check_size(sum(map(len, texts)), "a concatenated value")
+    return "".join(texts)
+
+
+def _joined_items(items: Any, separator: Any) -> Any:
+    """``items`` made a sequence (a generator is read once here), after checking what joining them makes."""
+    if not isinstance(items, (str, list, tuple)):
+        items = list(_loop_guard(items))
+    texts = sum(len(item) for item in items if isinstance(item, str))
+    _check_size(texts + len(str(separator)) * max(len(items) - 1, 0), "a joined value")
+    return items
+
+
+def _replaced_size(text: str, old: str, new: str, count: Any = None) -> int:
+    hits = len(text) + 1 if not old else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    return len(text) + hits * max(len(new) - len(old), 0)
+
+
+@pass_eval_context
+def _bounded_join_filter(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+    if attribute is None:
+        value = _joined_items(value, d)
+    return str(do_join(eval_ctx, value, d, attribute))
+
+
+@pass_eval_context
+def _bounded_replace_filter(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> str:
+    _check_size(_replaced_size(str(s), str(old), str(new), count), "a replaced value")
+    return str(do_replace(eval_ctx, s, old, new, count))
+
+
+def _bounded_str_call(text: str, method: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The arguments of ``text.<method>(*args)``, checked first for the methods that can grow a string."""
+    if method == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        _check_size(
+            _replaced_size(text, args[0], args[1], args[2] if len(args) > 2 else None), "a replaced value"
+        )
+    elif method == "join" and args:
+        args = (_joined_items(args[0], text), *args[1:])
+    elif method in ("ljust", "rjust", "center", "zfill") and args:
+        _bounded_width(text, args[0])
+    elif method == "expandtabs":
+        size = args[0] if args and isinstance(args[0], int) else 8
+        _check_size(len(text) * max(size, 1), "an expanded value")
+    return args
 
 
 def _width_checked(original: Any) -> Any:
