@@ -87,6 +87,7 @@ bench: setup
 	$(PY) -m benchmarks.sync_requests $(BENCH_ARGS)
 	$(PY) -m benchmarks.list_issues
 	$(PY) -m benchmarks.webhooks $(WEBHOOK_BENCH_ARGS)
+	$(PY) -m benchmarks.auto_issue_storm $(AUTO_ISSUE_BENCH_ARGS)
 	$(PY) -m benchmarks.cold_imports
 
 ## Refresh both locks from pyproject.toml (existing pins are kept unless pyproject.toml rules them out).

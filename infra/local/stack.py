@@ -257,6 +257,11 @@ class LocalStack:
             self._configure_sandbox_oauth(trackers)
         self.egress_allowlist = sandbox_allowlist(trackers)
         self._apply_environment({ALLOWED_PRIVATE_NETWORKS_ENV: self.egress_allowlist})
+        # CloudWatch alarms name no tenant: here they are the demo tenant's, whose rules and connections
+        # `local up` seeds (Settings.auto_issue_tenant, TB_AUTO_ISSUE_TENANT; "default" otherwise).
+        from trackbridge.runtime.settings import AUTO_ISSUE_TENANT_ENV
+
+        self._apply_environment({AUTO_ISSUE_TENANT_ENV: DEMO_TENANT})
 
         self.api_key = self._issue_api_key(DEMO_TENANT)
         for seeder in self._seeders:
