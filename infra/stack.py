@@ -100,6 +100,7 @@ class TrackbridgeStack(Stack):
             sync_queue=self.queues.sync,
             secrets=self.secrets,
             alerts=self.alerts,
+            scheduling=self.scheduling,
         )
         self.auto_issue = AutoIssue(
             self,
@@ -130,6 +131,7 @@ class TrackbridgeStack(Stack):
             bus=self.events.bus,
             scheduling=self.scheduling,
             secrets=self.secrets,
+            alerts=self.alerts,
             route_handlers={"webhook": self.webhooks.webhook.function},
             log_retention=retention,
             removal_policy=removal,

@@ -13,6 +13,7 @@ from infra.constructs.alerts import Alerts
 from infra.constructs.data import Data
 from infra.constructs.function import FunctionKit, TrackbridgeFunction
 from infra.constructs.queues import WorkQueue
+from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import SecretsScope
 
 
@@ -27,6 +28,7 @@ class Sync(Construct):
         sync_queue: WorkQueue,
         secrets: SecretsScope,
         alerts: Alerts,
+        scheduling: Scheduling,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = TrackbridgeFunction(self, "Sync", key="sync", kit=kit)
@@ -36,6 +38,8 @@ class Sync(Construct):
         data.grant_read_write(self.handler)
         secrets.grant_tracker_credentials(self.handler)
         alerts.grant_publish(self.handler)
+        # The back-off ladder moves the connection's schedule (runtime.schedule_admin.ScheduleLadder).
+        scheduling.grant_manage_schedules(self.handler)
 
 
 __all__ = ["Sync"]

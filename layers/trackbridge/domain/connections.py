@@ -45,6 +45,7 @@ from pydantic import (
     model_serializer,
 )
 
+from trackbridge.domain.backoff import ScheduleState
 from trackbridge.domain.credentials import (
     JiraCredentials,
     OAuthCredentials,
@@ -105,6 +106,10 @@ class Scope(BaseModel):
         problem = spec.scope.problem(self.values()) if spec is not None else None
         if problem is not None:
             raise ValueError(problem)
+
+
+# A connection created without a ``schedule`` syncs incrementally this often (issue 18).
+DEFAULT_SCHEDULE_EXPRESSION = "rate(15 minutes)"
 
 
 class Schedule(BaseModel):
@@ -235,7 +240,11 @@ class ConnectionCreate(BaseModel):
     scope: Scope
     credentials: Credentials = Field(description="write-only: kept in Secrets Manager, never returned")
     webhook_secret: SecretText | None = Field(None, description="write-only: kept in Secrets Manager")
-    schedule: Schedule | None = None
+    schedule: Schedule | None = Field(
+        default_factory=lambda: Schedule(expression=DEFAULT_SCHEDULE_EXPRESSION),
+        description=f"incremental syncs on this schedule; absent: `{DEFAULT_SCHEDULE_EXPRESSION}`, "
+        "null: none (manual and webhook-driven syncs only)",
+    )
     entities: list[Entity] | None = Field(None, max_length=5)
     include_closed: bool = True
     register_webhook: bool = Field(
@@ -416,6 +425,9 @@ class ConnectionView(Connection):
     """A connection with its webhook's state (``GET /v1/connections/{id}``)."""
 
     webhook: WebhookView
+    schedule_state: ScheduleState | None = Field(
+        None, description="the schedule as Scheduler runs it: pause and back-off ladder (GET .../schedule)"
+    )
 
 
 def _field_error(path: str, message: str, *, kind: str = "value_error") -> ValidationFailed:
@@ -427,6 +439,7 @@ def _field_error(path: str, message: str, *, kind: str = "value_error") -> Valid
 __all__ = [
     "CREDENTIAL_MODELS",
     "DEFAULT_ENTITIES",
+    "DEFAULT_SCHEDULE_EXPRESSION",
     "JIRA_PROJECT_KEY_MAX",
     "OAUTH_PROVIDERS",
     "SCOPE_KEYS",

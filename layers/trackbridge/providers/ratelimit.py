@@ -9,6 +9,10 @@ sections 1.6, 2.5, 3.5 and 8.3):
   ``RateLimit-ResetTime`` an HTTP date and ``Retry-After`` on 429 only.
 - Jira Cloud: ``X-RateLimit-Reset`` an **ISO-8601 timestamp** (429 only), ``RateLimit-Reason`` naming which
   of three limits fired (``jira-quota-*`` is an hourly points quota, the others are bursts), ``Retry-After``.
+  Since the points-based limits (March 2026) also the structured ``Beta-RateLimit-Policy``
+  (``"global-app-quota";q=65000;w=3600``) and ``Beta-RateLimit`` (``"global-app-quota";r=11000;t=600``, ``r``
+  only near the limit) in the IETF draft form, and the legacy ``X-Beta-RateLimit-Reason``,
+  ``X-Beta-RateLimit-NearLimit`` and ``X-Beta-RateLimit-Reset`` (research/tracker-api-changes-2026.md).
 
 A reader is a one-method object (:meth:`RateLimitReader.read`) declared on each adapter class; the base
 class feeds it every response so the adapter always knows its remaining budget (``last_rate_limit``) and
@@ -22,10 +26,22 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Final, Literal, Protocol
 
 import httpx
 
+# What a throttle covers, which says what must wait: the whole account's points quota ("tenant": every
+# request of the connection until the reset), one endpoint's burst bucket ("endpoint"), or the writes to
+# one issue ("issue").
+RateLimitScope = Literal["tenant", "endpoint", "issue"]
+JIRA_REASON_SCOPES: Final[dict[str, RateLimitScope]] = {
+    "jira-quota-global-based": "tenant",
+    "jira-quota-tenant-based": "tenant",
+    "jira-burst-based": "endpoint",
+    "jira-per-issue-on-write": "issue",
+}
+# Jira's NearLimit threshold: less than 20% of the capacity left.
+NEAR_LIMIT_SHARE: Final = 0.2
 # Below this a "reset" value cannot be an epoch timestamp (it would be 1970-01-12): read it as a delta.
 _EPOCH_FLOOR = 1_000_000_000
 
@@ -43,6 +59,8 @@ class RateLimitInfo:
     reason: str | None = None  # Jira RateLimit-Reason
     near_limit: bool = False
     quota: bool = False  # an hourly/points budget rather than a short burst window
+    scope: RateLimitScope | None = None  # what a throttle covers, when the tracker says (Jira's reason)
+    window_s: int | None = None  # the quota's window (Beta-RateLimit-Policy ``w``)
 
     @property
     def exhausted(self) -> bool:
@@ -180,39 +198,103 @@ class GitLabRateLimits:
         )
 
 
+def parse_structured_limits(value: str | None) -> dict[str, dict[str, int]]:
+    """An IETF-draft ``RateLimit`` / ``RateLimit-Policy`` field: comma-separated items, each a quoted (or
+    bare) policy name and ``;key=integer`` parameters -> ``{name: {key: value}}``. Items and parameters
+    that do not parse are skipped: field reports show inconsistent values, and order is not fixed."""
+    policies: dict[str, dict[str, int]] = {}
+    for item in (value or "").split(","):
+        name, *params = (part.strip() for part in item.split(";"))
+        name = name.strip('"')
+        if not name:
+            continue
+        parsed: dict[str, int] = {}
+        for param in params:
+            key, _, number = param.partition("=")
+            amount = _int(number)
+            if key.strip() and amount is not None:
+                parsed[key.strip().lower()] = amount
+        policies[name] = parsed
+    return policies
+
+
+def _header(headers: httpx.Headers, *names: str) -> str | None:
+    """The first of ``names`` present: the enforced form first, then its ``Beta-`` / ``X-Beta-`` twin."""
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            return value
+    return None
+
+
 class JiraRateLimits:
-    """``X-RateLimit-Limit/Remaining/Reset/NearLimit``, ``RateLimit-Reason`` and ``Retry-After``.
+    """``X-RateLimit-Limit/Remaining/Reset/NearLimit``, ``RateLimit-Reason``, ``Retry-After``, and the
+    points-based headers: ``(Beta-)RateLimit-Policy``, ``(Beta-)RateLimit``, ``X-Beta-RateLimit-Reason``,
+    ``X-Beta-RateLimit-NearLimit``, ``X-Beta-RateLimit-Reset`` (the ``Beta-`` form is dropped once a limit is
+    enforced, so both may come; the enforced one wins).
 
     ``RateLimit-Reason`` values ``jira-quota-global-based`` and ``jira-quota-tenant-based`` are the hourly
-    points quota (resets at the top of the UTC hour); ``jira-burst-based`` and ``jira-per-issue-on-write``
-    are short windows. Unknown reasons (field reports mention ``jira-cost-based``) are treated as bursts.
+    points quota (resets at the top of the UTC hour): everything waits (``scope`` ``tenant``);
+    ``jira-burst-based`` is one endpoint's bucket (``endpoint``) and ``jira-per-issue-on-write`` one issue's
+    writes (``issue``). Unknown reasons (field reports mention ``jira-cost-based``) are treated as bursts.
+    Near the limit is Jira's flag, or a structured standing with ``r`` under 20% of the policy's ``q``;
+    the structured ``t`` (seconds to the reset) stands in for a missing ``X-RateLimit-Reset``.
     """
 
     def read(self, headers: httpx.Headers, now: datetime) -> RateLimitInfo:
-        reason = headers.get("ratelimit-reason")
+        reason = _header(headers, "ratelimit-reason", "x-beta-ratelimit-reason")
         retry_after = parse_retry_after(headers.get("retry-after"), now)
         if retry_after is None:
             retry_after = parse_retry_after(headers.get("beta-retry-after"), now)
+        policy = _first_policy(_header(headers, "ratelimit-policy", "beta-ratelimit-policy"))
+        standing = _first_policy(_header(headers, "ratelimit", "beta-ratelimit"))
+        limit = _int(headers.get("x-ratelimit-limit"))
+        remaining = _int(headers.get("x-ratelimit-remaining"))
+        quota_limit, quota_left = policy.get("q"), standing.get("r")
+        near = (_header(headers, "x-ratelimit-nearlimit", "x-beta-ratelimit-nearlimit") or "").strip()
+        near_limit = near.lower() == "true" or (
+            quota_limit is not None and quota_left is not None and quota_left < quota_limit * NEAR_LIMIT_SHARE
+        )
+        reset_at = parse_iso_reset(_header(headers, "x-ratelimit-reset", "x-beta-ratelimit-reset"))
+        if reset_at is None and standing.get("t") is not None:
+            reset_at = now + timedelta(seconds=max(0, standing["t"]))
+        reason_key = (reason or "").strip().lower()
         return RateLimitInfo(
-            limit=_int(headers.get("x-ratelimit-limit")),
-            remaining=_int(headers.get("x-ratelimit-remaining")),
-            reset_at=parse_iso_reset(headers.get("x-ratelimit-reset")),
+            limit=limit if limit is not None else quota_limit,
+            remaining=remaining if remaining is not None else quota_left,
+            reset_at=reset_at,
             retry_after_s=retry_after,
             reason=reason,
-            near_limit=(headers.get("x-ratelimit-nearlimit") or "").strip().lower() == "true",
-            quota=bool(reason and reason.strip().lower().startswith("jira-quota")),
+            near_limit=near_limit,
+            quota=reason_key.startswith("jira-quota"),
+            scope=JIRA_REASON_SCOPES.get(reason_key, "endpoint" if reason_key else None),
+            window_s=policy.get("w"),
         )
 
 
+def _first_policy(value: str | None) -> dict[str, int]:
+    """The parameters of the field's quota policy (the one with a window or remaining count), else of its
+    first item; empty when there is none."""
+    policies = parse_structured_limits(value)
+    for params in policies.values():
+        if "w" in params or "r" in params:
+            return params
+    return next(iter(policies.values()), {})
+
+
 __all__ = [
+    "JIRA_REASON_SCOPES",
+    "NEAR_LIMIT_SHARE",
     "GitHubRateLimits",
     "GitLabRateLimits",
     "JiraRateLimits",
     "NoRateLimitHeaders",
     "RateLimitInfo",
     "RateLimitReader",
+    "RateLimitScope",
     "parse_epoch_reset",
     "parse_http_date",
     "parse_iso_reset",
     "parse_retry_after",
+    "parse_structured_limits",
 ]

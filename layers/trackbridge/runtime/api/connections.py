@@ -6,7 +6,7 @@ write-only: the bodies declare them as secrets and no response model has a field
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -83,6 +83,7 @@ def create_connection(
     service: Service,
     hooks: Hooks,
     api_base: ApiBase,
+    schedules: Annotated[Any, Depends(container.schedule_admin)],
 ) -> ConnectionView:
     caller.require(WRITE)
     connection = service.create(caller.tenant, body, caller.actor)
@@ -90,7 +91,11 @@ def create_connection(
         webhook = hooks.register_on_create(caller.tenant, connection, caller.actor, api_base=api_base)
     else:
         webhook = WebhookView(status="unregistered")
-    return ConnectionView(**connection.model_dump(), webhook=webhook)
+    return ConnectionView(
+        **connection.model_dump(),
+        webhook=webhook,
+        schedule_state=schedules.state_of(caller.tenant, connection),
+    )
 
 
 @router.get(
@@ -119,11 +124,19 @@ def list_connections(
     openapi_extensions=requires(READ),
 )
 def get_connection(
-    connection_id: ConnectionId, caller: Caller, service: Service, hooks: Hooks
+    connection_id: ConnectionId,
+    caller: Caller,
+    service: Service,
+    hooks: Hooks,
+    schedules: Annotated[Any, Depends(container.schedule_admin)],
 ) -> ConnectionView:
     caller.require(READ)
     connection = service.get(caller.tenant, connection_id)
-    return ConnectionView(**connection.model_dump(), webhook=hooks.state(connection.id))
+    return ConnectionView(
+        **connection.model_dump(),
+        webhook=hooks.state(connection.id),
+        schedule_state=schedules.state_of(caller.tenant, connection),
+    )
 
 
 @router.patch(

@@ -4,7 +4,9 @@
 logged and dropped (retrying it could never succeed); infrastructure failures propagate, so SQS redelivers
 the message and, after ``maxReceiveCount`` tries, parks it in the DLQ. Rate limits never get here as
 failures: the engine parks them with a new delayed message. A scheduled message starts an incremental sync
-that ends with a deletion check when the last one is older than ``TB_DELETION_CHECK_INTERVAL_S``.
+that ends with a deletion check when the last one is older than ``TB_DELETION_CHECK_INTERVAL_S``. A slice
+that ends its operation (completed or failed) hands the result to ``SyncService.finished``: the one place
+the back-off ladder learns of results, whatever started the sync.
 """
 
 from __future__ import annotations
@@ -56,12 +58,24 @@ def handle_body(
             logger.info("sync.schedule_skipped", extra={"connection_id": message.connection_id})
             return "skipped"
         # The schedule's own invocation runs the first slice: no extra queue hop.
-        return engine.run_slice(message.tenant, op.id, 0, context)
+        return _finished(service, message.tenant, op.id, engine.run_slice(message.tenant, op.id, 0, context))
     outcome = engine.run_slice(
         message.tenant, message.operation_id, message.slice_no, context, resume_at=message.resume_at
     )
     if outcome == SliceOutcome.DUPLICATE:
         logger.info("sync.duplicate_dropped", extra={"operation_id": message.operation_id})
+    return _finished(service, message.tenant, message.operation_id, outcome)
+
+
+# Slice outcomes that end an operation with a result the back-off ladder counts.
+_FINAL_OUTCOMES = frozenset({SliceOutcome.COMPLETED, SliceOutcome.FAILED})
+
+
+def _finished(service: SyncService, tenant: str, operation_id: str, outcome: str) -> str:
+    # A service that records no results (a test's stand-in) is fine: the ladder is advice, not the sync.
+    finished = getattr(service, "finished", None)
+    if outcome in _FINAL_OUTCOMES and finished is not None:
+        finished(tenant, operation_id)
     return outcome
 
 

@@ -9,11 +9,17 @@ and stops.
 A scheduled run is an incremental sync that also checks for deleted issues (``check_deletions``) when the
 connection's last check is older than ``TB_DELETION_CHECK_INTERVAL_S``: an incremental listing never shows a
 deleted issue, so without it the store would keep them until the next full sync.
+
+:meth:`SyncService.finished` is where a result becomes final for the rest of trackbridge: the sync handler
+calls it once an operation completed or failed, and it hands the operation to ``results`` (the back-off
+ladder, ``runtime.schedule_admin.ScheduleLadder``) with what the tracker said about its rate limit
+(``pacing``). The ladder is advice about *future* runs: a failure to record is logged, never raised.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from trackbridge.domain.connections import SUPPORTED_ENTITIES, Connection, Entity
 from trackbridge.domain.errors import Conflict, DependencyFailure, NotFound, ValidationFailed
@@ -27,6 +33,19 @@ from trackbridge.runtime.sync.checkpoint import CHECKED_ENTITIES, deletion_check
 from trackbridge.runtime.sync.ports import Clock, ConnectionStore, LogStore, OperationStore, StateStore
 from trackbridge.runtime.sync.queue import SyncQueue
 from trackbridge.runtime.sync.syncers import syncable_entities
+
+
+class SyncResults(Protocol):
+    """Where final results go (``runtime.schedule_admin.ScheduleLadder``)."""
+
+    def record(self, tenant: str, op: SyncOperation, *, near_limit_until: datetime | None = None) -> Any: ...
+
+
+class Pacing(Protocol):
+    """What the trackers said about their limits (``runtime.sync.pacing.RateLimitWatch``)."""
+
+    def near_limit_until(self, connection_id: str, now: datetime) -> datetime | None: ...
+
 
 # How long a Pending operation's lock is held before its first slice extends it.
 START_LEASE = timedelta(minutes=15)
@@ -43,7 +62,11 @@ class SyncService:
         connections: ConnectionStore,
         queue: SyncQueue,
         clock: Clock = utcnow,
+        results: SyncResults | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
+        self.results = results
+        self.pacing = pacing
         self.operations = operations
         self.states = states
         self.logs = logs
@@ -171,6 +194,19 @@ class SyncService:
             ],
         )
 
+    def finished(self, tenant: str, operation_id: str) -> None:
+        """Hand a final operation's result to ``results`` (the back-off ladder); never raises."""
+        if self.results is None:
+            return
+        try:
+            op = self.operations.get(tenant, operation_id)
+            if op.is_active:
+                return
+            near = self.pacing.near_limit_until(op.connection_id, self.clock()) if self.pacing else None
+            self.results.record(tenant, op, near_limit_until=near)
+        except Exception:
+            logger.exception("sync.result_not_recorded", extra={"operation_id": operation_id})
+
     def get(self, tenant: str, operation_id: str) -> SyncOperation:
         if not is_id(IdPrefix.OPERATION, operation_id):
             raise NotFound(f"no sync operation {operation_id!r}", details={"id": operation_id})
@@ -267,4 +303,4 @@ def _entities(connection: Connection, requested: list[Entity] | None) -> list[En
     return entities
 
 
-__all__ = ["START_LEASE", "SyncService"]
+__all__ = ["START_LEASE", "Pacing", "SyncResults", "SyncService"]
