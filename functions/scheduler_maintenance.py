@@ -48,4 +48,11 @@ def run_maintenance(*, force: bool = False) -> LivenessReport:
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = run_maintenance()
-    return {"ran": ["webhook_liveness"], "time": event.get("time"), "webhooks": report.counts()}
+    # Operator alerts whose channel failed when they were raised are retried here (bounded, with back-off).
+    alerts = container.operator_alerts().retry_pending()
+    return {
+        "ran": ["webhook_liveness", "alert_retries"],
+        "time": event.get("time"),
+        "webhooks": report.counts(),
+        "alerts": alerts.as_dict(),
+    }

@@ -27,6 +27,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.constructs.alerts import Alerts
 from infra.constructs.data import Data
 from infra.constructs.function import FunctionKit, TrackbridgeFunction
 from infra.constructs.nag import acknowledge
@@ -113,6 +114,7 @@ class Api(Construct):
         bus: events.IEventBus,
         scheduling: Scheduling,
         secrets: SecretsScope,
+        alerts: Alerts,
         route_handlers: Mapping[str, lambda_.IFunction],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
@@ -129,6 +131,8 @@ class Api(Construct):
         bus.grant_put_events_to(api_fn)
         secrets.grant_manage(self.api_function)
         scheduling.grant_manage_schedules(self.api_function)
+        # An operator's test alert to the email channel (POST /v1/alert-channels/email/test).
+        alerts.grant_publish(self.api_function)
 
         self.authorizer_function = TrackbridgeFunction(self, "AuthorizerFunction", key="authorizer", kit=kit)
         authorizer_fn = self.authorizer_function.function

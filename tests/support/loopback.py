@@ -1,9 +1,11 @@
 """Tiny scripted HTTP servers on loopback, and a socket layer that refuses everything else.
 
 For the outbound policy's tests: :func:`serve` answers each path with a scripted reply and records every
-request (path and headers), on 127.0.0.1 or another loopback address (127.0.0.2 is a second origin on
-Linux). :class:`LoopbackOnly` is an httpcore network backend that records where connections go and raises
-instead of connecting anywhere but loopback, so a broken policy fails a test without a packet leaving.
+request (path, headers and body), on 127.0.0.1 or another loopback address (127.0.0.2 is a second origin on
+Linux). ``Server.queue`` scripts a sequence for one path (a receiver that fails, then recovers): its replies
+are used up in order before the path's ``routes`` reply answers again. :class:`LoopbackOnly` is an
+httpcore network backend that records where connections go and raises instead of connecting anywhere but
+loopback, so a broken policy fails a test without a packet leaving.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Server:
     routes: dict[str, Reply] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    scripted: dict[str, list[Reply]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -50,6 +54,18 @@ class Server:
     def requests(self) -> list[Seen]:
         with self.lock:
             return list(self.seen)
+
+    def queue(self, path: str, *replies: Reply) -> None:
+        """Answer the next requests to ``path`` with ``replies``, in order, then with its route again."""
+        with self.lock:
+            self.scripted.setdefault(path, []).extend(replies)
+
+    def reply_for(self, path: str) -> Reply:
+        with self.lock:
+            waiting = self.scripted.get(path)
+            if waiting:
+                return waiting.pop(0)
+        return self.routes.get(path, Reply(404, b'{"message": "404 Not Found"}'))
 
 
 @contextmanager
@@ -64,11 +80,10 @@ def serve(host: str = "127.0.0.1", routes: Mapping[str, Reply] | None = None) ->
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length", "0") or 0)
-            if length:
-                self.rfile.read(length)
+            body = self.rfile.read(length) if length else b""
             with state.lock:
-                state.seen.append(Seen(self.command, self.path, dict(self.headers.items())))
-            reply = state.routes.get(self.path.split("?", 1)[0], Reply(404, b'{"message": "404 Not Found"}'))
+                state.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
+            reply = state.reply_for(self.path.split("?", 1)[0])
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
