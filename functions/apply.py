@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from trackbridge.runtime import container
+from trackbridge.runtime import container, handler_metrics
 from trackbridge.runtime.observability import logger, metrics, tracer
 from trackbridge.runtime.webhooks.apply import apply_record
 
@@ -26,13 +26,17 @@ processor.raise_on_entire_batch_failure = False
 
 
 def record_handler(record: SQSRecord) -> str:
-    return apply_record(record, applier=container.webhook_applier())
+    with container.failure_notes().noting("inbound", record):
+        status = apply_record(record, applier=container.webhook_applier())
+    handler_metrics.applied(record, status, counters=container.metric_counters())
+    return status
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    with handler_metrics.flushing(container.metric_counters()):
+        return process_partial_response(  # type: ignore[return-value]
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )

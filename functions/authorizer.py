@@ -21,6 +21,6 @@ from trackbridge.runtime.observability import logger, metrics, tracer
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return authorize(event, container.api_key_service())
+        return authorize(event, container.api_key_service(), container.rate_limiter())
     except Unauthorized:
         raise Exception("Unauthorized") from None

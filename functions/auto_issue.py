@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from trackbridge.runtime import container
+from trackbridge.runtime import container, handler_metrics
 from trackbridge.runtime.automation import consumer
 from trackbridge.runtime.observability import logger, metrics, tracer
 
@@ -22,13 +22,16 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> str:
-    outcome = consumer.handle_record(
-        record,
-        service=container.auto_issue_service(),
-        default_tenant=consumer.alarm_tenant(),
-        receipts=container.event_repository(),
-        requeue=container.auto_issue_queue(),
-    )
+    with container.failure_notes().noting("auto_issue", record):
+        outcome = consumer.handle_record(
+            record,
+            service=container.auto_issue_service(),
+            default_tenant=consumer.alarm_tenant(),
+            receipts=container.event_repository(),
+            requeue=container.auto_issue_queue(),
+        )
+    outcomes = [str(r.outcome) for r in outcome.rules]
+    handler_metrics.auto_issue(record, outcomes, counters=container.metric_counters())
     return ",".join(f"{r.rule}:{r.outcome}" for r in outcome.rules) or "no-rule"
 
 
@@ -36,6 +39,7 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    with handler_metrics.flushing(container.metric_counters()):
+        return process_partial_response(  # type: ignore[return-value]
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from trackbridge.runtime import container
+from trackbridge.runtime import container, handler_metrics
 from trackbridge.runtime.observability import logger, metrics, tracer
 
 
@@ -19,4 +19,6 @@ from trackbridge.runtime.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return container.webhook_ingest().answer_event(event).to_proxy()
+    answer = container.webhook_ingest().answer_event(event)
+    handler_metrics.webhook_answer(answer.status, answer.body)
+    return answer.to_proxy()

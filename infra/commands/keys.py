@@ -6,6 +6,9 @@ by ``trackbridge local up``) the key goes to that embedded stack: its endpoint, 
 environment's, with moto's fake credentials so no real account is ever addressed. Without the file the
 ambient AWS environment is used (``TB_TABLE_NAME``, credentials).
 
+``keys rate-limit --tenant T [--per-minute N | --default]`` shows or sets (audited, ``rate_limit.update``) a
+tenant's API request limit, straight on the table (``runtime.rate_limits``).
+
 ``keys list [--json]`` and ``keys revoke <id>`` go through the REST API (``GET /v1/keys``,
 ``DELETE /v1/keys/{id}``) as the tenant of the API key found like ``trackbridge sync`` finds it
 (``--api-key``, ``TRACKBRIDGE_API_KEY``, else local.json's ``api_key``, which has every scope); that key
@@ -28,8 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infra.commands.sync import ApiRefused, api_answer
+
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 # moto accepts any credentials; these never reach AWS because the endpoint is local.
 _FAKE_CREDENTIAL = "testing"
@@ -133,21 +138,6 @@ def _table(keys: list[dict[str, Any]]) -> str:
     )
 
 
-class _Refused(Exception):
-    """The API or the table said no (exit 1)."""
-
-
-def _checked(response: httpx.Response) -> Any:
-    if response.is_success:
-        return response.json() if response.content else None
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    message = f"{response.status_code} {error.get('code', '')}: {error.get('message', response.text[:200])}"
-    raise _Refused(message)
-
-
 def _keys_through_api(args: argparse.Namespace) -> list[dict[str, Any]]:
     from infra.commands.sync import api_client
 
@@ -156,7 +146,7 @@ def _keys_through_api(args: argparse.Namespace) -> list[dict[str, Any]]:
     with api_client(args) as client:
         for _ in range(10_000):  # a bound, not a limit anyone reaches: 100 keys a page
             params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-            page = _checked(client.get("/v1/keys", params=params))
+            page = api_answer(client.get("/v1/keys", params=params))
             keys.extend(page.get("items", []))
             cursor = page.get("next_cursor")
             if not cursor:
@@ -202,7 +192,7 @@ def _run(args: argparse.Namespace, through_api: Callable[[], None], on_table: Ca
     except ValidationFailed as exc:
         sys.stderr.write(f"error: {exc.message}: {exc.details}\n")
         return 2
-    except (_Refused, TrackbridgeError) as exc:
+    except (ApiRefused, TrackbridgeError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     return 0
@@ -247,7 +237,7 @@ def revoke(args: argparse.Namespace) -> int:
 
     def through_api() -> None:
         with api_client(args) as client:
-            _checked(client.delete(f"/v1/keys/{key_id}"))
+            api_answer(client.delete(f"/v1/keys/{key_id}"))
 
     def on_table() -> None:
         from trackbridge.runtime import container
@@ -264,4 +254,41 @@ def revoke(args: argparse.Namespace) -> int:
     return code
 
 
-__all__ = ["create", "list_keys", "revoke"]
+# ------------------------------------------------------------------------------------------ rate-limit
+
+
+def add_rate_limit_command(keys_cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    limit = keys_cmds.add_parser(
+        "rate-limit",
+        help="show or set a tenant's API request limit per minute (operator; applies within 2 minutes)",
+    )
+    limit.add_argument("--tenant", required=True)
+    value = limit.add_mutually_exclusive_group()
+    value.add_argument("--per-minute", type=int, help="requests a minute; 0: unlimited")
+    value.add_argument("--default", action="store_true", help="back to TB_TENANT_REQUESTS_PER_MINUTE")
+    limit.add_argument(
+        "--local-state", default=".trackbridge/local.json", help="local.json of the embedded stack"
+    )
+
+
+@_logs_on_stderr
+def rate_limit(args: argparse.Namespace) -> int:
+    """``keys rate-limit --tenant T [--per-minute N | --default]``: set (audited) or show the limit."""
+
+    def on_table() -> None:
+        from trackbridge.runtime import container
+        from trackbridge.runtime.api_keys import CLI_ACTOR
+
+        limiter = container.rate_limiter()
+        if args.per_minute is not None and args.per_minute < 0:
+            raise ApiRefused("--per-minute is 0 (unlimited) or more")
+        if args.per_minute is not None or args.default:
+            shown = limiter.set_limit(args.tenant, None if args.default else args.per_minute, actor=CLI_ACTOR)
+        else:
+            shown = limiter.limit_of(args.tenant)
+        sys.stdout.write(shown.model_dump_json() + "\n")
+
+    return _run(args, through_api=lambda: None, on_table=on_table)
+
+
+__all__ = ["add_rate_limit_command", "create", "list_keys", "rate_limit", "revoke"]

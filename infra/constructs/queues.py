@@ -9,6 +9,7 @@ also refuses requests that do not use TLS.
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -46,6 +47,12 @@ class WorkQueue(Construct):
                 max_receive_count=spec.max_receive_count, queue=self.dead_letter_queue
             ),
         )
+
+    def grant_redrive(self, grantee: iam.IGrantable) -> None:
+        """What the DLQ tools (``runtime.dlq``) need: read, hide, show again and delete the DLQ's messages,
+        and send them back to the work queue (whose redrive policy names the DLQ)."""
+        self.dead_letter_queue.grant_consume_messages(grantee)
+        self.queue.grant_send_messages(grantee)
 
 
 class Queues(Construct):

@@ -1,10 +1,16 @@
 """``GET /v1/health``: is each dependency reachable with this function's permissions, and how fast.
 
 The checks are the cheapest calls that prove access: ``DescribeTable``, ``GetQueueAttributes`` on each
-configured queue, ``ListSecrets`` for one secret under the prefix. They run in parallel on clients with one
-attempt and short timeouts, under an overall deadline, so a sick dependency turns the answer into 503
-``degraded`` within seconds instead of hanging the API. A check never raises; what failed is reported as an
-AWS error code or an exception class name, never a message (messages can carry ARNs and account ids).
+configured queue, ``ListSecrets`` for one secret under the prefix, ``GetScheduleGroup`` for the schedule
+group (``ListSchedules`` with one result without a group). They run in parallel on clients with one attempt
+and short timeouts, under an overall deadline, so a sick dependency turns the answer into 503 ``down``
+within seconds instead of hanging the API. A check never raises; what failed is reported as an AWS error
+code or an exception class name, never a message (messages can carry ARNs and account ids).
+
+``status`` is ``down`` (503) when a dependency failed, ``degraded`` (200: the API works, something needs a
+person) when a dead-letter queue holds messages, else ``ok``; ``reasons`` says why in one line each.
+``dlq`` holds each DLQ's approximate depth (all tenants: counts only). A degraded answer is a 200 on
+purpose: a load balancer must not take a working API out of service because a DLQ needs attention.
 
 ``webhooks`` adds what the last webhook liveness checks found (``runtime.webhooks.liveness``): how many
 registered hooks are ``active``, ``inactive`` and on polling ``fallback``. It reads the registered hooks'
@@ -18,10 +24,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 DEADLINE_S = 5.0
 # The registered hooks' index is read at most this many pages (1 MB each) per health check.
@@ -42,11 +48,22 @@ class WebhookHealth(BaseModel):
     fallback: int
 
 
+HealthStatus = Literal["ok", "degraded", "down"]
+
+
 class HealthReport(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: HealthStatus
+    reasons: list[str] = Field(default_factory=list, description="why the status is not ok, one per line")
     checks: dict[str, Check]
     version: str
     webhooks: WebhookHealth | None = None
+    dlq: dict[str, int] | None = Field(None, description="approximate messages in each dead-letter queue")
+
+
+class DeadLetterDepths(Protocol):
+    """The part of ``runtime.dlq.DeadLetterQueues`` health reads."""
+
+    def depth(self, queue: str) -> int: ...
 
 
 def _reason(exc: BaseException) -> str:
@@ -66,6 +83,9 @@ class HealthChecker:
         queue_urls: Mapping[str, str],
         secrets_prefix: str,
         version: str,
+        scheduler: Any = None,
+        schedule_group: str = "",
+        dead_letters: DeadLetterDepths | None = None,
         deadline_s: float = DEADLINE_S,
     ) -> None:
         self.dynamodb = dynamodb
@@ -75,6 +95,9 @@ class HealthChecker:
         self.queue_urls = dict(queue_urls)
         self.secrets_prefix = secrets_prefix
         self.version = version
+        self.scheduler = scheduler
+        self.schedule_group = schedule_group
+        self.dead_letters = dead_letters
         self.deadline_s = deadline_s
 
     def _dynamodb(self) -> dict[str, str] | None:
@@ -103,6 +126,17 @@ class HealthChecker:
             MaxResults=1, Filters=[{"Key": "name", "Values": [self.secrets_prefix]}]
         )
         return None
+
+    def _scheduler(self) -> dict[str, str] | None:
+        if self.schedule_group:
+            self.scheduler.get_schedule_group(Name=self.schedule_group)
+        else:
+            self.scheduler.list_schedules(MaxResults=1)
+        return None
+
+    def _dlq_depths(self) -> dict[str, int]:
+        assert self.dead_letters is not None  # only submitted with one
+        return {name: self.dead_letters.depth(name) for name in self.queue_urls}
 
     def _webhooks(self) -> WebhookHealth:
         from trackbridge.storage.keys import GSI1, GSI1_PK
@@ -146,12 +180,19 @@ class HealthChecker:
         return Check(status="ok", latency_ms=elapsed_ms(), details=details)
 
     def check(self) -> HealthReport:
-        probes = {"dynamodb": self._dynamodb, "sqs": self._sqs, "secretsmanager": self._secretsmanager}
-        pool = ThreadPoolExecutor(max_workers=len(probes) + 1, thread_name_prefix="health")
+        probes: dict[str, Callable[[], dict[str, str] | None]] = {
+            "dynamodb": self._dynamodb,
+            "sqs": self._sqs,
+            "secretsmanager": self._secretsmanager,
+        }
+        if self.scheduler is not None:
+            probes["scheduler"] = self._scheduler
+        pool = ThreadPoolExecutor(max_workers=len(probes) + 2, thread_name_prefix="health")
         try:
             futures = {name: pool.submit(self._timed, probe) for name, probe in probes.items()}
             webhooks = pool.submit(self._webhooks)
-            pending: list[Future[Any]] = [*futures.values(), webhooks]
+            depths = pool.submit(self._dlq_depths) if self.dead_letters is not None else None
+            pending: list[Future[Any]] = [*futures.values(), webhooks, *([depths] if depths else [])]
             wait(pending, timeout=self.deadline_s)
             checks = {
                 name: future.result()
@@ -162,11 +203,24 @@ class HealthChecker:
         finally:
             # Do not wait for a probe stuck past the deadline; its client timeouts end it soon after.
             pool.shutdown(wait=False, cancel_futures=True)
-        healthy = all(c.status == "ok" for c in checks.values())
-        summary = webhooks.result() if webhooks.done() and webhooks.exception() is None else None
+        summary = _result(webhooks)
+        dlq = _result(depths) if depths is not None else None
+        reasons = [f"{name}: {check.error}" for name, check in checks.items() if check.status != "ok"]
+        waiting = [f"dlq.{name}: {count} messages" for name, count in (dlq or {}).items() if count]
+        status: HealthStatus = "down" if reasons else "degraded" if waiting else "ok"
         return HealthReport(
-            status="ok" if healthy else "degraded", checks=checks, version=self.version, webhooks=summary
+            status=status,
+            reasons=reasons + waiting,
+            checks=checks,
+            version=self.version,
+            webhooks=summary,
+            dlq=dlq,
         )
+
+
+def _result(future: Future[Any]) -> Any:
+    """A finished probe's value; None when it failed or has not finished (what it reports is optional)."""
+    return future.result() if future.done() and future.exception() is None else None
 
 
 class _PartialFailure(Exception):
@@ -175,4 +229,4 @@ class _PartialFailure(Exception):
         self.details = details
 
 
-__all__ = ["Check", "HealthChecker", "HealthReport", "WebhookHealth"]
+__all__ = ["Check", "DeadLetterDepths", "HealthChecker", "HealthReport", "HealthStatus", "WebhookHealth"]

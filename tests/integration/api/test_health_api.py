@@ -77,7 +77,8 @@ def test_a_failing_dependency_is_a_503_with_the_same_body(
     finally:
         app.dependency_overrides.pop(container.health_checker)
     assert answer.status == 503
-    assert answer.body["status"] == "degraded"
+    assert answer.body["status"] == "down"
+    assert any(r.startswith(f"{failing}: ") for r in answer.body["reasons"])
     assert answer.body["checks"][failing]["status"] == "error"
     assert reason in answer.body["checks"][failing]["error"]
     healthy = {"dynamodb", "sqs", "secretsmanager"} - {failing}
@@ -111,7 +112,98 @@ def test_a_hanging_dependency_is_cut_off_by_the_deadline(
         report = checker(stack, dynamodb=Hanging(), deadline_s=0.2).check()
     finally:
         release.set()
-    assert report.status == "degraded"
+    assert report.status == "down"
+    assert report.reasons == ["dynamodb: timeout"]
     assert report.checks["dynamodb"].error == "timeout"
     assert report.checks["sqs"].status == "ok"
     assert report.checks["secretsmanager"].status == "ok"
+
+
+class Depths:
+    """``DeadLetterDepths`` with fixed answers (the session's DLQs are shared by other tests)."""
+
+    def __init__(self, depths: dict[str, int]) -> None:
+        self.depths = depths
+
+    def depth(self, queue: str) -> int:
+        return self.depths[queue]
+
+
+def test_the_scheduler_is_checked_through_its_schedule_group(stack: LocalResources) -> None:
+    scheduler = stack.client("scheduler")
+    healthy = checker(stack, scheduler=scheduler, schedule_group=stack.schedule_group).check()
+    assert healthy.checks["scheduler"].status == "ok"
+    missing = checker(stack, scheduler=scheduler, schedule_group="no-such-group").check()
+    assert missing.status == "down"
+    assert missing.checks["scheduler"].error == "ResourceNotFoundException"
+    assert "scheduler: ResourceNotFoundException" in missing.reasons
+
+
+def test_messages_in_a_dlq_degrade_the_report_but_the_api_stays_in_service(
+    stack: LocalResources, shared_dir: object
+) -> None:
+    depths = Depths({"inbound": 0, "sync": 2, "auto_issue": 0})
+    app.dependency_overrides[container.health_checker] = lambda: checker(stack, dead_letters=depths)
+    try:
+        answer = ApiClient(shared_dir, None).call("GET", "/v1/health")  # type: ignore[arg-type]
+    finally:
+        app.dependency_overrides.pop(container.health_checker)
+    assert answer.status == 200
+    assert answer.body["status"] == "degraded"
+    assert answer.body["reasons"] == ["dlq.sync: 2 messages"]
+    assert answer.body["dlq"] == {"inbound": 0, "sync": 2, "auto_issue": 0}
+
+
+def test_the_real_dlq_depths_are_reported(stack: LocalResources) -> None:
+    report = checker(stack, dead_letters=container.dead_letter_queues()).check()
+    assert report.dlq is not None
+    assert set(report.dlq) == {"inbound", "sync", "auto_issue"}
+    assert all(isinstance(depth, int) and depth >= 0 for depth in report.dlq.values())
+
+
+def test_connection_health_reads_the_tenants_own_connections(
+    stack: LocalResources, api: ApiClient, other_api: ApiClient
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from trackbridge.domain.sync import SyncState
+    from trackbridge.storage.sync import SyncStateRepository
+
+    # Given: a connection whose issue cursor is two days behind and whose last sync failed
+    body = {
+        "name": "web",
+        "provider": "github",
+        "base_url": "https://api.github.com",
+        "scope": {"repo": "acme/web"},
+        "credentials": {"token": "fake-token-health"},
+    }
+    created = api.call("POST", "/v1/connections", body=body)
+    assert created.status == 201, created.body
+    connection_id = created.body["id"]
+    tenant = api.authorize()["tenant"]  # type: ignore[index]
+    behind = datetime.now(UTC) - timedelta(days=2)
+    state = SyncState(
+        connection_id=connection_id,
+        entity="issues",
+        high_water=behind,
+        status="failed",
+        last_success_at=behind,
+        last_error="PROVIDER_UNAVAILABLE",
+        updated_at=datetime.now(UTC),
+    )
+    SyncStateRepository(container.table()).save(tenant, state, expected_version=None)
+
+    # When
+    answer = api.call("GET", "/v1/connection-health")
+
+    # Then: degraded, with both reasons; another tenant sees none of it
+    assert answer.status == 200, answer.body
+    (item,) = answer.body["items"]
+    assert item["connection_id"] == connection_id
+    assert item["status"] == "degraded"
+    assert any(r.startswith("cursor 48 h behind") for r in item["reasons"])
+    assert "last sync failed: PROVIDER_UNAVAILABLE" in item["reasons"]
+    assert item["webhook"]["status"] == "unregistered"
+    assert item["credentials"] == {"kind": "token", "valid": None, "expires_at": None, "refreshable": None}
+    assert answer.body["status"] == "degraded"
+    assert other_api.call("GET", "/v1/connection-health").body["items"] == []
