@@ -18,12 +18,21 @@ _COMMANDS: dict[tuple[str, ...], str] = {
     ("keys", "create"): "infra.commands.keys:create",
     ("keys", "list"): "infra.commands.keys:list_keys",
     ("keys", "revoke"): "infra.commands.keys:revoke",
+    ("keys", "rate-limit"): "infra.commands.keys:rate_limit",
+    **{("dlq", action): "infra.commands.dlq:run" for action in ("list", "redrive", "discard")},
+    **{("alerts", action): "infra.commands.alerts:run" for action in ("list", "test")},
     ("sync", ""): "infra.commands.sync:sync",
     ("status", ""): "infra.commands.sync:status",
     ("verify", ""): "infra.commands.verify:verify",
     ("maintenance", "run"): "infra.commands.maintenance:run",
     ("link", ""): "infra.commands.links:link",
     ("links", ""): "infra.commands.links:links",
+    ("test-runs", "upload"): "infra.commands.test_runs:upload",
+    ("coverage", ""): "infra.commands.test_runs:coverage",
+    **{
+        ("schedule", action): "infra.commands.schedule:schedule"
+        for action in ("show", "set", "pause", "resume", "trigger")
+    },
 }
 
 
@@ -85,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sync_commands(groups)
     _add_maintenance_commands(groups)
     _add_link_commands(groups)
+    _add_test_run_commands(groups)
+    _add_schedule_commands(groups)
+    _add_dlq_commands(groups)
+    _add_alert_commands(groups)
     return parser
 
 
@@ -108,6 +121,10 @@ def _add_key_commands(keys_cmds: argparse._SubParsersAction[argparse.ArgumentPar
     revoke.add_argument("key_id", metavar="id", help="the <key_id> of tb_<key_id>_<secret>")
     revoke.add_argument("--tenant", help=operator)
     add_api_arguments(revoke)
+
+    from infra.commands.keys import add_rate_limit_command
+
+    add_rate_limit_command(keys_cmds)
 
 
 def _add_sync_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -162,6 +179,30 @@ def _add_link_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
     from infra.commands.links import add_link_commands
 
     add_link_commands(groups)
+
+
+def _add_test_run_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.test_runs import add_test_run_commands
+
+    add_test_run_commands(groups)
+
+
+def _add_schedule_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.schedule import add_schedule_commands
+
+    add_schedule_commands(groups)
+
+
+def _add_dlq_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.dlq import add_dlq_commands
+
+    add_dlq_commands(groups)
+
+
+def _add_alert_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.alerts import add_alert_commands
+
+    add_alert_commands(groups)
 
 
 def _add_maintenance_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

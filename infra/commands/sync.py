@@ -72,17 +72,32 @@ def api_client(args: argparse.Namespace) -> httpx.Client:
     )
 
 
-def _json(response: httpx.Response) -> Any:
+class ApiRefused(Exception):
+    """The API said no (exit 1): the message names the status, the error code and the API's message."""
+
+
+def api_answer(response: httpx.Response) -> Any:
+    """The JSON of a successful answer (None when it has no body), else :class:`ApiRefused`; an existing
+    link's id (409 on a duplicate link) is named too."""
     try:
-        body = response.json()
+        body = response.json() if response.content else None
     except ValueError:
         body = None
     if response.is_success:
         return body
     error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-    raise CliError(
-        f"{response.status_code} {error.get('code', '')}: {error.get('message', response.text[:200])}"
-    )
+    message = f"{response.status_code} {error.get('code', '')}: {error.get('message', response.text[:200])}"
+    details = error.get("details")
+    if isinstance(details, dict) and details.get("link_id"):
+        message += f" (existing link {details['link_id']})"
+    raise ApiRefused(message)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return api_answer(response)
+    except ApiRefused as exc:
+        raise CliError(str(exc)) from None
 
 
 def resolve_connection(client: httpx.Client, ref: str) -> str:

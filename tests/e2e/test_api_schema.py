@@ -63,7 +63,9 @@ include-tag = "tracker actions"
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "504"]
 
 [[operations]]
-include-operation-id = ["registerWebhook", "unregisterWebhook", "createLink", "refreshLink", "getObjectLinks"]
+include-operation-id = [
+    "registerWebhook", "unregisterWebhook", "createLink", "refreshLink", "getObjectLinks", "scanLinks"
+]
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "504"]
 
 [[operations]]

@@ -9,6 +9,7 @@ test can run beside a developer's own ``make up``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -111,3 +112,40 @@ def test_sync_cli_example_runs_as_written(workdir: tuple[Path, LocalStack]) -> N
 
     assert out.count("Completed") >= 2, out  # the sync's end, then status
     assert re.search(r"lost=0 duplicated=0 stale=0", out), out
+
+
+def test_scan_links_example_links_a_seeded_commit(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+
+    out = run_example("scan-links", root, stack)
+
+    # The scan's answer, then the links of issue 4: a seeded commit says "Fixes #4"
+    decoder, text, documents = json.JSONDecoder(), out.strip(), []
+    position = text.index('{"commits"')
+    for _ in range(2):  # curl prints no newline: two JSON documents side by side
+        document, position = decoder.raw_decode(text, position)
+        documents.append(document)
+    scanned, linked = documents
+    assert scanned["commits"] > 0
+    assert scanned["requests"] >= 2
+    assert {"links_created", "unresolved"} <= set(scanned)
+    assert any(x["type"] == "auto_detected" and x["object"]["schema"] == "commit" for x in linked["items"])
+
+
+def test_junit_example_uploads_links_and_reports_coverage(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+
+    out = run_example("test-runs", root, stack)
+
+    # The curl upload: a 201 body that linked both tests naming synced GitHub issues
+    first = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    assert (first["suite"], first["commit"], first["branch"]) == ("web-unit", "9fceb02", "main")
+    assert first["counts"] == {"passed": 2, "failed": 1, "error": 0, "skipped": 0, "flaky": 0}
+    assert first["links_created"] == 2
+    assert [u["key"] for u in first["unresolved_keys"]] == ["PROJ-7"]
+    # The CLI's upload of the same report links nothing twice; coverage prints its three lists
+    assert "2 passed, 1 failed, 0 error, 0 skipped, 0 flaky; 0 links created" in out
+    assert "failing test_case:web-unit/tests.test_checkout/test_empty_cart" in out
+    for heading in ("issues without tests", "failing tests", "tests on closed issues"):
+        assert f"\n{heading}\n" in out
+    assert (stack.api_key or "-") not in out, "a key's secret was printed"

@@ -23,23 +23,34 @@ from trackbridge.runtime.settings import get_settings
 if TYPE_CHECKING:
     from trackbridge.domain.egress import EgressPolicy
     from trackbridge.runtime.adapter_pool import AdapterPool
+    from trackbridge.runtime.alerts.admin import AlertSettings
+    from trackbridge.runtime.alerts.factory import ChannelFactory
+    from trackbridge.runtime.alerts.secrets import AlertChannelSecrets
+    from trackbridge.runtime.alerts.service import OperatorAlerts
     from trackbridge.runtime.api_keys import ApiKeyService
     from trackbridge.runtime.automation.consumer import SqsRequeue
     from trackbridge.runtime.automation.intake import EventIntake
     from trackbridge.runtime.automation.rules import RuleService
     from trackbridge.runtime.automation.service import AutoIssueService
+    from trackbridge.runtime.connection_health import ConnectionHealthChecker
     from trackbridge.runtime.connections import ConnectionService
+    from trackbridge.runtime.dlq import DeadLetterQueues, FailureNotes
     from trackbridge.runtime.health import HealthChecker
     from trackbridge.runtime.idempotency import IdempotentRequests, TenantIdempotencyStore
     from trackbridge.runtime.issues import SyncedIssues
     from trackbridge.runtime.jira_oauth import JiraOAuthConfig, JiraOAuthService
+    from trackbridge.runtime.link_detection import LinkDetector
     from trackbridge.runtime.links import LinkService
     from trackbridge.runtime.oauth_tokens import SecretsManagerTokenStore
+    from trackbridge.runtime.rate_limits import RateLimiter
+    from trackbridge.runtime.schedule_admin import ScheduleAdmin, ScheduleLadder
     from trackbridge.runtime.secrets import ConnectionSecrets
     from trackbridge.runtime.sync import SyncEngine, SyncService
     from trackbridge.runtime.sync.adapters import AdapterBuilder
+    from trackbridge.runtime.sync.pacing import RateLimitWatch
     from trackbridge.runtime.sync.queue import SqsSyncQueue
     from trackbridge.runtime.sync.schedules import ConnectionSchedules
+    from trackbridge.runtime.test_runs import TestRunService
     from trackbridge.runtime.tracker_actions import TrackerActions
     from trackbridge.runtime.webhooks.apply import WebhookApplier
     from trackbridge.runtime.webhooks.ingest import WebhookIngest
@@ -48,6 +59,8 @@ if TYPE_CHECKING:
     from trackbridge.storage.audit import AuditRepository
     from trackbridge.storage.automation import EventRepository
     from trackbridge.storage.connections import ConnectionRepository
+    from trackbridge.storage.metrics import MetricCounters
+    from trackbridge.storage.schedules import ScheduleStateRepository
     from trackbridge.storage.table import Table
 
 
@@ -163,7 +176,41 @@ def connection_schedules() -> ConnectionSchedules:
         group=settings.schedule_group,
         queue_arn=settings.sync_queue_arn,
         role_arn=settings.scheduler_role_arn,
+        records=schedule_records(),
     )
+
+
+@lru_cache(maxsize=1)
+def schedule_records() -> ScheduleStateRepository:
+    """Each connection's back-off ladder record (``storage.schedules``)."""
+    from trackbridge.storage.schedules import ScheduleStateRepository
+
+    return ScheduleStateRepository(table())
+
+
+@lru_cache(maxsize=1)
+def schedule_ladder() -> ScheduleLadder:
+    """Records sync results into the back-off ladder, which opens and clears operator incidents."""
+    from trackbridge.runtime.schedule_admin import ScheduleLadder
+
+    return ScheduleLadder(
+        connection_repository(), schedule_records(), connection_schedules(), alerts=operator_alerts()
+    )
+
+
+@lru_cache(maxsize=1)
+def schedule_admin() -> ScheduleAdmin:
+    from trackbridge.runtime.schedule_admin import ScheduleAdmin
+
+    return ScheduleAdmin(schedule_ladder(), audit_repository(), sync_service())
+
+
+@lru_cache(maxsize=1)
+def rate_limit_watch() -> RateLimitWatch:
+    """The sync engine's adapter factory: remembers what each tracker said about its rate limit."""
+    from trackbridge.runtime.sync.pacing import RateLimitWatch
+
+    return RateLimitWatch(adapter_factory())
 
 
 @lru_cache(maxsize=1)
@@ -202,6 +249,79 @@ def health_checker() -> HealthChecker:
         queue_urls={name: url for name, url in queues.items() if url},
         secrets_prefix=settings.secrets_prefix,
         version=__version__,
+        scheduler=health_client("scheduler"),
+        schedule_group=settings.schedule_group,
+        dead_letters=_dead_letters(health_client("sqs")),
+    )
+
+
+def _dead_letters(sqs: Any) -> DeadLetterQueues:
+    from trackbridge.runtime.dlq import DeadLetterQueues
+
+    settings = get_settings()
+    queues = {
+        "inbound": settings.inbound_queue_url,
+        "sync": settings.sync_queue_url,
+        "auto_issue": settings.auto_issue_queue_url,
+    }
+    return DeadLetterQueues(
+        sqs,
+        {name: url for name, url in queues.items() if url},
+        notes=failure_notes(),
+        audit=audit_repository(),
+    )
+
+
+@lru_cache(maxsize=1)
+def dead_letter_queues() -> DeadLetterQueues:
+    """The DLQ tools (``GET /v1/dlq/{queue}``, ``trackbridge dlq``) on the ordinary SQS client."""
+    return _dead_letters(aws.client("sqs"))
+
+
+@lru_cache(maxsize=1)
+def failure_notes() -> FailureNotes:
+    """Why a consumer failed a message: written by the SQS handlers, read by the DLQ listing."""
+    from trackbridge.runtime.dlq import FailureNotes
+
+    return FailureNotes(table())
+
+
+@lru_cache(maxsize=1)
+def metric_counters() -> MetricCounters:
+    """Per-tenant daily counters: handlers add and flush once per invocation, ``GET /v1/metrics`` reads."""
+    from trackbridge.storage.metrics import MetricCounters
+
+    return MetricCounters(table())
+
+
+@lru_cache(maxsize=1)
+def rate_limiter() -> RateLimiter:
+    from trackbridge.runtime.rate_limits import RateLimiter
+
+    return RateLimiter(
+        table(), default_per_minute=get_settings().tenant_requests_per_minute, audit=audit_repository()
+    )
+
+
+@lru_cache(maxsize=1)
+def connection_health_checker() -> ConnectionHealthChecker:
+    """Per-connection health (``GET /v1/connection-health``): sync state, webhooks, credentials, the
+    schedule's ladder and the tenant's alert channels."""
+    from trackbridge.runtime.connection_health import (
+        ConnectionHealthChecker,
+        RouteWebhookStates,
+        oauth_token_expiry,
+    )
+    from trackbridge.storage.sync import SyncStateRepository
+    from trackbridge.storage.webhooks import WebhookRoutes
+
+    return ConnectionHealthChecker(
+        connections=connection_repository(),
+        states=SyncStateRepository(table()),
+        webhooks=RouteWebhookStates(WebhookRoutes(table())),
+        token_expiry=oauth_token_expiry(connection_secrets().oauth_tokens_name, oauth_token_store),
+        schedules=schedule_admin(),
+        alerts=operator_alerts(),
     )
 
 
@@ -227,7 +347,9 @@ def _sync_repositories() -> dict[str, Any]:
 def sync_service() -> SyncService:
     from trackbridge.runtime.sync import SyncService
 
-    return SyncService(queue=sync_queue(), **_sync_repositories())
+    return SyncService(
+        queue=sync_queue(), results=schedule_ladder(), pacing=rate_limit_watch(), **_sync_repositories()
+    )
 
 
 @lru_cache(maxsize=1)
@@ -252,7 +374,7 @@ def sync_engine() -> SyncEngine:
         table=table(),
         secrets=connection_secrets(),
         queue=sync_queue(),
-        adapter_factory=adapter_factory(),
+        adapter_factory=rate_limit_watch(),
         **_sync_repositories(),
     )
 
@@ -344,7 +466,9 @@ def webhook_applier() -> WebhookApplier:
     from trackbridge.runtime.webhooks.apply import APPLY_ADAPTER_OPTIONS, WebhookApplier
 
     pool = AdapterPool(connection_secrets(), factory=adapter_factory(), options=APPLY_ADAPTER_OPTIONS)
-    return WebhookApplier(table=table(), connections=connection_repository(), adapters=pool)
+    return WebhookApplier(
+        table=table(), connections=connection_repository(), adapters=pool, detector=link_detector
+    )
 
 
 @lru_cache(maxsize=1)
@@ -358,6 +482,33 @@ def link_service() -> LinkService:
         SyncedCopy(table()),
         audit_repository(),
         adapters=adapter_pool,
+    )
+
+
+@lru_cache(maxsize=1)
+def test_run_service() -> TestRunService:
+    """JUnit uploads and coverage; the event intake (an SQS client) is built when a run has events."""
+    from trackbridge.runtime.test_runs import TestRunService
+    from trackbridge.storage.issues import IssueRepository
+    from trackbridge.storage.test_runs import TestRunRepository
+
+    return TestRunService(
+        TestRunRepository(table()),
+        connection_repository(),
+        IssueRepository(table()),
+        link_service(),
+        event_intake,
+    )
+
+
+@lru_cache(maxsize=1)
+def link_detector() -> LinkDetector:
+    """Links from commits and pull/merge requests: scans (API) and push/request webhooks (apply)."""
+    from trackbridge.runtime.link_detection import LinkDetector
+    from trackbridge.storage.links import LinkRepository
+
+    return LinkDetector(
+        connection_repository(), link_service(), LinkRepository(table()), adapters=adapter_pool
     )
 
 
@@ -410,6 +561,8 @@ def rule_service() -> RuleService:
         TemplateRepository(shared),
         connection_repository(),
         audit_repository(),
+        adapters=adapter_pool(),  # saving a Jira rule reads the create screen; a dry run asks the tracker
+        links=link_service(),  # templates see the issues already linked to the event's object
     )
 
 
@@ -438,7 +591,97 @@ def auto_issue_service() -> AutoIssueService:
     )
 
 
+@lru_cache(maxsize=1)
+def alert_http() -> Any:
+    """One keep-alive client for the Slack and webhook alert channels, under the outbound policy, with short
+    timeouts (a slow receiver must not hold up the sync that raised the alert); it follows no redirect."""
+    import httpx
+
+    from trackbridge.providers.egress import egress_client
+
+    return egress_client(egress_policy(), provider="alerts", timeout=httpx.Timeout(5.0, connect=3.0))
+
+
+@lru_cache(maxsize=1)
+def alert_channel_secrets() -> AlertChannelSecrets:
+    from trackbridge.runtime.alerts.secrets import AlertChannelSecrets
+
+    settings = get_settings()
+    return AlertChannelSecrets(
+        aws.client("secretsmanager"),
+        prefix=settings.secrets_prefix,
+        ttl_s=settings.secrets_ttl_s,
+        force_delete=settings.aws_endpoint_url is not None,
+    )
+
+
+@lru_cache(maxsize=1)
+def alert_channel_factory() -> ChannelFactory:
+    from trackbridge.runtime.alerts.factory import ChannelFactory
+    from trackbridge.storage.alerts import AlertChannelRepository
+
+    return ChannelFactory(
+        AlertChannelRepository(table()),
+        alert_channel_secrets(),
+        sns=lambda: aws.client("sns"),
+        topic_arn=get_settings().alerts_topic_arn,
+        http=alert_http,
+    )
+
+
+@lru_cache(maxsize=1)
+def operator_alerts() -> OperatorAlerts:
+    """Incidents, their alerts and channel health: what the ladder calls and health reads."""
+    from trackbridge.runtime.alerts.dispatch import Dispatcher
+    from trackbridge.runtime.alerts.service import OperatorAlerts
+    from trackbridge.storage.alerts import (
+        AlertChannelRepository,
+        AlertPolicyRepository,
+        AlertSendRepository,
+        ChannelStatusRepository,
+        IncidentRepository,
+    )
+
+    shared = table()
+    sends, statuses = AlertSendRepository(shared), ChannelStatusRepository(shared)
+    return OperatorAlerts(
+        incidents=IncidentRepository(shared),
+        sends=sends,
+        statuses=statuses,
+        channels=AlertChannelRepository(shared),
+        policies=AlertPolicyRepository(shared),
+        dispatcher=Dispatcher(alert_channel_factory(), sends, statuses),
+    )
+
+
+@lru_cache(maxsize=1)
+def alert_settings() -> AlertSettings:
+    """The alert policy and channels as the API and the CLI change them."""
+    from trackbridge.runtime.alerts.admin import AlertSettings
+    from trackbridge.storage.alerts import (
+        AlertChannelRepository,
+        AlertPolicyRepository,
+        ChannelStatusRepository,
+    )
+
+    shared = table()
+    return AlertSettings(
+        channels=AlertChannelRepository(shared),
+        policies=AlertPolicyRepository(shared),
+        statuses=ChannelStatusRepository(shared),
+        secrets=alert_channel_secrets(),
+        audit=audit_repository(),
+        factory=alert_channel_factory(),
+        egress=egress_policy(),
+    )
+
+
 _FACTORIES = (
+    test_run_service,
+    alert_channel_secrets,
+    alert_channel_factory,
+    operator_alerts,
+    alert_settings,
     auto_issue_service,
     rule_service,
     event_intake,
@@ -458,6 +701,10 @@ _FACTORIES = (
     jira_oauth_config,
     jira_oauth_service,
     connection_schedules,
+    schedule_records,
+    schedule_ladder,
+    schedule_admin,
+    rate_limit_watch,
     sync_queue,
     sync_service,
     sync_engine,
@@ -470,6 +717,11 @@ _FACTORIES = (
     api_key_service,
     health_client,
     health_checker,
+    dead_letter_queues,
+    failure_notes,
+    metric_counters,
+    rate_limiter,
+    connection_health_checker,
 )
 
 
@@ -488,24 +740,34 @@ def reset() -> None:
     if oauth_http.cache_info().currsize:
         oauth_http().close()
     oauth_http.cache_clear()
+    if alert_http.cache_info().currsize:
+        alert_http().close()
+    alert_http.cache_clear()
     aws.reset_clients()
 
 
 __all__ = [
     "adapter_factory",
     "adapter_pool",
+    "alert_channel_factory",
+    "alert_channel_secrets",
+    "alert_http",
+    "alert_settings",
     "api_key_repository",
     "api_key_service",
     "audit_repository",
     "auto_issue_queue",
     "auto_issue_service",
+    "connection_health_checker",
     "connection_repository",
     "connection_schedules",
     "connection_secrets",
     "connection_service",
+    "dead_letter_queues",
     "egress_policy",
     "event_intake",
     "event_repository",
+    "failure_notes",
     "health_checker",
     "health_client",
     "idempotency_store",
@@ -513,15 +775,23 @@ __all__ = [
     "jira_oauth_config",
     "jira_oauth_service",
     "link_service",
+    "metric_counters",
     "oauth_http",
     "oauth_token_store",
+    "operator_alerts",
+    "rate_limit_watch",
+    "rate_limiter",
     "reset",
     "rule_service",
+    "schedule_admin",
+    "schedule_ladder",
+    "schedule_records",
     "sync_engine",
     "sync_queue",
     "sync_service",
     "synced_issues",
     "table",
+    "test_run_service",
     "tracker_actions",
     "webhook_applier",
     "webhook_ingest",

@@ -18,6 +18,7 @@ from trackbridge.domain.egress import EgressPolicy
 
 AWS_CONNECT_TIMEOUT_ENV: Final = "TB_AWS_CONNECT_TIMEOUT_S"
 AWS_READ_TIMEOUT_ENV: Final = "TB_AWS_READ_TIMEOUT_S"
+AUTO_ISSUE_TENANT_ENV: Final = "TB_AUTO_ISSUE_TENANT"
 
 
 class Settings(BaseModel):
@@ -61,6 +62,11 @@ class Settings(BaseModel):
     # have landed, so a slow endpoint (moto on a loaded machine) needs longer ones.
     aws_connect_timeout_s: float = Field(3, gt=0, allow_inf_nan=False, alias=AWS_CONNECT_TIMEOUT_ENV)
     aws_read_timeout_s: float = Field(10, gt=0, allow_inf_nan=False, alias=AWS_READ_TIMEOUT_ENV)
+    # Requests a minute each tenant may make (runtime.rate_limits) unless it has a limit of its own; 0: none.
+    tenant_requests_per_minute: int = Field(0, ge=0, alias="TB_TENANT_REQUESTS_PER_MINUTE")
+    # The tenant whose rules CloudWatch alarms and SNS notifications go through (they name none): one
+    # deployment, one alarm tenant. The CDK stack sets it from the context `auto_issue_tenant`.
+    auto_issue_tenant: str = Field("default", min_length=1, max_length=64, alias=AUTO_ISSUE_TENANT_ENV)
 
     @field_validator("allowed_private_networks")
     @classmethod
@@ -86,4 +92,10 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
-__all__ = ["AWS_CONNECT_TIMEOUT_ENV", "AWS_READ_TIMEOUT_ENV", "Settings", "get_settings"]
+__all__ = [
+    "AUTO_ISSUE_TENANT_ENV",
+    "AWS_CONNECT_TIMEOUT_ENV",
+    "AWS_READ_TIMEOUT_ENV",
+    "Settings",
+    "get_settings",
+]

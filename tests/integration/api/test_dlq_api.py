@@ -208,4 +208,4 @@ def test_a_queue_without_a_redrive_policy_is_a_dependency_failure_not_a_crash(st
     )
     with pytest.raises(DependencyFailure) as failed:
         queues.list("sync")
-    assert failed.value.details == {"error": "KeyError"}
+    assert failed.value.details == {"reason": "KeyError"}

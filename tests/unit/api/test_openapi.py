@@ -242,8 +242,26 @@ def _models() -> dict[str, type[Any]]:
         webhooks.RotatedWebhookSecret,
         *(getattr(oauth, name) for name in ("OAuthConnectionRef", "AuthorizationStarted", "OAuthRevoked")),
         *(getattr(oauth, name) for name in ("OAuthCallbackResult", "OAuthErrorBody")),
+        *_schedule_models(),
+        *_operations_models(),
     ]
     return {model.__name__: model for model in models}
+
+
+def _operations_models() -> list[type[Any]]:
+    from trackbridge.runtime.api.dlq import RedriveRequest
+    from trackbridge.runtime.connection_health import TenantHealth
+    from trackbridge.runtime.dlq import DeadLetterList, DeadLetterMove
+    from trackbridge.storage.metrics import MetricsSummary
+
+    return [TenantHealth, MetricsSummary, DeadLetterList, DeadLetterMove, RedriveRequest]
+
+
+def _schedule_models() -> list[type[Any]]:
+    from trackbridge.domain.backoff import ScheduleState
+    from trackbridge.runtime.api.schedules import PauseRequest, ScheduleUpdate
+
+    return [ScheduleState, ScheduleUpdate, PauseRequest]
 
 
 NO_MODEL = {"Error", "ErrorDetail", "Body_attachFile"}  # written by hand in openapi.py / a multipart form

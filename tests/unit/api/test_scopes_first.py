@@ -32,6 +32,9 @@ PATH_VALUES = {
     "schema": "public",
     "name": "orders",
     "event_id": "evt_0123456789abcdef",
+    "run_id": "run_abcdefghijklmnopqrst",
+    "queue": "sync",
+    "message_id": "7b1c2d3e-0000-4000-8000-000000000000",
 }
 SCOPED = sorted((op for op in operations() if op.scope), key=lambda op: op.operation_id)
 SCOPES = {op.scope for op in SCOPED if op.scope}

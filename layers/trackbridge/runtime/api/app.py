@@ -45,8 +45,10 @@ from trackbridge.domain.errors import (
 from trackbridge.domain.pagination import MAX_CURSOR_LENGTH
 from trackbridge.runtime.api import (
     actions,
+    alerts,
     audit,
     connections,
+    dlq,
     errors,
     events,
     health,
@@ -55,9 +57,13 @@ from trackbridge.runtime.api import (
     links,
     oauth,
     rules,
+    scan_links,
+    schedules,
     sync,
+    test_runs,
     webhooks,
 )
+from trackbridge.runtime.api import metrics as metrics_api
 from trackbridge.runtime.api.context import Principal, principal_from_event
 from trackbridge.runtime.api.cursors import CursorSealer, cursor_sealer
 from trackbridge.runtime.api.openapi import API_DESCRIPTION, TAGS, complete, with_server
@@ -127,8 +133,14 @@ app.include_router(issues.router)
 app.include_router(keys.router)
 app.include_router(webhooks.router)
 app.include_router(links.router)
+app.include_router(scan_links.router)
 app.include_router(events.router)
 app.include_router(rules.router)
+app.include_router(schedules.router)
+app.include_router(dlq.router)
+app.include_router(metrics_api.router)
+app.include_router(alerts.router)
+app.include_router(test_runs.router)
 
 
 @lru_cache(maxsize=1)
@@ -207,6 +219,26 @@ def _sealer() -> CursorSealer:
     return sealer
 
 
+def _throttled(event: dict[str, Any], principal: Principal | None) -> dict[str, Any] | None:
+    """429 with ``Retry-After`` when the caller's tenant is over the request rate its authorizer context
+    names (``runtime.rate_limits``): counted for every authenticated request, before anything else runs."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    raw = str(authorizer.get("rate_limit") or "") if isinstance(authorizer, dict) else ""
+    if principal is None or not raw.isdigit() or int(raw) <= 0:
+        return None
+    from trackbridge.runtime import container
+
+    limiter = app.dependency_overrides.get(container.rate_limiter, container.rate_limiter)()
+    try:
+        limiter.check(principal.tenant, int(raw))
+    except TrackbridgeError as exc:
+        failure = errors.failure_of(exc)
+        response = errors.proxy_response(failure.status, failure.body)
+        response["multiValueHeaders"].update({name: [value] for name, value in failure.headers.items()})
+        return response
+    return None
+
+
 def _raw_body(event: dict[str, Any]) -> bytes:
     """The body as bytes; ValueError when a base64 body is not base64."""
     body = event.get("body") or ""
@@ -262,6 +294,8 @@ def _check_body(event: dict[str, Any], operation: Operation | None) -> None:
         if multipart
         else get_settings().max_body_bytes
     )
+    if operation is not None and operation.operation_id == test_runs.UPLOAD_OPERATION:
+        limit = max(get_settings().max_body_bytes, test_runs.MAX_REPORT_BYTES)  # a JUnit XML report
     try:
         raw = _raw_body(event)
         if _is_json(event) and event.get("isBase64Encoded"):
@@ -419,7 +453,7 @@ def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event = _canonical(event)
         operation = operations().match(str(event.get("httpMethod") or ""), str(event.get("path") or ""))
         principal = principal_from_event(event)
-        refusal = _refusal(event, operation, principal)
+        refusal = _throttled(event, principal) or _refusal(event, operation, principal)
         if refusal is not None:
             return refusal
         try:

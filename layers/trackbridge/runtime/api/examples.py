@@ -126,6 +126,12 @@ _OPERATION: Final[dict[str, Any]] = {
     "finished_at": "2026-03-04T16:40:31Z",
     "triggered_by": "api_key:k3ydf7hj2ln6pr4abc5e",
 }
+_COUNTERS: Final[dict[str, int]] = {
+    "items.created": 40,
+    "items.unchanged": 310,
+    "requests.github": 52,
+    "syncs.completed": 12,
+}
 _ERROR: Final[dict[str, Any]] = {
     "code": "NOT_FOUND",
     "message": "no connection conn_k7mq4xw2p5rtz3nb6hcd",
@@ -144,15 +150,81 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
     "ErrorDetail": _ERROR,
     # ---- health
     "HealthReport": {
-        "status": "ok",
+        "status": "degraded",
+        "reasons": ["dlq.sync: 2 messages"],
         "checks": {
             "dynamodb": {"status": "ok", "latency_ms": 6.2, "error": None, "details": None},
             "sqs": {"status": "ok", "latency_ms": 9.8, "error": None, "details": None},
             "secretsmanager": {"status": "ok", "latency_ms": 11.4, "error": None, "details": None},
+            "scheduler": {"status": "ok", "latency_ms": 8.1, "error": None, "details": None},
         },
         "version": "0.1.0",
         "webhooks": {"registered": 3, "active": 2, "inactive": 1, "fallback": 1},
+        "dlq": {"inbound": 0, "sync": 2, "auto_issue": 0},
     },
+    "TenantHealth": {
+        "status": "degraded",
+        "reasons": ["web: back-off ladder step 1 (rate(1 hour)) after 3 failures (PROVIDER_UNAVAILABLE)"],
+        "alert_channels": [
+            {
+                "name": "ops-email",
+                "kind": "email",
+                "ok": True,
+                "last_error_code": None,
+                "last_failure_at": None,
+                "pending_retries": 0,
+            }
+        ],
+        "items": [
+            {
+                "connection_id": CONNECTION_ID,
+                "name": "web",
+                "provider": "github",
+                "status": "degraded",
+                "reasons": ["back-off ladder step 1 (rate(1 hour)) after 3 failures (PROVIDER_UNAVAILABLE)"],
+                "last_successful_sync": CREATED,
+                "cursor_lag_s": 5400.0,
+                "last_error": "PROVIDER_UNAVAILABLE",
+                "schedule": {
+                    "paused": False,
+                    "paused_reason": None,
+                    "effective_expression": "rate(1 hour)",
+                    "ladder_step": 1,
+                    "consecutive_failures": 3,
+                    "last_code": "PROVIDER_UNAVAILABLE",
+                },
+                "webhook": _WEBHOOK,
+                "credentials": {"kind": "token", "valid": None, "expires_at": None, "refreshable": None},
+            }
+        ],
+        "next_cursor": None,
+    },
+    "MetricsSummary": {
+        "since": "2026-03-02",
+        "until": "2026-03-04",
+        "totals": _COUNTERS,
+        "days": [{"day": "2026-03-04", "counters": _COUNTERS}],
+    },
+    # ---- dead-letter queues
+    "DeadLetterList": {
+        "queue": "sync",
+        "items": [
+            {
+                "id": "5fea7756-0ea4-451a-a703-a558b933e274",
+                "queue": "sync",
+                "tenant": "demo",
+                "sent_at": CREATED,
+                "receive_count": 6,
+                "group_id": None,
+                "failure": {"code": "PROVIDER_UNAVAILABLE", "message": "GitHub answered 503", "at": UPDATED},
+                "body": f'{{"tenant":"demo","kind":"continue","operation_id":"{OPERATION_ID}","slice_no":3}}',
+            }
+        ],
+        "approximate_depth": 1,
+        "complete": True,
+    },
+    "RedriveRequest": {"ids": ["5fea7756-0ea4-451a-a703-a558b933e274"]},
+    "DeadLetterMove": {"queue": "sync", "moved": ["5fea7756-0ea4-451a-a703-a558b933e274"], "missing": []},
     # ---- connections
     "ConnectionCreate": {
         "name": "web",
@@ -219,6 +291,28 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
     # ---- sync
     "SyncRequest": {"mode": "full", "entities": ["issues", "comments"], "include_closed": True},
     "SyncOperation": _OPERATION,
+    "ScheduleState": {
+        "expression": "rate(15 minutes)",
+        "timezone": "UTC",
+        "paused": False,
+        "paused_reason": None,
+        "effective_expression": "rate(1 hour)",
+        "ladder_step": 1,
+        "consecutive_failures": 3,
+        "last_code": "PROVIDER_UNAVAILABLE",
+        "slowed_until": None,
+        "ladder": {
+            "steps": ["rate(15 minutes)", "rate(1 hour)", "rate(6 hours)", "rate(24 hours)"],
+            "threshold": 3,
+            "thresholds": {},
+        },
+    },
+    "ScheduleUpdate": {
+        "expression": "cron(0/30 7-19 ? * MON-FRI *)",
+        "timezone": "Europe/Berlin",
+        "ladder": {"steps": ["rate(30 minutes)", "rate(2 hours)", "rate(12 hours)"], "threshold": 3},
+    },
+    "PauseRequest": {"reason": "tracker maintenance until Monday"},
     "SyncLogEntry": {
         "operation_id": OPERATION_ID,
         "connection_id": CONNECTION_ID,

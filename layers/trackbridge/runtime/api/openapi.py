@@ -82,7 +82,11 @@ API_DESCRIPTION: Final = (
 # Every tag an operation uses, (name, description), in the order Swagger UI shows them; a test keeps the two
 # sets equal. Plain data: Powertools' OpenAPI models are imported only when the document is generated.
 TAGS: Final[tuple[tuple[str, str], ...]] = (
-    ("health", "Whether the API and each AWS dependency answer; public, no API key."),
+    (
+        "health",
+        "Whether the API and each AWS dependency answer (public, no API key); with a key, each connection's "
+        "health and the tenant's daily counters.",
+    ),
     (
         "connections",
         "A tenant's tracker connections: which tracker, what of it to sync, when, and the "
@@ -92,6 +96,11 @@ TAGS: Final[tuple[tuple[str, str], ...]] = (
         "sync",
         "Syncs of a connection into trackbridge (full, incremental, deletion checks): start, "
         "follow and cancel them, and read each entity's sync state and the sync log.",
+    ),
+    (
+        "schedules",
+        "Each connection's sync schedule in EventBridge Scheduler: show, set, pause, resume, trigger, and "
+        "the back-off ladder that slows it after repeated failures and pauses it when a person must act.",
     ),
     (
         "issues",
@@ -110,6 +119,11 @@ TAGS: Final[tuple[tuple[str, str], ...]] = (
         "ways, with each linked issue's live state.",
     ),
     (
+        "test runs",
+        "JUnit XML reports as test runs: their test cases linked to the issues they name, flaky and failing "
+        "tests sent to auto-issue, and each suite's requirement coverage.",
+    ),
+    (
         "tracker actions",
         "Changes and reads made at the tracker itself through a connection: create, update, "
         "comment, transition, attach, search and bulk. Each calls the tracker, so its errors include the "
@@ -121,6 +135,16 @@ TAGS: Final[tuple[tuple[str, str], ...]] = (
         "The tenant's API keys: list and revoke them (`trackbridge keys create` issues them).",
     ),
     ("audit", "Who changed what and when, newest first."),
+    (
+        "alerts",
+        "Operator alerts: channels (e-mail through the alerts topic, Slack, a signed webhook), the policy "
+        "routing error codes to them, and the incidents alerted on (one alert each, then a recovery).",
+    ),
+    (
+        "dlq",
+        "Operator tools for the dead-letter queues (sync, inbound, auto_issue): list the tenant's failed "
+        "messages with their failure, redrive or discard them (scope admin; audited).",
+    ),
     (
         "oauth",
         "Connect a Jira connection through OAuth 2.0 (3LO) instead of an API token, and disconnect it.",
@@ -149,9 +173,10 @@ _WRITES = frozenset({"post", "put", "patch", "delete"})
 
 
 # Routes outside the tracker actions that may call a tracker: a connection test, OAuth, a hook's
-# registration, linking an issue not synced yet, and refreshing linked issues.
-_TRACKER_PATHS = ("/test", "/webhook", "/refresh")
-_TRACKER_PREFIXES = ("/v1/oauth/", "/v1/links", "/v1/objects/")
+# registration, linking an issue not synced yet, refreshing linked issues, and saving an auto-issue rule
+# (a Jira target's create screen is read).
+_TRACKER_PATHS = ("/test", "/webhook", "/refresh", "/scan-links")
+_TRACKER_PREFIXES = ("/v1/oauth/", "/v1/links", "/v1/objects/", "/v1/rules")
 
 
 def _calls_tracker(path: str, operation: Mapping[str, Any]) -> bool:
