@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.api.conftest import ApiClient
+from tests.support.alerts_topic import published, subscribed_queue
 from tests.support.loopback import Reply, Server, serve
 from tests.support.sandboxes import egress_allowed
 from trackbridge.domain.connections import Connection
@@ -23,7 +24,6 @@ from trackbridge.domain.ids import IdPrefix, new_id
 from trackbridge.providers.signatures import StandardWebhooks
 from trackbridge.runtime import aws, container
 from trackbridge.runtime.api.examples import SCHEMA_EXAMPLES
-from trackbridge.runtime.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -184,36 +184,8 @@ def test_another_tenant_s_channels_and_incidents_are_not_found(
 
 @pytest.fixture
 def topic_queue(stack: Any) -> Iterator[str]:
-    """An SQS queue subscribed to the alerts topic in moto: what an operator's e-mail would receive."""
-    sqs, sns = aws.client("sqs"), aws.client("sns")
-    url = sqs.create_queue(QueueName=f"alerts-seen-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    subscription = sns.subscribe(TopicArn=get_settings().alerts_topic_arn, Protocol="sqs", Endpoint=arn)
-    try:
+    with subscribed_queue() as url:
         yield url
-    finally:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        sqs.delete_queue(QueueUrl=url)
-
-
-def _published(queue_url: str, tenant: str, *, expected: int) -> list[dict[str, Any]]:
-    """The SNS envelopes for ``tenant`` on the queue: polled until ``expected`` arrived, then once more to
-    see that nothing else follows (bounded)."""
-    found: list[dict[str, Any]] = []
-    empty_polls = 0
-    for _ in range(20):
-        batch = aws.client("sqs").receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        )
-        messages = batch.get("Messages", [])
-        for message in messages:
-            envelope = json.loads(message["Body"])
-            if envelope.get("MessageAttributes", {}).get("tenant", {}).get("Value") == tenant:
-                found.append(envelope)
-        empty_polls = 0 if messages else empty_polls + 1
-        if len(found) >= expected and empty_polls >= 1:
-            break
-    return found
 
 
 def test_one_alert_per_incident_on_the_topic_then_one_recovery(
@@ -252,7 +224,7 @@ def test_one_alert_per_incident_on_the_topic_then_one_recovery(
     )
 
     # Then: one e-mail alert, with the code in its subject and text and in the message attributes
-    (alert,) = _published(topic_queue, tenant, expected=1)
+    (alert,) = published(topic_queue, tenant, expected=1)
     assert "AUTH_INVALID" in alert["Subject"]
     assert "AUTH_INVALID" in alert["Message"]
     assert "create a new token" in alert["Message"]
@@ -270,7 +242,7 @@ def test_one_alert_per_incident_on_the_topic_then_one_recovery(
     alerts.recovered(tenant, connection, at=start + timedelta(minutes=11))
 
     # Then: one recovery message, and the incident is closed
-    (recovery,) = _published(topic_queue, tenant, expected=1)
+    (recovery,) = published(topic_queue, tenant, expected=1)
     assert "RECOVERED" in recovery["Subject"]
     assert recovery["MessageAttributes"]["alert"]["Value"] == "recovery"
     assert api.call("GET", "/v1/alerts").body["items"] == []

@@ -20,6 +20,7 @@ import pytest
 
 from infra.local.trackers.core import SandboxTracker
 from tests.integration.sync.support import TEST_CONFIG, Harness
+from tests.support.alerts_topic import published, subscribed_queue
 from tests.support.sandboxes import fresh
 from trackbridge.domain.audit import Actor
 from trackbridge.domain.connections import Connection, ConnectionCreate
@@ -163,6 +164,37 @@ def test_a_401_is_classified_pauses_the_schedule_and_alerts_once(
     assert ladder.state()["paused"] is False
     assert ladder.scheduler()["State"] == "ENABLED"
     assert ladder.alerts.recoveries == [ladder.connection.id]
+
+
+def test_the_ladder_s_incident_reaches_the_alerts_topic_once_and_its_recovery_follows(
+    small_sandboxes: dict[str, SandboxTracker[Any]],
+    ladder_for: Callable[[SandboxTracker[Any]], Ladder],
+) -> None:
+    """The same 401 through the real wiring: the container's OperatorAlerts, the e-mail channel, SNS."""
+    tracker = fresh(small_sandboxes["github"])
+    ladder = ladder_for(tracker)
+    ladder.harness.service.results = ScheduleLadder(
+        container.connection_repository(),
+        container.schedule_records(),
+        container.connection_schedules(),
+        alerts=container.operator_alerts(),
+    )
+    tracker.add_faults([{"route": _listings(tracker), "status": 401, "times": 100}])
+    with subscribed_queue() as queue:
+        # When: two syncs fail the same way, then the token works again
+        first = ladder.sync()
+        ladder.sync()
+        tracker.clear_faults()
+        assert ladder.sync().status == "Completed"
+
+        # Then: one alert naming the code and the connection, then one recovery, on the topic
+        seen = published(queue, ladder.tenant, expected=2)
+    kinds = [envelope["MessageAttributes"]["alert"]["Value"] for envelope in seen]
+    assert len(seen) == 2, seen
+    assert "AUTH_INVALID" in seen[0]["Message"]
+    assert ladder.connection.id in seen[0]["Message"]
+    assert first.id in seen[0]["Message"]
+    assert kinds[0] != kinds[1]
 
 
 def test_three_503s_step_the_schedule_down_and_the_first_success_restores_it(
