@@ -121,6 +121,7 @@ def test_scan_links_example_links_a_seeded_commit(workdir: tuple[Path, LocalStac
 
     # The scan's answer, then the links of issue 4: a seeded commit says "Fixes #4"
     decoder, text, documents = json.JSONDecoder(), out.strip(), []
+    assert '{"commits"' in text, text
     position = text.index('{"commits"')
     for _ in range(2):  # curl prints no newline: two JSON documents side by side
         document, position = decoder.raw_decode(text, position)

@@ -8,6 +8,7 @@ in ``functions/``, the API routes, the CLI). Imports are read with ``ast``, lazy
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
 LAYER = Path(__file__).resolve().parents[2] / "layers"
@@ -64,3 +65,21 @@ def test_the_edges_may_call_the_container() -> None:
     functions = LAYER.parent / "functions"
     for name in ("sync.py", "authorizer.py"):
         assert "from trackbridge.runtime import container" in (functions / name).read_text(), name
+
+
+def test_reset_forgets_every_cached_service() -> None:
+    """A cached factory that ``reset`` misses keeps serving the previous stack's table and settings: the
+    scan-links example of the README failed that way after other tests had run in the same process."""
+    from trackbridge.runtime import container
+
+    resets = inspect.getsource(container.reset)
+    missed = [
+        name
+        for name, value in vars(container).items()
+        if getattr(value, "__module__", "") == container.__name__
+        and callable(getattr(value, "cache_clear", None))
+        and value not in container._FACTORIES
+        and f"{name}.cache_clear()" not in resets
+    ]
+
+    assert missed == []

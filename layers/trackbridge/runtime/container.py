@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from trackbridge.storage.connections import ConnectionRepository
     from trackbridge.storage.metrics import MetricCounters
     from trackbridge.storage.schedules import ScheduleStateRepository
+    from trackbridge.storage.sync import SyncLogRepository, SyncOperationRepository, SyncStateRepository
     from trackbridge.storage.table import Table
 
 
@@ -341,6 +342,28 @@ def _sync_repositories() -> dict[str, Any]:
         "logs": SyncLogRepository(table()),
         "connections": connection_repository(),
     }
+
+
+@lru_cache(maxsize=1)
+def sync_operation_repository() -> SyncOperationRepository:
+    """For reads that need no sync engine (``GET /v1/sync-logs``): the API's cold start stays small."""
+    from trackbridge.storage.sync import SyncOperationRepository
+
+    return SyncOperationRepository(table())
+
+
+@lru_cache(maxsize=1)
+def sync_state_repository() -> SyncStateRepository:
+    from trackbridge.storage.sync import SyncStateRepository
+
+    return SyncStateRepository(table())
+
+
+@lru_cache(maxsize=1)
+def sync_log_repository() -> SyncLogRepository:
+    from trackbridge.storage.sync import SyncLogRepository
+
+    return SyncLogRepository(table())
 
 
 @lru_cache(maxsize=1)
@@ -677,6 +700,7 @@ def alert_settings() -> AlertSettings:
 
 
 _FACTORIES = (
+    link_detector,
     test_run_service,
     alert_channel_secrets,
     alert_channel_factory,
@@ -707,6 +731,9 @@ _FACTORIES = (
     rate_limit_watch,
     sync_queue,
     sync_service,
+    sync_operation_repository,
+    sync_state_repository,
+    sync_log_repository,
     sync_engine,
     table,
     connection_repository,
