@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, Self, TypeVar
@@ -75,6 +75,14 @@ class Issue(_Synced):
     labels: list[str] = Field(default_factory=list)
     priority: str | None = None
     url: str | None = None
+    # Hierarchy and dependencies (GitHub issue types, sub-issues and blocked-by; GitLab issue types; Jira
+    # issue types). Refs name issues of the same connection ({connection_id}.{number}); an issue of another
+    # repository of the same owner (GitHub allows it) is named "owner/repo#number". Part of the content
+    # hash, so a change of type, parent, children or blockers alone is written.
+    issue_type: str | None = Field(default=None, description="Bug, Feature, Task, issue, incident...")
+    parent_ref: str | None = None
+    sub_issue_refs: list[str] = Field(default_factory=list)
+    blocked_by_refs: list[str] = Field(default_factory=list)
     created_at: UtcDatetime
     updated_at: UtcDatetime
     deleted_at: UtcDatetime | None = None
@@ -84,6 +92,32 @@ class Issue(_Synced):
     def native_id(self) -> str:
         parsed = parse_issue_ref(self.ref)
         return parsed[1] if parsed else ""
+
+    # Hashed only when set: an issue without a type or relations keeps the hash it had before these fields
+    # existed, so an upgrade does not rewrite every stored issue.
+    hashed_when_set: ClassVar[tuple[str, ...]] = (
+        "issue_type",
+        "parent_ref",
+        "sub_issue_refs",
+        "blocked_by_refs",
+    )
+
+    def compute_hash(self) -> str:
+        fields = self.model_dump(mode="json", exclude=set(self.unhashed_fields))
+        for name in self.hashed_when_set:
+            if not fields[name]:
+                del fields[name]
+        return content_hash(fields)
+
+
+# Security advisories synced as issues (GitHub's repository advisories) carry external ids of their own shape,
+# ``{provider}:{locator}/security-advisories:{advisory id}``: never an issue's, and what tells them apart.
+ADVISORY_LOCATOR_SUFFIX: Final = "/security-advisories"
+
+
+def is_advisory(issue: Issue) -> bool:
+    """Whether ``issue`` is a security advisory stored as an issue (not in the tracker's issue listing)."""
+    return f"{ADVISORY_LOCATOR_SUFFIX}:" in issue.external_id
 
 
 class Comment(_Synced):
@@ -141,6 +175,55 @@ class User(BaseModel):
     active: bool = True
 
 
+TransitionField = Literal["status", "assignee"]
+
+
+class Transition(BaseModel):
+    """One change of an issue's status or assignee, as its tracker's complete changelog tells it (Jira: one
+    item of a history entry). Kept per issue so "time in status" is a query over stored rows, not a request.
+
+    ``id`` is ``{history id}:{field}`` (a history entry changes a field at most once); ``*_value`` is what
+    the tracker names the value by (status id, account id), ``*_name`` what people read (status name,
+    display name).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    issue_ref: str
+    connection_id: str
+    field: TransitionField
+    from_value: str | None = None
+    from_name: str | None = None
+    to_value: str | None = None
+    to_name: str | None = None
+    author: str | None = None
+    at: UtcDatetime
+
+
+def time_in_status(
+    transitions: Sequence[Transition], *, created_at: datetime, now: datetime, current: str | None = None
+) -> dict[str, float]:
+    """Seconds an issue spent in each status (by name), from its creation to ``now``.
+
+    The status it was created in is the first status transition's ``from_name`` (``current`` when it never
+    moved); each interval ends at the next transition. Assignee transitions are ignored; transitions out of
+    order (equal times) are taken by (time, id), and time never runs backwards: a transition dated before
+    the previous one ends a zero-length interval.
+    """
+    moves = sorted((t for t in transitions if t.field == "status"), key=lambda t: (t.at, t.id))
+    status = moves[0].from_name if moves else current
+    spent: dict[str, float] = {}
+    since = created_at
+    for move in [*moves, None]:
+        until = now if move is None else max(move.at, since)
+        if status is not None:
+            spent[status] = spent.get(status, 0.0) + max(0.0, (until - since).total_seconds())
+        if move is not None:
+            status, since = move.to_name, until
+    return spent
+
+
 _Deletable = TypeVar("_Deletable", Issue, Comment, Worklog)
 
 
@@ -153,14 +236,19 @@ def tombstone(item: _Deletable, deleted_at: datetime) -> _Deletable:
 
 
 __all__ = [
+    "ADVISORY_LOCATOR_SUFFIX",
     "STATUS_CATEGORIES",
     "Comment",
     "Issue",
     "Sprint",
     "StatusCategory",
+    "Transition",
+    "TransitionField",
     "User",
     "Worklog",
     "content_hash",
+    "is_advisory",
     "status_category_of",
+    "time_in_status",
     "tombstone",
 ]

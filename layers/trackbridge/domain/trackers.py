@@ -32,7 +32,7 @@ from trackbridge.domain.errors import ValidationFailed
 # checks them; tests/unit/test_tracker_declarations.py holds it equal to TRACKERS' keys.
 TrackerName = Literal["github", "gitlab", "jira"]
 # Every entity trackbridge has a model for; a tracker declares the ones it syncs (TrackerSpec.entities).
-Entity = Literal["issues", "comments", "worklogs", "sprints", "users"]
+Entity = Literal["issues", "comments", "worklogs", "sprints", "users", "advisories"]
 StatusCategory = Literal["todo", "in_progress", "done"]
 # How a connection authenticates: a token (GitHub, GitLab), e-mail + API token (Jira's basic auth), or
 # OAuth 2.0, whose tokens arrive after the connection is created.
@@ -146,7 +146,8 @@ GITHUB: Final = TrackerSpec(
     scope=ScopeRule(keys=("repo",), shape_message='github needs {"repo": "owner/name"} and nothing else'),
     credentials=TokenCredentials,
     auth_modes=("token",),
-    entities=_SYNCED,
+    # Repository security advisories, synced as issues of type Bug when a connection asks for them.
+    entities=(*_SYNCED, "advisories"),
     incremental_overlap=timedelta(seconds=10),
     overlap_reason="since= is second-precise and compares GitHub's own timestamps: a small margin is enough.",
     status_categories=MappingProxyType({"open": "todo", "closed": "done"}),

@@ -113,12 +113,25 @@ class ForgeAdapter(TrackerAdapter):
                 assignees=[str(a[names.login]) for a in assignee_objects(raw)],
                 labels=labels,
                 priority=self.priority_of(labels),
+                issue_type=self.type_of(raw),
                 url=raw.get(names.url),
                 created_at=raw["created_at"],
                 updated_at=raw["updated_at"],
             ).with_hash()
 
-        return self.normalize("issue", build)
+        issue = self.normalize("issue", build)
+        relations = self.relations_of(raw, int(issue.native_id))
+        return issue.model_copy(update=relations).with_hash() if relations else issue
+
+    def type_of(self, raw: Mapping[str, Any]) -> str | None:
+        """The issue's type name (GitHub's ``type.name``, GitLab's ``issue_type``); none by default."""
+        return None
+
+    def relations_of(self, raw: Mapping[str, Any], number: int) -> dict[str, Any]:
+        """Issue fields about other issues (``parent_ref``, ``sub_issue_refs``, ``blocked_by_refs``) that
+        only per-issue listings give: a forge asks for them only when the issue's own summary says there is
+        something to list, so issues without relations cost no request. None by default."""
+        return {}
 
     def comment_of(self, raw: Mapping[str, Any], number: int, *, what: str = "comment") -> Comment:
         """A comment (GitLab: a note) of issue ``number``."""

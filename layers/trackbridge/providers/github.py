@@ -20,14 +20,15 @@ GitHub specifics handled here (shared/research/tracker-apis.md, section 2):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from trackbridge.domain.dev_refs import DevActivity
 from trackbridge.domain.error_codes import ErrorCode
-from trackbridge.domain.ids import issue_ref
-from trackbridge.domain.issues import Comment, Issue, User
+from trackbridge.domain.ids import external_id, issue_ref
+from trackbridge.domain.issues import ADVISORY_LOCATOR_SUFFIX, Comment, Issue, User
 from trackbridge.domain.trackers import GITHUB
 from trackbridge.providers._util import iso_seconds, issue_number, segment, trailing_number
 from trackbridge.providers.auth import BearerScheme
@@ -57,6 +58,10 @@ from trackbridge.providers.webhooks import (
 )
 
 API_VERSION = "2022-11-28"
+# A security advisory's severity -> the priority of the issue it becomes.
+ADVISORY_PRIORITIES: Mapping[str, str] = MappingProxyType(
+    {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
+)
 DEFAULT_WEBHOOK_EVENTS = ("issues", "issue_comment", "push", "pull_request")
 # Development activity: commits and pull requests whose texts name issues (link detection).
 ACTIVITY_EVENTS = ("push", "pull_request")
@@ -148,6 +153,18 @@ GITHUB_ERROR_RULES: tuple[ErrorRule, ...] = (
 )
 
 
+# Nothing on GitHub is older than this: a ``since`` before it filters nothing.
+_GITHUB_BEGAN = datetime(2008, 1, 1, tzinfo=UTC)
+
+
+def _since_param(since: datetime) -> dict[str, str]:
+    """``{"since": ...}``, or nothing for a moment before GitHub existed: GitHub answers
+    ``since=1970-01-01T00:00:00Z`` with an empty list (research/tracker-api-changes-2026.md), and an earlier
+    ``since`` filters nothing anyway, so the same update-ordered listing is asked for without it."""
+    stamp = iso_seconds(since)  # refuses a moment without a time zone
+    return {"since": stamp} if since > _GITHUB_BEGAN else {}
+
+
 def _issue_of_comment(raw: Mapping[str, Any]) -> int:
     """A comment of the repository-wide listing names its issue only in ``issue_url``."""
     number = trailing_number(str(raw["issue_url"]))
@@ -212,6 +229,49 @@ class GitHubAdapter(ForgeAdapter):
             number = self.normalize("comment", partial(_issue_of_comment, raw))
         return self.comment_of(raw, number)
 
+    def type_of(self, raw: Mapping[str, Any]) -> str | None:
+        kind = raw.get("type")
+        return str(kind["name"]) if isinstance(kind, Mapping) and kind.get("name") else None
+
+    def relations_of(self, raw: Mapping[str, Any], number: int) -> dict[str, Any]:
+        """The parent comes free with the issue (``parent_issue_url``); children and blockers are listed
+        only for issues whose ``sub_issues_summary.total`` or ``issue_dependencies_summary`` (all blockers,
+        open or closed) is not zero: one request each, and none for the issues without them."""
+
+        def counts() -> tuple[str | None, int, int]:
+            parent_url = raw.get("parent_issue_url")
+            subs = raw.get("sub_issues_summary") or {}
+            deps = raw.get("issue_dependencies_summary") or {}
+            blockers = deps.get("total_blocked_by", deps.get("blocked_by"))
+            parent = self._ref_of_url(str(parent_url)) if parent_url else None
+            return parent, int(subs.get("total") or 0), int(blockers or 0)
+
+        parent, children, blockers = self.normalize("issue", counts)
+        found: dict[str, Any] = {}
+        if parent is not None:
+            found["parent_ref"] = parent
+        path = f"{self.repo_path}/issues/{number}"
+        if children:
+            found["sub_issue_refs"] = self._listed_refs(f"{path}/sub_issues")
+        if blockers:
+            found["blocked_by_refs"] = self._listed_refs(f"{path}/dependencies/blocked_by")
+        return found
+
+    def _listed_refs(self, path: str) -> list[str]:
+        raws = self.collect(PageRequest(path, {"per_page": self.page_size}))
+        return [self.normalize("issue", partial(self._ref_of_url, str(r["url"]))) for r in raws]
+
+    def _ref_of_url(self, url: str) -> str:
+        """``.../repos/{o}/{r}/issues/{n}``: this connection's issue ref, or ``o/r#n`` for an issue of another
+        repository (GitHub links sub-issues and blockers across the repositories of one owner)."""
+        head, sep, tail = url.rstrip("/").rpartition("/issues/")
+        if not sep or not tail.isdigit():
+            raise ValueError(f"not an issue URL: {url!r}")
+        repo = "/".join(head.rsplit("/", 2)[-2:])
+        if repo.lower() == self.repo.lower():
+            return issue_ref(self.connection_id, int(tail))
+        return f"{repo}#{int(tail)}"
+
     @staticmethod
     def _is_pull_request(raw: Mapping[str, Any]) -> bool:
         return "pull_request" in raw
@@ -226,7 +286,7 @@ class GitHubAdapter(ForgeAdapter):
     ) -> Iterator[FetchedPage]:
         params: dict[str, Any] = {"state": "all" if include_closed else "open", "per_page": self.page_size}
         if since is not None:
-            params.update(since=iso_seconds(since), sort="updated", direction="asc")
+            params.update(sort="updated", direction="asc", **_since_param(since))
         else:
             params.update(sort="created", direction="asc")
         request = PageRequest(f"{self.repo_path}/issues", params)
@@ -240,7 +300,7 @@ class GitHubAdapter(ForgeAdapter):
     ) -> Iterator[CommentPage]:
         params: dict[str, Any] = {"per_page": self.page_size, "direction": "asc"}
         if since is not None:
-            params.update(since=iso_seconds(since), sort="updated")
+            params.update(sort="updated", **_since_param(since))
         else:
             params.update(sort="created")
         request = PageRequest(f"{self.repo_path}/issues/comments", params)
@@ -311,6 +371,48 @@ class GitHubAdapter(ForgeAdapter):
             }
 
         return [self.normalize("security advisory", partial(build, r)) for r in raw_items]
+
+    def iter_advisory_issues(self, *, since: datetime | None = None) -> Iterator[list[Issue]]:
+        """Pages of the repository's security advisories as issues (:func:`advisory_issue`), most recently
+        updated first; paging stops at the first page that reaches before ``since`` (the listing has no
+        ``since`` filter, and pages by ``before``/``after`` cursors in ``Link``)."""
+        request = PageRequest(
+            f"{self.repo_path}/security-advisories",
+            {"per_page": self.page_size, "sort": "updated", "direction": "desc"},
+        )
+        for page in self.iter_pages(request):
+            raws = self.expect_list(page.body, request.url)
+            issues = [self.normalize("security advisory", partial(self.advisory_issue, raw)) for raw in raws]
+            recent = [issue for issue in issues if since is None or issue.updated_at >= since]
+            yield recent
+            if len(recent) < len(issues):
+                return
+
+    def advisory_issue(self, raw: Mapping[str, Any]) -> Issue:
+        """A repository security advisory as an issue of type Bug: key and native id its GHSA id, priority
+        from its severity (critical -> Critical ... low -> Low), done once closed or withdrawn. Its external
+        id, ``github:{repo locator}/security-advisories:{ghsa_id}``, links it to the advisory and can never
+        equal an issue's (issues end in their number, under the repository locator itself)."""
+        ghsa = str(raw["ghsa_id"])
+        state = str(raw["state"])
+        severity = raw.get("severity")
+        return Issue(
+            ref=issue_ref(self.connection_id, ghsa),
+            external_id=external_id(self.name, self.locator + ADVISORY_LOCATOR_SUFFIX, ghsa),
+            connection_id=self.connection_id,
+            provider="github",
+            key=ghsa,
+            title=str(raw["summary"]),
+            body=raw.get("description") or "",
+            status=state,
+            status_category="done" if state in ("closed", "withdrawn") else "todo",
+            labels=[str(raw["cve_id"])] if raw.get("cve_id") else [],
+            priority=ADVISORY_PRIORITIES.get(str(severity)) if severity else None,
+            issue_type="Bug",
+            url=raw.get("html_url"),
+            created_at=raw["created_at"],
+            updated_at=raw["updated_at"],
+        ).with_hash()
 
     # ---- development activity --------------------------------------------------------------------
     request_kind = "pull_request"
@@ -579,4 +681,4 @@ class GitHubAdapter(ForgeAdapter):
     )
 
 
-__all__ = ["API_VERSION", "GITHUB_ERROR_RULES", "GitHubAdapter"]
+__all__ = ["ADVISORY_PRIORITIES", "API_VERSION", "GITHUB_ERROR_RULES", "GitHubAdapter"]

@@ -175,6 +175,13 @@ class GitLabAdapter(ForgeAdapter):
         """The value of the scoped label ``priority::<value>``."""
         return next((x[len(PRIORITY_SCOPE) :] for x in labels if x.startswith(PRIORITY_SCOPE)), None)
 
+    def type_of(self, raw: Mapping[str, Any]) -> str | None:
+        """``issue_type`` when it says more than the default: incident, test_case or task (the work item
+        type). A plain ``issue`` is no type at all (null), as on GitHub without issue types, so the stored
+        copies of plain issues keep the content hash they had before types were read."""
+        kind = raw.get("issue_type")
+        return str(kind) if kind and kind != "issue" else None
+
     def normalize_note(self, raw: Mapping[str, Any], *, iid: int) -> Comment:
         return self.comment_of(raw, iid, what="note")
 
@@ -531,6 +538,8 @@ class GitLabAdapter(ForgeAdapter):
             "labels": [str(label["title"]) for label in payload["labels"] or []],
             "assignees": payload.get("assignees") or [],
             "web_url": attrs.get("url"),
+            # The hook names the work item type ("Issue", "Test Case"); REST its issue_type ("test_case").
+            "issue_type": str(attrs["type"]).lower().replace(" ", "_") if attrs.get("type") else None,
             "created_at": parse_time(attrs["created_at"]),
             "updated_at": parse_time(attrs["updated_at"]),
         }

@@ -46,10 +46,12 @@ from trackbridge.domain.issues import (
     Issue,
     Sprint,
     StatusCategory,
+    TransitionField,
     User,
     Worklog,
     status_category_of,
 )
+from trackbridge.domain.issues import Transition as HistoryTransition  # not the workflow's Transition
 from trackbridge.domain.trackers import JIRA, is_jira_project_key
 from trackbridge.providers.adf import adf_to_markdown, markdown_to_adf
 from trackbridge.providers.auth import BasicScheme
@@ -101,6 +103,7 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "assignee",
     "labels",
     "priority",
+    "issuetype",
     "created",
     "updated",
     "comment",
@@ -139,6 +142,10 @@ DEFAULT_WEBHOOK_EVENTS: tuple[str, ...] = (
     "worklog_deleted",
 )
 WORKLOG_LIST_MAX_IDS = 1000
+# changelog/bulkfetch: issues a call (Atlassian's limit), entries a page (its largest), the fields kept.
+CHANGELOG_BULK_MAX_ISSUES = 1000
+CHANGELOG_PAGE_SIZE = 10_000
+TRANSITION_FIELDS: tuple[TransitionField, ...] = ("status", "assignee")
 # Jira's built-in status category ids, for a category whose key is missing or unfamiliar.
 _CATEGORY_BY_ID: Mapping[int, StatusCategory] = {1: "todo", 2: "todo", 4: "in_progress", 3: "done"}
 _KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[1-9]\d{0,17}\Z")
@@ -201,6 +208,11 @@ def _rich_or_empty(text: Any) -> bool:
     return text is None or text == "" or isinstance(text, Mapping)
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A changelog item's side: Jira writes an empty side as null (webhooks) or leaves it out (REST)."""
+    return None if value is None or value == "" else str(value)
+
+
 def _millis(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValidationFailed("timestamps must carry a time zone")
@@ -242,6 +254,15 @@ def _allowed_names(values: Any) -> tuple[str, ...]:
             if name is not None:
                 names.append(str(name))
     return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedWorklogPage:
+    """One page of the deleted-worklog feed: ids only; ``until`` is the ``since`` of the next call."""
+
+    ids: tuple[str, ...]
+    until: datetime
+    last: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +390,7 @@ class JiraAdapter(TrackerAdapter):
         status = fields.get("status") or {}
         assignee = fields.get("assignee") or {}
         priority = fields.get("priority") or {}
+        issue_type = fields.get("issuetype") or {}
         key = str(raw["key"])
         return Issue(
             ref=self._issue_ref(raw["id"]),
@@ -383,6 +405,7 @@ class JiraAdapter(TrackerAdapter):
             assignees=[str(assignee["accountId"])] if assignee.get("accountId") else [],
             labels=[str(label) for label in fields.get("labels") or []],
             priority=str(priority["name"]) if priority.get("name") else None,
+            issue_type=str(issue_type["name"]) if issue_type.get("name") else None,
             url=f"{self.site_url}/browse/{key}",
             created_at=parse_jira_time(fields["created"]),
             updated_at=parse_jira_time(fields["updated"]),
@@ -960,20 +983,10 @@ class JiraAdapter(TrackerAdapter):
         Jira leaves out the minute before the call, and ``until`` of the last page is where the next run
         starts, so nothing is skipped between runs.
         """
-        cursor = _millis(since)
-        for _ in range(self.max_pages):
-            body = self.expect_dict(
-                self.get_json("rest/api/3/worklog/updated", params={"since": cursor}), "worklog/updated"
-            )
-            values = self.expect_list(body.get("values", []), "worklog/updated values")
-            ids = [
-                int(v["worklogId"])
-                for v in values
-                if isinstance(v, Mapping) and v.get("worklogId") is not None
-            ]
+        for ids, until, last in self._worklog_feed("rest/api/3/worklog/updated", since):
             worklogs: list[Worklog] = []
             for start in range(0, len(ids), WORKLOG_LIST_MAX_IDS):
-                chunk = ids[start : start + WORKLOG_LIST_MAX_IDS]
+                chunk = [int(i) for i in ids[start : start + WORKLOG_LIST_MAX_IDS]]
                 listed = self.expect_list(
                     self.send_json("POST", "rest/api/3/worklog/list", json={"ids": chunk}, idempotent=True),
                     "worklog/list",
@@ -984,16 +997,102 @@ class JiraAdapter(TrackerAdapter):
                     if issue_ids is not None and str(raw.get("issueId")) not in issue_ids:
                         continue
                     worklogs.append(self.normalize_worklog(raw))
+            yield WorklogPage(worklogs=tuple(worklogs), until=until, last=last)
+
+    def iter_deleted_worklogs(self, since: datetime) -> Iterator[DeletedWorklogPage]:
+        """Ids of the site's worklogs deleted since ``since`` (``/worklog/deleted``), a page of up to 1,000 a
+        call. The feed names no issue: the caller keeps the ids it has stored."""
+        for ids, until, last in self._worklog_feed("rest/api/3/worklog/deleted", since):
+            yield DeletedWorklogPage(ids=ids, until=until, last=last)
+
+    def _worklog_feed(self, path: str, since: datetime) -> Iterator[tuple[tuple[str, ...], datetime, bool]]:
+        """(worklog ids, until, last page) of one of Jira's worklog feeds, from ``since`` on; the next call
+        starts at the previous page's ``until`` (an ``until`` that did not move ends the feed)."""
+        cursor = _millis(since)
+        for _ in range(self.max_pages):
+            body = self.expect_dict(self.get_json(path, params={"since": cursor}), path)
+            values = self.expect_list(body.get("values", []), f"{path} values")
+            ids = tuple(
+                str(int(v["worklogId"]))
+                for v in values
+                if isinstance(v, Mapping) and v.get("worklogId") is not None
+            )
             until = body.get("until")
             until_ms = int(until) if isinstance(until, int) and until >= cursor else cursor
             last = bool(body.get("lastPage", True)) or until_ms == cursor
-            yield WorklogPage(
-                worklogs=tuple(worklogs), until=datetime.fromtimestamp(until_ms / 1000, tz=UTC), last=last
-            )
+            yield ids, datetime.fromtimestamp(until_ms / 1000, tz=UTC), last
             if last:
                 return
             cursor = until_ms
         raise make_error(ErrorCode.MALFORMED_RESPONSE, "the worklog feed did not end", provider=self.name)
+
+    # ---- changelogs ----------------------------------------------------------------------------------------
+    def bulkfetch_transitions(self, issue_ids: Sequence[str]) -> list[HistoryTransition]:
+        """The complete status and assignee history of ``issue_ids``, oldest first.
+
+        ``POST /changelog/bulkfetch`` takes up to 1,000 issues a call and pages by ``nextPageToken``; asking
+        for the two fields only (``fieldIds``) and the largest page keeps it at one call per 1,000 issues for
+        all but the busiest issues. The search's own ``expand=changelog`` stops at 40 entries, so it is never
+        the source of a complete history.
+        """
+        transitions: list[HistoryTransition] = []
+        ids = list(dict.fromkeys(str(i) for i in issue_ids))
+        for start in range(0, len(ids), CHANGELOG_BULK_MAX_ISSUES):
+            request: dict[str, Any] = {
+                "issueIdsOrKeys": ids[start : start + CHANGELOG_BULK_MAX_ISSUES],
+                "fieldIds": list(TRANSITION_FIELDS),
+                "maxResults": CHANGELOG_PAGE_SIZE,
+            }
+            for _ in range(self.max_pages):
+                body = self.expect_dict(
+                    self.send_json("POST", "rest/api/3/changelog/bulkfetch", json=request, idempotent=True),
+                    "changelog/bulkfetch",
+                )
+                for group in self.expect_list(body.get("issueChangeLogs", []), "issueChangeLogs"):
+                    if not isinstance(group, Mapping) or group.get("issueId") is None:
+                        continue
+                    for history in self.expect_list(group.get("changeHistories", []), "changeHistories"):
+                        if isinstance(history, Mapping):
+                            transitions.extend(self.normalize_transitions(group["issueId"], history))
+                token = body.get("nextPageToken")
+                if not isinstance(token, str) or not token:
+                    break
+                request["nextPageToken"] = token
+            else:
+                raise make_error(
+                    ErrorCode.MALFORMED_RESPONSE, "the changelog pages did not end", provider=self.name
+                )
+        transitions.sort(key=lambda t: (t.at, t.issue_ref, t.id))
+        return transitions
+
+    def normalize_transitions(self, issue_id: Any, history: Mapping[str, Any]) -> list[HistoryTransition]:
+        """The status and assignee items of one changelog entry of issue ``issue_id``."""
+
+        def build() -> list[HistoryTransition]:
+            author = history.get("author") or {}
+            at = parse_jira_time(history["created"])
+            found: list[HistoryTransition] = []
+            for item in self.expect_list(history.get("items", []), "changelog items"):
+                field = item.get("fieldId") or item.get("field") if isinstance(item, Mapping) else None
+                if field not in TRANSITION_FIELDS:
+                    continue
+                found.append(
+                    HistoryTransition(
+                        id=f"{history['id']}:{field}",
+                        issue_ref=self._issue_ref(issue_id),
+                        connection_id=self.connection_id,
+                        field=field,
+                        from_value=_text_or_none(item.get("from")),
+                        from_name=_text_or_none(item.get("fromString")),
+                        to_value=_text_or_none(item.get("to")),
+                        to_name=_text_or_none(item.get("toString")),
+                        author=str(author["accountId"]) if author.get("accountId") else None,
+                        at=at,
+                    )
+                )
+            return found
+
+        return self.normalize("changelog", build)
 
     # ---- sprints and users ---------------------------------------------------------------------------------
     def board_ids(self) -> list[str]:
@@ -1238,6 +1337,7 @@ __all__ = [
     "ISSUE_FIELDS",
     "JIRA_ERROR_RULES",
     "CreateScreen",
+    "DeletedWorklogPage",
     "FailedWebhook",
     "JiraAdapter",
     "ScreenField",

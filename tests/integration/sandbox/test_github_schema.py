@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from infra.local.trackers.github import GitHubSandbox
+from infra.local.trackers.github._state import ISSUE_ID_BASE
 
 from .conftest import HookReceiver
 from .openapi import OpenApi
@@ -62,6 +63,25 @@ def _labelled(github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver)
 
 def _a_comment(github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver) -> dict[str, Any]:
     return {"comment_id": github.state.comment_ids[0]}
+
+
+def _related(
+    number: int, **values: Any
+) -> Callable[[GitHubSandbox, httpx.Client, HookReceiver], dict[str, Any]]:
+    """A setup making #2 the parent of #3 and #4 and #6 a blocker of #5, then naming issue ``number``."""
+
+    def setup(github: GitHubSandbox, http: httpx.Client, receiver: HookReceiver) -> dict[str, Any]:
+        github.mutate("sub_issue", number=2, child=3)
+        github.mutate("sub_issue", number=2, child=4)
+        github.mutate("block", number=5, blocker=6)
+        return {"issue_number": number, **values}
+
+    return setup
+
+
+def _issue_id(number: int) -> int:
+    """The ``id`` GitHub's sub-issue and dependency writes take (not the number)."""
+    return ISSUE_ID_BASE + number
 
 
 REPO = "/repos/{owner}/{repo}"
@@ -125,6 +145,22 @@ CASES = [
     Case("PATCH", REPO + "/hooks/{hook_id}", 200, json={"add_events": ["issue_comment"]}, setup=_with_hook),
     Case("DELETE", REPO + "/hooks/{hook_id}", 204, setup=_with_hook),
     Case("POST", REPO + "/hooks/{hook_id}/pings", 204, setup=_with_hook),
+    # Sub-issues, dependencies and issue types (the setup links #2 -> #3, #4 and #5 <- #6).
+    Case("GET", ISSUE + "/sub_issues", 200, setup=_related(2)),
+    Case("GET", ISSUE + "/parent", 200, setup=_related(3)),
+    Case("POST", ISSUE + "/sub_issues", 201, json={"sub_issue_id": _issue_id(8)}),
+    Case("DELETE", ISSUE + "/sub_issue", 200, json={"sub_issue_id": _issue_id(4)}, setup=_related(2)),
+    Case("GET", ISSUE + "/dependencies/blocked_by", 200, setup=_related(5)),
+    Case("GET", ISSUE + "/dependencies/blocking", 200, setup=_related(6)),
+    Case("POST", ISSUE + "/dependencies/blocked_by", 201, json={"issue_id": _issue_id(9)}),
+    Case(
+        "DELETE",
+        ISSUE + "/dependencies/blocked_by/{issue_id}",
+        200,
+        setup=_related(5, issue_id=_issue_id(6)),
+    ),
+    Case("GET", "/orgs/{org}/issue-types", 200, setup=lambda g, h, r: {"org": "acme"}),
+    Case("GET", REPO + "/issue-types", 200),
 ]
 
 # Error answers are documented too; their bodies must match GitHub's basic-error / validation-error shapes.
@@ -142,7 +178,22 @@ ERROR_CASES = [
     Case("GET", "/search/issues", 422, params={"q": ""}),
     Case("GET", "/search/issues", 422, params={"q": "repo:acme/other is:issue"}),
     Case("GET", "/search/issues", 422, params={"q": "repo:acme/widgets", "per_page": "100", "page": "11"}),
+    Case("POST", ISSUE + "/sub_issues", 422, json={"sub_issue_id": _issue_id(3)}, setup=_related(1)),
+    Case("POST", ISSUE + "/sub_issues", 422, json={}),
+    Case("POST", ISSUE + "/sub_issues", 404, json={"sub_issue_id": _issue_id(99_999)}),
+    Case("GET", ISSUE + "/parent", 404),  # #1 has no parent
+    Case("POST", ISSUE + "/dependencies/blocked_by", 422, json={"issue_id": _issue_id(1)}),  # itself
+    Case(
+        "DELETE",
+        ISSUE + "/dependencies/blocked_by/{issue_id}",
+        404,
+        setup=lambda g, h, r: {"issue_id": _issue_id(6)},  # #1 is not blocked by #6
+    ),
 ]
+
+# Routes GitHub serves that the spec here (octokit 23.0.2) predates -> the documented route whose answers
+# they share (the parent of a sub-issue is an issue, as the issue GET answers it).
+NEWER_THAN_SPEC: dict[str, tuple[str, str]] = {"GET " + ISSUE + "/parent": ("GET", ISSUE)}
 
 DEFAULTS = {
     "owner": "acme",
@@ -167,14 +218,15 @@ def _call(case: Case, github: GitHubSandbox, http: httpx.Client, receiver: HookR
 
 def _check(case: Case, response: httpx.Response, api: OpenApi) -> None:
     assert response.status_code == case.status, response.text
-    assert case.status in api.documented_statuses(case.method, case.template) or case.status in (
+    method, template = NEWER_THAN_SPEC.get(case.key, (case.method, case.template))
+    assert case.status in api.documented_statuses(method, template) or case.status in (
         400,
         404,
         422,
     )
     body = response.json() if response.content else None
-    if case.status in api.documented_statuses(case.method, case.template):
-        problems = api.errors(case.method, case.template, case.status, body)
+    if case.status in api.documented_statuses(method, template):
+        problems = api.errors(method, template, case.status, body)
         assert not problems, "\n".join(problems[:10])
     else:
         # Not declared for this route, but GitHub answers it with its generic error shape.
@@ -208,4 +260,4 @@ def test_every_route_is_covered_and_documented(github_openapi: OpenApi) -> None:
     covered = {case.key for case in CASES}
 
     assert served == covered
-    assert all(github_openapi.has(*key.split(" ", 1)) for key in served)
+    assert all(github_openapi.has(*key.split(" ", 1)) for key in served - set(NEWER_THAN_SPEC))

@@ -24,6 +24,7 @@ from ._state import (
     GitHubState,
     Hook,
     Issue,
+    IssueType,
     Label,
     Release,
     User,
@@ -181,7 +182,7 @@ class GitHubRenderer:
             "updated_at": iso_z(issue.updated_at),
             "closed_at": iso_z(issue.closed_at) if issue.closed_at is not None else None,
             "author_association": self.author_association(issue.user),
-            "type": None,
+            "type": self.issue_type_named(issue.issue_type),
             "active_lock_reason": None,
             "body": issue.body,
             "reactions": self.reactions(url),
@@ -189,6 +190,8 @@ class GitHubRenderer:
             "performed_via_github_app": None,
             "state_reason": issue.state_reason,
         }
+        if not issue.pull:
+            rendered.update(self.relations(issue))
         if issue.pull:
             rendered["draft"] = issue.draft
             pull_url = f"{self.repo_api}/pulls/{number}"
@@ -204,6 +207,49 @@ class GitHubRenderer:
             # GitHub names who closed the issue only on the single-issue GET.
             rendered["closed_by"] = self.user(issue.closed_by) if issue.closed_by else None
         return rendered
+
+    def relations(self, issue: Issue) -> dict[str, Any]:
+        """``parent_issue_url``, ``sub_issues_summary`` and ``issue_dependencies_summary`` (counts of open
+        blockers and of all), what an issue listing says about its hierarchy without listing it."""
+        issues = self.state.issues
+        children = [issues[n - 1] for n in issue.sub_issues]
+        done = sum(1 for child in children if child is not None and child.state == "closed")
+        total = len(issue.sub_issues)
+
+        def open_count(numbers: list[int]) -> int:
+            return sum(1 for n in numbers if (other := issues[n - 1]) is not None and other.state == "open")
+
+        return {
+            "parent_issue_url": f"{self.repo_api}/issues/{issue.parent}" if issue.parent else None,
+            "sub_issues_summary": {
+                "total": total,
+                "completed": done,
+                "percent_completed": done * 100 // total if total else 0,
+            },
+            "issue_dependencies_summary": {
+                "blocked_by": open_count(issue.blocked_by),
+                "blocking": open_count(issue.blocking),
+                "total_blocked_by": len(issue.blocked_by),
+                "total_blocking": len(issue.blocking),
+            },
+        }
+
+    def issue_type_named(self, name: str | None) -> dict[str, Any] | None:
+        found = next((t for t in self.state.issue_types if t.name == name), None)
+        return self.issue_type(found) if found is not None else None
+
+    def issue_type(self, issue_type: IssueType) -> dict[str, Any]:
+        created = iso_z(self.state.created_at)
+        return {
+            "id": issue_type.id,
+            "node_id": node_id("IssueType", issue_type.id),
+            "name": issue_type.name,
+            "description": issue_type.description,
+            "color": issue_type.color,
+            "created_at": created,
+            "updated_at": created,
+            "is_enabled": True,
+        }
 
     def search_item(self, issue: Issue, score: float) -> dict[str, Any]:
         """An ``issue-search-result-item``: the issue as the issue lists render it, plus its ``score``."""

@@ -39,6 +39,7 @@ COMMENT_ID_BASE = 3_000_000_000
 PULL_ID_BASE = 1_500_000_000
 LABEL_ID_BASE = 5_000_000_000
 HOOK_ID_BASE = 400_000_000
+ISSUE_TYPE_ID_BASE = 600_000
 
 # GitHub's default labels (name, color, description), as every new repository gets them.
 DEFAULT_LABELS: tuple[tuple[str, str, str], ...] = (
@@ -96,6 +97,11 @@ class Issue:
     draft: bool = False
     merged_at: int | None = None
     head_ref: str | None = None  # a pull request's branch (rendered as feature-<number> when None)
+    issue_type: str | None = None  # the name of one of the organization's issue types
+    parent: int | None = None  # the parent issue's number (sub-issues live in the same repository here)
+    sub_issues: list[int] = field(default_factory=list)  # children in GitHub's order
+    blocked_by: list[int] = field(default_factory=list)
+    blocking: list[int] = field(default_factory=list)  # the reverse of blocked_by, kept in step with it
 
     @property
     def id(self) -> int:
@@ -168,6 +174,24 @@ class Advisory:
 
 
 @dataclass(slots=True)
+class IssueType:
+    """An organization's issue type (``GET /orgs/{org}/issue-types``)."""
+
+    id: int
+    name: str
+    description: str
+    color: str
+
+
+# The types GitHub gives a new organization.
+ISSUE_TYPES: tuple[IssueType, ...] = (
+    IssueType(ISSUE_TYPE_ID_BASE + 1, "Task", "A specific piece of work", "yellow"),
+    IssueType(ISSUE_TYPE_ID_BASE + 2, "Bug", "An unexpected problem or behavior", "red"),
+    IssueType(ISSUE_TYPE_ID_BASE + 3, "Feature", "A request, idea, or new functionality", "blue"),
+)
+
+
+@dataclass(slots=True)
 class GitHubState:
     owner: str = OWNER
     repo: str = REPO
@@ -184,6 +208,7 @@ class GitHubState:
     releases: list[Release] = field(default_factory=list)
     advisories: list[Advisory] = field(default_factory=list)
     languages: dict[str, int] = field(default_factory=dict)
+    issue_types: tuple[IssueType, ...] = ISSUE_TYPES
     created_at: int = SEED_EPOCH - 3 * 365 * 86_400
     next_comment_id: int = COMMENT_ID_BASE + 1
     next_hook_id: int = HOOK_ID_BASE + 1
@@ -240,6 +265,18 @@ class GitHubState:
         self.by_updated.remove((issue.updated_at, issue.number))
         for comment_id in self.comments_by_issue.pop(issue.number, []):
             self.drop_comment(self.comments[comment_id])
+        self._detach(issue)
+
+    def _detach(self, issue: Issue) -> None:
+        """A deleted issue leaves its parent's, children's, blockers' and blocked issues' lists."""
+        number = issue.number
+        if issue.parent is not None and (parent := self.issue(issue.parent)) is not None:
+            parent.sub_issues = [n for n in parent.sub_issues if n != number]
+        for other in map(self.issue, (*issue.sub_issues, *issue.blocked_by, *issue.blocking)):
+            if other is not None:
+                other.parent = None if other.parent == number else other.parent
+                other.blocked_by = [n for n in other.blocked_by if n != number]
+                other.blocking = [n for n in other.blocking if n != number]
 
     def add_comment(self, comment: Comment) -> None:
         self.comments[comment.id] = comment
@@ -405,5 +442,30 @@ def seed_state(
                 created + 3 * 86_400 if advisory_state == "closed" else None,
             )
         )
+    _seed_relations(state)
     state.languages = {"Python": 412_345 + randrange(10_000), "Shell": 9_876, "Dockerfile": 1_024}
     return state
+
+
+# Seeded hierarchy: #122 is the parent of #123 and #124, and #125 is blocked by #121 (none is a pull request).
+# Past the first 120 numbers, so sandboxes of up to 120 issues (the adapter contract's, whose request floors
+# count listing pages only) have none; the mutations ``sub_issue`` and ``block`` add more.
+SEEDED_PARENT, SEEDED_CHILDREN, SEEDED_BLOCKED, SEEDED_BLOCKER = 122, (123, 124), 125, 121
+
+
+def _seed_relations(state: GitHubState) -> None:
+    """Issue types by number (1 mod 3 a Bug, 2 mod 3 a Feature, the rest Tasks) and the seeded hierarchy,
+    drawn from no random stream, so every other seeded value stays as it was."""
+    for issue in state.issues:
+        if issue is not None and not issue.pull:
+            issue.issue_type = ("Task", "Bug", "Feature")[issue.number % 3]
+    parent = state.issue(SEEDED_PARENT)
+    children = [child for n in SEEDED_CHILDREN if (child := state.issue(n)) is not None]
+    if parent is not None and len(children) == len(SEEDED_CHILDREN):
+        parent.sub_issues = [child.number for child in children]
+        for child in children:
+            child.parent = parent.number
+    blocked, blocker = state.issue(SEEDED_BLOCKED), state.issue(SEEDED_BLOCKER)
+    if blocked is not None and blocker is not None:
+        blocked.blocked_by = [SEEDED_BLOCKER]
+        blocker.blocking = [SEEDED_BLOCKED]

@@ -39,8 +39,10 @@ works unchanged. What it reproduces, and where a naive fake goes wrong (research
 ``/_sandbox/mutate`` actions: ``create`` (``fields``: title, body, labels, assignees, pull), ``update``
 (``number``, ``fields``: any of title, body, state, state_reason, labels, assignees; ``touch_only`` just bumps
 ``updated_at``), ``comment`` (``number``, ``body``), ``edit_comment`` (``comment_id``, ``body``),
-``delete_comment`` (``comment_id``), ``delete`` (``number``; GitHub's GraphQL-only deletion) and ``push``
-(``message``, ``branch``: a commit on top of the history, sent as a ``push`` event). Each fires the same
+``delete_comment`` (``comment_id``), ``delete`` (``number``; GitHub's GraphQL-only deletion), ``push``
+(``message``, ``branch``: a commit on top of the history, sent as a ``push`` event), ``sub_issue``
+(``number``, ``child``, ``remove``), ``block`` (``number``, ``blocker``, ``remove``) and
+``update_advisory`` (``ghsa_id``, ``fields``: summary, description, severity, state). Each fires the same
 webhook as the equivalent API write; ``create`` with ``pull`` (and ``head``, its branch) fires
 ``pull_request`` ``opened``, as GitHub does.
 
@@ -82,6 +84,7 @@ from ._base import (
 from ._comments import CommentRoutes
 from ._hooks import HookRoutes
 from ._issues import IssueRoutes
+from ._relations import RelationRoutes
 from ._repository import RepositoryRoutes
 from ._search import SearchRoutes
 from ._state import (
@@ -96,7 +99,7 @@ from ._state import (
 __all__ = ["GitHubSandbox"]
 
 
-class GitHubSandbox(IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, HookRoutes):
+class GitHubSandbox(IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, HookRoutes, RelationRoutes):
     """GitHub REST for ``acme/widgets``; see the module docstring for the behaviour reproduced."""
 
     kind = "github"
@@ -287,6 +290,63 @@ class GitHubSandbox(IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, 
             except ApiError as exc:
                 raise ValueError(json.dumps(exc.details.get("errors", exc.message))) from exc
         return {"number": issue.number, "updated_at": iso_z(issue.updated_at), "state": issue.state}
+
+    @mutation("sub_issue")
+    def mutate_sub_issue(self, number: Any = None, child: Any = None, remove: bool = False) -> dict[str, Any]:
+        """``child`` becomes (``remove``: stops being) a sub-issue of ``number``."""
+        parent, sub = self._mutation_issue(number), self._mutation_issue(child)
+        try:
+            if remove:
+                self.unlink_sub_issue(parent, sub)
+            else:
+                self.link_sub_issue(parent, sub, replace_parent=True)
+        except (ApiError, ValueError) as exc:
+            raise ValueError(f"cannot change sub-issue #{sub.number} of #{parent.number}") from exc
+        return {"number": parent.number, "sub_issues": list(parent.sub_issues)}
+
+    @mutation("block")
+    def mutate_block(self, number: Any = None, blocker: Any = None, remove: bool = False) -> dict[str, Any]:
+        """Issue ``number`` becomes (``remove``: stops being) blocked by ``blocker``."""
+        blocked, by = self._mutation_issue(number), self._mutation_issue(blocker)
+        try:
+            if remove:
+                self.unlink_blocker(blocked, by)
+            else:
+                self.link_blocker(blocked, by)
+        except (ApiError, ValueError) as exc:
+            raise ValueError(f"cannot change blocker #{by.number} of #{blocked.number}") from exc
+        return {"number": blocked.number, "blocked_by": list(blocked.blocked_by)}
+
+    @mutation("update_advisory")
+    def mutate_update_advisory(
+        self, ghsa_id: Any = None, fields: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Change a repository advisory's ``summary``, ``description``, ``severity`` or ``state``; its
+        ``updated_at`` moves (and ``published_at``/``closed_at`` with a state change), as GitHub's PATCH."""
+        advisory = next((a for a in self.state.advisories if a.ghsa_id == ghsa_id), None)
+        if advisory is None:
+            raise KeyError(f"advisory {ghsa_id}")
+        changes = dict(fields or {})
+        allowed = {
+            "summary": None,
+            "description": None,
+            "severity": ("low", "medium", "high", "critical"),
+            "state": ("triage", "draft", "published", "closed"),
+        }
+        for name, value in changes.items():
+            choices = allowed.get(name, ())
+            if name not in allowed or not isinstance(value, str) or (choices and value not in choices):
+                raise ValueError(f"cannot set {name} to {value!r}")
+        now = max(self.now(), advisory.updated_at + 1)
+        for name, value in changes.items():
+            setattr(advisory, name, value)
+        if changes.get("state") == "published" and advisory.published_at is None:
+            advisory.published_at = now
+        if "state" in changes:
+            advisory.closed_at = now if changes["state"] == "closed" else None
+        advisory.updated_at = now
+        self.touch()
+        return {"ghsa_id": advisory.ghsa_id, "updated_at": iso_z(advisory.updated_at)}
 
     @mutation("comment")
     def mutate_comment(

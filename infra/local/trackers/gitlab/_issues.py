@@ -49,6 +49,7 @@ from ._query import (
 from ._render import STATE_IDS, hook_time, iso_ms
 from ._state import (
     ISSUE_ID_BASE,
+    ISSUE_TYPES,
     OUTSIDER_USERNAME,
     PROJECT_ID,
     Issue,
@@ -301,6 +302,9 @@ class IssueRoutes(GitLabBase):
         confidential = bool(params.boolean("confidential", False))
         due_date = params.date("due_date")
         milestone_id = params.integer("milestone_id")
+        issue_type = params.string("issue_type") or "issue"
+        if issue_type not in ISSUE_TYPES:
+            raise bad_value("issue_type")
         title = self._validated_text("title", title, maximum=TITLE_MAX, required=True)
         description = self._validated_text("description", description, maximum=TEXT_MAX, required=False)
         assert title is not None
@@ -319,6 +323,7 @@ class IssueRoutes(GitLabBase):
             milestone_id=milestone_id if milestone_id in state.milestones else None,
             due_date=due_date,
             updated_by=None,
+            issue_type=issue_type,
         )
         state.add_issue(issue)
         self.touch()
@@ -364,12 +369,8 @@ class IssueRoutes(GitLabBase):
         due_date = params.date("due_date") if params.has("due_date") else None
         milestone_id = params.integer("milestone_id") if params.has("milestone_id") else None
         discussion_locked = params.boolean("discussion_locked")
-        if params.has("issue_type") and params.string("issue_type") not in (
-            "issue",
-            "incident",
-            "test_case",
-            "task",
-        ):
+        issue_type = params.string("issue_type") if params.has("issue_type") else None
+        if params.has("issue_type") and issue_type not in ISSUE_TYPES:
             raise bad_value("issue_type")
 
         now = self._now_ms()
@@ -435,6 +436,10 @@ class IssueRoutes(GitLabBase):
             if wanted != issue.milestone_id:
                 changes["milestone_id"] = {"previous": issue.milestone_id, "current": wanted}
                 issue.milestone_id = wanted
+        if issue_type is not None and issue_type != issue.issue_type:
+            changes["type"] = {"previous": issue.issue_type.upper(), "current": issue_type.upper()}
+            system_notes.append(f"changed type from {issue.issue_type} to {issue_type}")
+            issue.issue_type = issue_type
         if discussion_locked is not None and discussion_locked != issue.discussion_locked:
             changes["discussion_locked"] = {"previous": issue.discussion_locked, "current": discussion_locked}
             issue.discussion_locked = discussion_locked

@@ -214,7 +214,7 @@ class GitLabRenderer:
             "milestone": self.milestone(milestone) if milestone else None,
             "assignees": assignees,
             "author": self.user(issue.author),
-            "type": "ISSUE",
+            "type": issue.issue_type.upper(),
             "assignee": assignees[0] if assignees else None,
             "user_notes_count": issue.user_notes_count,
             "merge_requests_count": 0,
@@ -223,7 +223,7 @@ class GitLabRenderer:
             "due_date": issue.due_date,
             "confidential": issue.confidential,
             "discussion_locked": issue.discussion_locked,
-            "issue_type": "issue",
+            "issue_type": issue.issue_type,
             "web_url": f"{self.web}/-/issues/{issue.iid}",
             "time_stats": {
                 "time_estimate": 0,
@@ -478,7 +478,8 @@ class GitLabRenderer:
             "updated_by_id": updated_by.id if updated_by else None,
             "weight": None,
             "health_status": None,
-            "type": "Issue",
+            # The work item type's name: Issue, Incident, Test Case, Task.
+            "type": issue.issue_type.replace("_", " ").title(),
             "url": f"{self.web}/-/issues/{issue.iid}",
             "total_time_spent": 0,
             "time_change": 0,

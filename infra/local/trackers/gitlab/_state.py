@@ -99,6 +99,11 @@ class Milestone:
     created_at: int
 
 
+ISSUE_TYPES: tuple[str, ...] = ("issue", "incident", "test_case", "task")
+# Every tenth issue an incident and every tenth (offset five) a task; the rest plain issues.
+SEEDED_TYPES: tuple[str, ...] = ("incident", *["issue"] * 4, "task", *["issue"] * 4)
+
+
 @dataclass(slots=True)
 class Issue:
     iid: int
@@ -122,6 +127,7 @@ class Issue:
     updated_by: str | None = None
     last_edited_at: int | None = None
     last_edited_by: str | None = None
+    issue_type: str = "issue"  # issue, incident, test_case or task (GitLab's work item types for issues)
 
     @property
     def id(self) -> int:
@@ -234,6 +240,35 @@ class HookLog:
     delivery: Delivery
 
 
+LINK_TYPES: tuple[str, ...] = ("relates_to", "blocks", "is_blocked_by")
+# A link read from its other end: "A blocks B" is "B is_blocked_by A".
+LINK_INVERSE: dict[str, str] = {
+    "relates_to": "relates_to",
+    "blocks": "is_blocked_by",
+    "is_blocked_by": "blocks",
+}
+LINK_ID_BASE = 7_000_000
+
+
+@dataclass(slots=True)
+class IssueLink:
+    """``source`` -> ``target`` of ``link_type`` (as created from the source issue)."""
+
+    id: int
+    source: int
+    target: int
+    link_type: str
+    created_at: int
+
+    def seen_from(self, iid: int) -> tuple[int, str] | None:
+        """(the other issue, the link type read from ``iid``), or None when ``iid`` is on neither end."""
+        if iid == self.source:
+            return self.target, self.link_type
+        if iid == self.target:
+            return self.source, LINK_INVERSE[self.link_type]
+        return None
+
+
 @dataclass(slots=True)
 class GitLabState:
     users: dict[str, User] = field(default_factory=dict)
@@ -249,6 +284,8 @@ class GitLabState:
     uploads: list[tuple[str, str, int]] = field(default_factory=list)  # (secret, filename, size)
     commits: list[Commit] = field(default_factory=list)  # newest first
     merge_requests: list[MergeRequest] = field(default_factory=list)  # merge_requests[iid - 1]
+    links: dict[int, IssueLink] = field(default_factory=dict)  # issue links by id, in creation order
+    next_link_id: int = LINK_ID_BASE + 1
     created_at: int = SEED_EPOCH_MS - 3 * 365 * DAY_MS
     next_note_id: int = NOTE_ID_BASE + 1
     next_hook_id: int = HOOK_ID_BASE + 1
@@ -413,6 +450,8 @@ def seed_state(
             user_notes_count=comments_per_issue,
             last_edited_at=last_touch if edited else None,
             last_edited_by=author if edited else None,
+            # By iid alone, so the seed's random stream (and every other seeded value) is unchanged.
+            issue_type=SEEDED_TYPES[iid % len(SEEDED_TYPES)],
         )
         if random_() < closed_ratio:
             issue.state = "closed"
@@ -423,6 +462,7 @@ def seed_state(
     state.next_note_id = next_note
     state.by_updated = SortedKeys([(issue.updated_at, issue.iid) for issue in issue_list if issue])
     seed_development(state, issues, people)
+    seed_links(state, issues)
     return state
 
 
@@ -458,3 +498,13 @@ def seed_development(state: GitLabState, issues: int, people: list[str]) -> None
         if iid % 4 == 1:
             request.state, request.merged_at = "merged", request.updated_at
         state.merge_requests.append(request)
+
+
+def seed_links(state: GitLabState, issues: int) -> None:
+    """Issue links by iid alone (no draw from ``rng``): #3 relates to #2 and #4 blocks #5 (#5 is blocked by
+    #4), when the project has those issues."""
+    for source, target, link_type in ((3, 2, "relates_to"), (4, 5, "blocks")):
+        if max(source, target) <= issues:
+            link_id = state.next_link_id
+            state.links[link_id] = IssueLink(link_id, source, target, link_type, state.created_at)
+            state.next_link_id += 1

@@ -91,6 +91,7 @@ from ._base import (
 from ._hooks import HookRoutes
 from ._instance import InstanceRoutes
 from ._issues import IssueRoutes
+from ._links import LinkRoutes
 from ._notes import NoteRoutes
 from ._query import (
     Params,
@@ -111,7 +112,7 @@ from ._state import (
 __all__ = ["GitLabSandbox"]
 
 
-class GitLabSandbox(IssueRoutes, NoteRoutes, InstanceRoutes, HookRoutes, RepositoryRoutes):
+class GitLabSandbox(IssueRoutes, NoteRoutes, InstanceRoutes, HookRoutes, RepositoryRoutes, LinkRoutes):
     """GitLab REST v4 for ``acme/widgets``; see the module docstring for the behaviour reproduced."""
 
     kind = "gitlab"

@@ -54,7 +54,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.ids import parse_issue_ref
-from trackbridge.domain.issues import Comment, Issue, tombstone
+from trackbridge.domain.issues import Comment, Issue, is_advisory, tombstone
 from trackbridge.domain.sync_plan import Checkpoint, IdRanges
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.errors import NotFoundError
@@ -262,7 +262,9 @@ class ListingSyncer(ABC):
         if not cp.seen_overflow:
             seen = IdRanges.decode(cp.seen)
             for issue in stored.items:
-                if issue.deleted_at is None and not (skip_closed and issue.status_category == "done"):
+                # Advisories stored as issues are not in the issue listing: their own entity keeps them.
+                skipped = is_advisory(issue) or (skip_closed and issue.status_category == "done")
+                if issue.deleted_at is None and not skipped:
                     fetched += self._sweep_issue(run, issue, seen, counts)
         cp = after_sweep_page(cp, high_water=high_water, next_cursor=stored.next_cursor, overlap=run.overlap)
         return StepResult(cp, counts, fetched, high_water)
@@ -395,9 +397,37 @@ class RepoCommentsSyncer(ListingSyncer):
         return StepResult(cp, counts, run.adapter.stats.requests - before, high_water)
 
 
+@runtime_checkable
+class ListsAdvisoryIssues(Protocol):
+    """An adapter that reads the scope's security advisories as issues (GitHub: repository advisories),
+    pages of them newest update first, stopping at the first that reaches before ``since``."""
+
+    def iter_advisory_issues(self, *, since: datetime | None = None) -> Iterator[list[Issue]]: ...
+
+
+class AdvisoriesSyncer(ListingSyncer):
+    """Security advisories as issues of type Bug (``advisories``, an entity of its own with its own cursor).
+
+    A repository holds few advisories and their listing has no ``since`` filter (it is ordered by update,
+    newest first, and the adapter stops at the first older than ``since``), so one step reads the whole
+    pass: its checkpoint needs no page cursor. Advisories are withdrawn or closed, never deleted, so no
+    pass sweeps them, and the issue sweep leaves them alone (:func:`~trackbridge.domain.issues.is_advisory`).
+    """
+
+    entity = "advisories"
+
+    def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
+        adapter = run.adapter
+        if not isinstance(adapter, ListsAdvisoryIssues):
+            raise TypeError(f"{adapter.name} lists no security advisories")
+        issues = tuple(issue for page in adapter.iter_advisory_issues(since=since) for issue in page)
+        return Page(items=issues, raw_count=len(issues), next_cursor=None)
+
+
 ISSUES = IssuesSyncer()
 ISSUES_WITH_COMMENTS = IssuesWithCommentsSyncer()
 REPO_COMMENTS = RepoCommentsSyncer()
+ADVISORIES = AdvisoriesSyncer()
 
 
 def plan_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer | None]:
@@ -408,11 +438,18 @@ def plan_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer | None]:
     return {"issues": ISSUES_WITH_COMMENTS, "comments": None}
 
 
+def opt_in_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer]:
+    """Entities the engine syncs only for connections or operations that name them (security advisories:
+    GitHub lists unpublished ones to security managers only), apart from :func:`plan_for`'s, which every
+    connection syncs by default and ``make bench`` measures."""
+    return {"advisories": ADVISORIES} if capabilities.security_advisories else {}
+
+
 def syncers_for(
     capabilities: Capabilities, entities: Sequence[str]
 ) -> list[tuple[Entity, ListingSyncer | None]]:
     """The entities of an operation this engine syncs for an adapter with ``capabilities``, issues first."""
-    known = plan_for(capabilities)
+    known = {**plan_for(capabilities), **opt_in_for(capabilities)}
     ordered = sorted((e for e in entities if e in known), key=lambda e: (e != "issues", e))
     return [(e, known[e]) for e in ordered]
 
@@ -420,20 +457,26 @@ def syncers_for(
 def syncable_entities(provider: str) -> Mapping[Entity, ListingSyncer | None]:
     """What the engine syncs for a registered tracker (its adapter class's capabilities); {} if unknown."""
     adapter_class = PROVIDERS.get(provider)
-    return plan_for(adapter_class.capabilities) if adapter_class is not None else {}
+    if adapter_class is None:
+        return {}
+    return {**plan_for(adapter_class.capabilities), **opt_in_for(adapter_class.capabilities)}
 
 
 __all__ = [
+    "ADVISORIES",
     "ISSUES",
     "ISSUES_WITH_COMMENTS",
     "REPO_COMMENTS",
+    "AdvisoriesSyncer",
     "IssuesSyncer",
     "IssuesWithCommentsSyncer",
     "KeepsEmbeddedComments",
     "ListingSyncer",
+    "ListsAdvisoryIssues",
     "RepoCommentsSyncer",
     "StepResult",
     "SyncRun",
+    "opt_in_for",
     "plan_for",
     "syncable_entities",
     "syncers_for",
