@@ -234,6 +234,14 @@ CASES = [
     Case("GET", ISSUE + "/properties/{propertyKey}", 200, setup=_property),
     Case("DELETE", ISSUE + "/properties/{propertyKey}", 204, setup=_property),
     Case("GET", ISSUE + "/changelog", 200, setup=_history),
+    Case(
+        "POST",
+        API + "/changelog/bulkfetch",
+        200,
+        json={"issueIdsOrKeys": ["ACME-12", "10003", "ACME-20"], "fieldIds": ["status", "assignee"]},
+        setup=_history,
+    ),
+    Case("POST", API + "/changelog/bulkfetch", 400, json={"issueIdsOrKeys": []}),
     Case("GET", API + "/myself", 200),
     Case(
         "GET",

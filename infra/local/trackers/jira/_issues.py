@@ -804,11 +804,14 @@ class IssueRoutes(JiraBase):
         issue = self._issue(request, issueIdOrKey)
         worklog = self._worklog(issue, id)
         self._charge_write(issue)
+        self._delete_worklog(issue, worklog)
+        return Reply(None, 204)
+
+    def _delete_worklog(self, issue: Issue, worklog: Worklog) -> None:
         self.state.drop_worklog(worklog.id, self._now_ms())
         issue.worklogs.remove(worklog.id)
         self._bump(issue)
         self._worklog_event("worklog_deleted", issue, worklog)
-        return Reply(None, 204)
 
     def _changed_worklogs(
         self, request: SandboxRequest, entries: Sequence[tuple[int, int]], path: str

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ._screens import SELECT_FIELDS
 from ._state import (
     CATEGORIES,
+    EMBEDDED_CHANGELOG,
     EMBEDDED_PAGE,
     FIELDS,
     ISSUE_TYPES,
@@ -749,11 +750,13 @@ class JiraRenderer:
         if "transitions" in wanted:
             body["transitions"] = self.transitions(issue)
         if "changelog" in wanted:
-            histories = [self.history(h) for h in reversed(issue.histories or [])]
+            # Jira embeds the newest EMBEDDED_CHANGELOG entries only; ``total`` says how many there are.
+            every = issue.histories or []
+            histories = [self.history(h) for h in reversed(every[-EMBEDDED_CHANGELOG:])]
             body["changelog"] = {
                 "startAt": 0,
                 "maxResults": len(histories),
-                "total": len(histories),
+                "total": len(every),
                 "histories": histories,
             }
         keys = [k for k in properties if k]

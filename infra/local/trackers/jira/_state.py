@@ -44,6 +44,7 @@ APP_HOOK_ID_BASE = 1000
 SPRINT_FIELD = "customfield_10020"
 AFFECTED_SERVICE_FIELD = "customfield_10050"  # a select field on the OPS project's Bug screen (_screens)
 EMBEDDED_PAGE = 20  # comments/worklogs embedded in an issue's fields; the rest need their own endpoint
+EMBEDDED_CHANGELOG = 40  # changelog entries a search (expand=changelog) embeds; the rest via bulkfetch
 MAX_COMMENTS_PER_ISSUE = 5000
 
 
@@ -610,6 +611,7 @@ def seed_state(
     by_key = state.by_key
     next_comment = state.next_comment_id
     next_worklog = state.next_worklog_id
+    next_history = state.next_history_id
     worklog_keys: list[tuple[int, int]] = []
     worklogs = state.worklogs
     prev_worklog_ms = 0
@@ -683,11 +685,45 @@ def seed_state(
         if status == DONE:
             issue.resolution_id = DONE_RESOLUTION if random_() < 0.85 else "10001"
             issue.resolved = updated
+        next_history = _seed_histories(state, issue, next_history)
         issue_list.append(issue)
         by_key[f"{PROJECT_KEY}-{number}"] = issue_id
     state.projects[PROJECT_ID].next_number = issues + 1
     state.next_comment_id = next_comment
     state.next_worklog_id = next_worklog
+    state.next_history_id = next_history
     state.worklogs_by_updated = SortedKeys(worklog_keys)
     state.last_worklog_ms = prev_worklog_ms
     return state
+
+
+_Item = tuple[str, str, str | None, str | None, str | None, str | None]
+
+
+def _seed_histories(state: JiraState, issue: Issue, next_id: int) -> int:
+    """The changelog a seeded issue's state implies, derived without drawing from the rng (so the rest of
+    the seeded data stays what it was): its assignment a quarter of the way from ``created`` to its last
+    update, and its workflow (To Do -> In Progress halfway, -> Done at the update, when it got that far).
+    Returns the last history id used."""
+    span = issue.updated - issue.created
+    entries: list[tuple[int, str, list[_Item]]] = []
+    if issue.assignee is not None:
+        name = state.users[issue.assignee].display_name if issue.assignee in state.users else None
+        item = ("assignee", "assignee", None, None, issue.assignee, name)
+        entries.append((issue.created + span // 4, issue.reporter, [item]))
+    if issue.status_id != TO_DO:
+        middle = issue.created + span // 2 if issue.status_id == DONE else issue.updated
+        entries.append((middle, issue.reporter, [_status_item(TO_DO, IN_PROGRESS)]))
+        if issue.status_id == DONE:
+            entries.append((issue.updated, issue.reporter, [_status_item(IN_PROGRESS, DONE)]))
+    if not entries:
+        return next_id
+    histories = issue.histories = []
+    for created, author, items in entries:
+        next_id += 1
+        histories.append(History(next_id, author, created, items))
+    return next_id
+
+
+def _status_item(old: str, new: str) -> _Item:
+    return ("status", "status", old, STATUSES[old].name, new, STATUSES[new].name)

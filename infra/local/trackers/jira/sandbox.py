@@ -89,6 +89,7 @@ from ..core import (
     mutation,
 )
 from ._base import API, NOT_AUTHENTICATED, RATE_REASONS, jira_error
+from ._changelogs import ChangelogRoutes
 from ._createmeta import CreateMetaRoutes
 from ._issues import IssueRoutes
 from ._oauth import GATEWAY_ENVIRON, AuthServer
@@ -112,7 +113,7 @@ from ._webhooks import admin_request, app_requests
 __all__ = ["JiraSandbox"]
 
 
-class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes, CreateMetaRoutes):
+class JiraSandbox(SearchRoutes, IssueRoutes, ChangelogRoutes, SiteRoutes, CreateMetaRoutes):
     """Jira Cloud for one site with project ACME; see the module docstring for the behaviour reproduced."""
 
     kind = "jira"
@@ -538,6 +539,16 @@ class JiraSandbox(SearchRoutes, IssueRoutes, SiteRoutes, CreateMetaRoutes):
             raise ValueError("seconds must be a positive integer")
         worklog = self._add_worklog(issue, seconds, self._now_ms(), comment, actor or self.state.api_user)
         return {**self._mutation_result(issue), "worklog_id": str(worklog.id)}
+
+    @mutation("delete_worklog")
+    def mutate_delete_worklog(self, worklog_id: Any = None, actor: str | None = None) -> dict[str, Any]:
+        """Delete a worklog as ``DELETE /issue/{key}/worklog/{id}`` would: listed by ``/worklog/deleted``."""
+        worklog = self.state.worklogs.get(int(worklog_id)) if str(worklog_id).isdigit() else None
+        issue = self.state.issue(worklog.issue_id) if worklog is not None else None
+        if worklog is None or issue is None:
+            raise KeyError(f"worklog {worklog_id}")
+        self._delete_worklog(issue, worklog)
+        return {**self._mutation_result(issue), "worklog_id": str(worklog.id), "deleted": True}
 
     @mutation("delete")
     def mutate_delete(self, key: Any = None, actor: str | None = None) -> dict[str, Any]:
