@@ -1,11 +1,12 @@
 """Reading the synced copy: one issue with its comments, worklogs and links, and filtered listings.
 
-Every listing is served by one index (``storage/README.md``): the tenant's issues by update time (GSI1), live
-issues of a status category (GSI2), a connection's issues by update time (GSI3). Filtering by connection
-*and* status has no index of its own, so it walks GSI3 and keeps the matching issues; such a page may be
-shorter than ``limit`` while ``next_cursor`` still leads on (a bounded number of index reads per page).
-Listings read every field but the body (a projection): bodies can be most of an item, and list views do not
-show them; ``with_body`` reads them too.
+Every listing reads one index (``storage/README.md``): a connection's issues by update time (GSI3) when a
+connection is named, else live issues of a status category (GSI2) when one is, else the tenant's issues by
+update time (GSI1). Value filters (status name, assignee, label, priority, type, text) and a category given
+with a connection are checked on the items that query reads (:class:`IssueFilter`), with a bounded read
+budget per page (``storage.issues.FILTER_READ_BUDGET``): such a page may be shorter than ``limit``, even
+empty, while ``next_cursor`` still leads on. Listings read every field but the body (a projection): bodies
+can be most of an item, and list views do not show them; ``with_body`` (or a text search) reads them too.
 
 An issue ref names its connection (``{connection_id}.{native_id}``); the connection is read first, so an
 unknown connection, another tenant's, or a malformed ref are the same 404 as an unknown issue.
@@ -13,11 +14,12 @@ unknown connection, another tenant's, or a malformed ref are the same 404 as an 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.errors import NotFound
@@ -31,11 +33,16 @@ from trackbridge.storage.links import LinkRepository
 
 T = TypeVar("T")
 
+# One export answer (``SyncedIssues.export``): at most this many bytes of JSON lines (Lambda answers at most
+# 6 MB, API Gateway 10 MB) and this many seconds of reading (API Gateway waits 29 s), and a page bound.
+EXPORT_BYTES = 5 * 1024 * 1024
+EXPORT_SECONDS = 20.0
+MAX_EXPORT_PAGES = 500
+JsonLines = list[str]  # (named here: inside ``SyncedIssues``, ``list`` is its method)
+
 # An issue's comments, worklogs and links are read in pages of 100; this many pages at most (a bound on
 # one request's reads: 1,000 comments is far beyond what a person reads in one answer).
 MAX_DETAIL_PAGES = 10
-# Index reads per page when connection and status are combined (see the module docstring).
-MAX_FILTERED_READS = 5
 
 
 class IssueView(Issue):
@@ -76,6 +83,56 @@ def _all_pages(read: Callable[[str | None], Page[T]]) -> list[T]:
     return items
 
 
+class IssueFilter(BaseModel):
+    """Value filters of a listing, checked on each issue an index query reads (``list_matching``).
+
+    Names and labels compare case-insensitively (trackers differ: GitHub logins are case-insensitive, Jira
+    statuses are shown capitalised); ``q`` looks for its text in the title or the body. An issue passes
+    when it has every value asked for; a tombstone never does (value filters list live issues, as the
+    status filter does).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    category: StatusCategory | None = None
+    status: str | None = None
+    assignee: str | None = None
+    label: str | None = None
+    priority: str | None = None
+    issue_type: str | None = None
+    q: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether anything beyond the status category is asked (the category alone has its index)."""
+        return any(v is not None for k, v in self if k != "category")
+
+    def with_category(self, category: StatusCategory | None) -> IssueFilter:
+        return self.model_copy(update={"category": category}) if category is not None else self
+
+    def accepts(self, issue: Issue) -> bool:
+        def same(asked: str | None, value: str | None) -> bool:
+            return asked is None or (value is not None and asked.casefold() == value.casefold())
+
+        if issue.deleted_at is not None:
+            return False
+        if self.category is not None and issue.status_category != self.category:
+            return False
+        if self.assignee is not None and not any(same(self.assignee, a) for a in issue.assignees):
+            return False
+        if self.label is not None and not any(same(self.label, label) for label in issue.labels):
+            return False
+        if self.q is not None:
+            text = self.q.casefold()
+            if text not in issue.title.casefold() and text not in issue.body.casefold():
+                return False
+        return (
+            same(self.status, issue.status)
+            and same(self.priority, issue.priority)
+            and same(self.issue_type, issue.issue_type)
+        )
+
+
 class SyncedIssues:
     def __init__(
         self,
@@ -102,6 +159,17 @@ class SyncedIssues:
     def view(self, tenant: str, issue: Issue) -> IssueView:
         return IssueView.of(issue, self.links_of(tenant, issue.ref))
 
+    def _by_id_or_key(self, tenant: str, connection: Connection, native_id: str) -> Issue:
+        """The issue ``{connection}.{native_id}`` names: by its id, else by its key (``conn_....ACME-12``:
+        a Jira key resolves through its key pointer, one batch read, then the issue)."""
+        try:
+            return self.issues.get(tenant, connection.id, connection.external_id(native_id))
+        except NotFound:
+            keyed = self.issues.find_by_keys(tenant, connection.id, [native_id]).get(native_id)
+            if keyed is None:
+                raise
+            return self.issues.get(tenant, connection.id, keyed.external_id)
+
     def get(self, tenant: str, ref: str) -> IssueDetail:
         missing = NotFound(f"no issue {ref!r}", details={"ref": ref})
         parsed = parse_issue_ref(ref)
@@ -110,9 +178,10 @@ class SyncedIssues:
         connection_id, native_id = parsed
         try:
             connection = self._connection(tenant, connection_id)
-            issue = self.issues.get(tenant, connection_id, connection.external_id(native_id))
+            issue = self._by_id_or_key(tenant, connection, native_id)
         except NotFound:
             raise missing from None
+        ref = issue.ref
         comments = _all_pages(
             lambda c: self.comments.list_for_issue(tenant, ref, limit=MAX_PAGE_SIZE, cursor=c)
         )
@@ -140,16 +209,27 @@ class SyncedIssues:
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         with_body: bool = False,
+        match: IssueFilter | None = None,
     ) -> Page[IssueView]:
-        """Most recently updated first. Without a status, tombstones are listed too (``deleted_at`` set):
-        a client following ``updated_since`` must see deletions. Bodies are read only ``with_body``; without,
-        each issue's ``body`` is unset (empty, and not in its ``model_fields_set``)."""
+        """Most recently updated first. Without a status or value filter, tombstones are listed too
+        (``deleted_at`` set): a client following ``updated_since`` must see deletions. Bodies are read only
+        ``with_body`` (or for a text search); without, each issue's ``body`` is unset (empty, and not in its
+        ``model_fields_set``)."""
         if connection_id is not None:
             self._connection(tenant, connection_id)  # 404 for an unknown or foreign connection
-            if status is not None:
-                return self._connection_with_status(
-                    tenant, connection_id, status, updated_since, limit, cursor, with_body
-                )
+        match = match or IssueFilter()
+        if match.active or (connection_id is not None and status is not None):
+            page = self.issues.list_matching(
+                tenant,
+                match.with_category(status).accepts,
+                connection_id=connection_id,
+                category=status,
+                since=updated_since,
+                limit=limit,
+                cursor=cursor,
+                with_body=with_body or match.q is not None,
+            )
+        elif connection_id is not None:
             page = self.issues.list_connection_updated(
                 tenant, connection_id, since=updated_since, limit=limit, cursor=cursor, with_body=with_body
             )
@@ -163,35 +243,42 @@ class SyncedIssues:
             )
         return Page[IssueView](items=[IssueView.of(i) for i in page.items], next_cursor=page.next_cursor)
 
-    def _connection_with_status(
+    def export(
         self,
         tenant: str,
         connection_id: str,
-        status: str,
-        updated_since: datetime | None,
-        limit: int,
-        cursor: str | None,
-        with_body: bool,
-    ) -> Page[IssueView]:
-        found: list[IssueView] = []
-        for _ in range(MAX_FILTERED_READS):
-            # Asking only for what is still missing means every item read is either kept or rightly
-            # skipped, so the index cursor after this read is exactly where the next page starts.
+        *,
+        updated_since: datetime | None = None,
+        cursor: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> tuple[JsonLines, str | None]:
+        """A connection's issues with their bodies as JSON lines, most recently updated first, and the
+        cursor that continues (None: the export is complete).
+
+        One answer must fit API Gateway's limits (10 MB, 29 s) and Lambda's 6 MB response: issues are read
+        in pages of 100 until :data:`EXPORT_BYTES` of lines or :data:`EXPORT_SECONDS` are reached; an issue
+        that would pass the size budget ends the answer before it, with a cursor right after the last line
+        sent (``IssueRepository.connection_cursor``), so nothing is skipped or sent twice. Tombstones are
+        exported too (``deleted_at`` set): a loader must see deletions.
+        """
+        self._connection(tenant, connection_id)
+        lines: JsonLines = []
+        size = 0
+        deadline = clock() + EXPORT_SECONDS
+        for _ in range(MAX_EXPORT_PAGES):
             page = self.issues.list_connection_updated(
-                tenant,
-                connection_id,
-                since=updated_since,
-                limit=limit - len(found),
-                cursor=cursor,
-                with_body=with_body,
+                tenant, connection_id, since=updated_since, limit=MAX_PAGE_SIZE, cursor=cursor, with_body=True
             )
-            found.extend(
-                IssueView.of(i) for i in page.items if i.status_category == status and i.deleted_at is None
-            )
+            for n, issue in enumerate(page.items):
+                line = IssueView.of(issue).model_dump_json(ensure_ascii=True)
+                if lines and size + len(line) + 1 > EXPORT_BYTES:
+                    return lines, self.issues.connection_cursor(tenant, page.items[n - 1]) if n else cursor
+                lines.append(line)
+                size += len(line) + 1
             cursor = page.next_cursor
-            if cursor is None or len(found) >= limit:
+            if cursor is None or clock() >= deadline:
                 break
-        return Page[IssueView](items=found, next_cursor=cursor)
+        return lines, cursor
 
 
-__all__ = ["IssueDetail", "IssueView", "SyncedIssues"]
+__all__ = ["IssueDetail", "IssueFilter", "IssueView", "SyncedIssues"]

@@ -9,7 +9,8 @@ An upload, in order (anything refused leaves nothing stored and sends nothing):
    tracker: ``conn_....12`` as given; ``#12`` in the GitHub/GitLab connection the upload names
    (``connection``), else the only such connection of the suite's scope, else of the tenant; ``owner/repo#12``
    in the connection of that repository; ``PROJ-12`` in the Jira connections scoped to project ``PROJ`` (else
-   every JQL-scoped one). A key that names no live synced issue, or more than one candidate connection, is
+   every JQL-scoped one), through the issues' key pointers (two batch reads per 100 keys, whatever the
+   connection's size). A key that names no live synced issue, or more than one candidate connection, is
    recorded in the run as unresolved, with the reason, and links nothing;
 3. flaky tests are decided (``domain.test_runs.flaky_reason``) against the suite's latest statuses;
 4. the cases are stored in chunks, each test's new ``auto_detected`` link is made through
@@ -31,7 +32,7 @@ at most :data:`MAX_COVERAGE_ITEMS` entries (``counts`` has the totals, ``truncat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
 
 MAX_FLAKY_EVENTS = 20
 MAX_FAILURES_IN_EVENT = 100
-MAX_SCOPE_ISSUES = 20_000  # per connection, read for Jira keys and for coverage
+MAX_SCOPE_ISSUES = 20_000  # per connection, read for coverage
 _CONNECTION_PAGES = 20
 _ISSUE_PAGE = 1_000
 FORGES = ("github", "gitlab")
@@ -96,6 +97,8 @@ class Issues(Protocol):
     def list_connection_updated(
         self, tenant: str, connection_id: str, *, limit: int = ..., cursor: str | None = ...
     ) -> Page[Issue]: ...
+
+    def find_by_keys(self, tenant: str, connection_id: str, keys: Iterable[str]) -> dict[str, Issue]: ...
 
 
 class Linker(Protocol):
@@ -146,6 +149,8 @@ class _Finder:
         self.connections = {c.id: c for c in connections}
         self.forge = forge
         self.by_key: dict[str, dict[str, Issue]] = {}
+        self.pending: dict[str, set[str]] = {}  # connection -> Jira keys to resolve together
+        self.looked: dict[str, set[str]] = {}  # connection -> Jira keys already asked
         self.cache: dict[str, tuple[str | None, str]] = {}
 
     def resolve(self, key: str) -> tuple[str | None, str]:
@@ -182,23 +187,38 @@ class _Finder:
         return (None, "deleted at the tracker") if issue.deleted_at else (issue.ref, "")
 
     def _jira(self, key: str) -> tuple[str | None, str]:
-        project = key.rsplit("-", 1)[0].lower()
-        jira = [c for c in self.connections.values() if c.provider == "jira"]
-        candidates = [c for c in jira if (c.scope.project or "").lower() == project]
-        candidates = candidates or [c for c in jira if c.scope.jql]
+        candidates = self._jira_candidates(key)
         if not candidates:
             return None, "no Jira connection of that project"
         for connection in candidates:
-            issue = self._keyed(connection).get(key)
+            issue = self._keyed(connection, key)
             if issue is not None:
                 return (None, "deleted at the tracker") if issue.deleted_at else (issue.ref, "")
         return None, "not synced"
 
-    def _keyed(self, connection: Connection) -> dict[str, Issue]:
-        if connection.id not in self.by_key:
-            listed, _ = scope_issues(self.issues, self.tenant, connection.id)
-            self.by_key[connection.id] = {issue.key: issue for issue in listed}
-        return self.by_key[connection.id]
+    def _jira_candidates(self, key: str) -> list[Connection]:
+        project = key.rsplit("-", 1)[0].lower()
+        jira = [c for c in self.connections.values() if c.provider == "jira"]
+        scoped = [c for c in jira if (c.scope.project or "").lower() == project]
+        return scoped or [c for c in jira if c.scope.jql]
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Queue an upload's Jira keys, so each connection resolves them together (the issues' key pointers,
+        two batch reads per 100 keys) rather than one key at a time as cases ask."""
+        for key in keys:
+            if parse_issue_ref(key) is None and "#" not in key:
+                for connection in self._jira_candidates(key):
+                    self.pending.setdefault(connection.id, set()).add(key)
+
+    def _keyed(self, connection: Connection, key: str) -> Issue | None:
+        looked = self.looked.setdefault(connection.id, set())
+        wanted = self.pending.pop(connection.id, set()) | ({key} - looked)
+        if wanted:
+            self.by_key.setdefault(connection.id, {}).update(
+                self.issues.find_by_keys(self.tenant, connection.id, wanted)
+            )
+            looked.update(wanted)
+        return self.by_key.get(connection.id, {}).get(key)
 
 
 def scope_issues(issues: Issues, tenant: str, connection_id: str) -> tuple[list[Issue], bool]:
@@ -245,6 +265,7 @@ class TestRunService:
         named = self._named(connections, meta.connection)
         previous = self.runs.latest(tenant, meta.suite, {case_id(*c.identity) for c in report.cases})
         finder = _Finder(tenant, self.issues, connections, self._forge(tenant, meta, named, connections))
+        finder.prefetch(key for case in report.cases for key in case.issue_keys)
         run_id, now = new_id(RUN_PREFIX), self.clock()
         cases = [self._case(meta, case, previous, finder) for case in report.cases]
         links_created = self._link(tenant, cases, previous, actor, f"test_run:{run_id}")

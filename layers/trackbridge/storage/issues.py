@@ -18,14 +18,15 @@ sync's unconditional batch of new items never buries it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from trackbridge.domain.errors import NotFound
 from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
-from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
+from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from trackbridge.domain.sync_plan import StoredVersion
 from trackbridge.domain.times import from_iso, to_iso
+from trackbridge.storage.cursors import encode_cursor
 from trackbridge.storage.keys import (
     COMMENT_PREFIX,
     GSI1,
@@ -37,6 +38,7 @@ from trackbridge.storage.keys import (
     GSI3,
     GSI3_PK,
     GSI3_SK,
+    INDEX_KEYS,
     ISSUE_PREFIX,
     PK,
     SK,
@@ -46,12 +48,14 @@ from trackbridge.storage.keys import (
     comment_sk,
     comments_of_connection_gsi3pk,
     connection_pk,
+    issue_key_sk,
     issue_pk,
     issue_sk,
     issues_by_status_gsi2pk,
     issues_by_updated_gsi1pk,
     issues_of_connection_by_updated_gsi3pk,
     sprint_sk,
+    tenant_pk,
     updated_sort_key,
     user_sk,
     worklog_sk,
@@ -60,6 +64,10 @@ from trackbridge.storage.mapping import datetime_or_none, iso_or_none
 from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import Item, Table
 from trackbridge.storage.write_journal import WriteOutcome, put_if_newer, write_outside_sync
+
+# Index items a filtered listing reads per page at most (``IssueRepository.list_matching``): ten queries of
+# 100, about 1 MB of listed attributes; the page then ends early and its cursor resumes the walk.
+FILTER_READ_BUDGET = 1000
 
 
 def stored_versions(table: Table, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
@@ -109,6 +117,10 @@ class IssueRepository:
             "labels": list(issue.labels),
             "priority": issue.priority,
             "url": issue.url,
+            "issue_type": issue.issue_type,
+            "parent_ref": issue.parent_ref,
+            "sub_issue_refs": list(issue.sub_issue_refs),
+            "blocked_by_refs": list(issue.blocked_by_refs),
             "created_at": to_iso(issue.created_at),
             "updated_at": updated,
             "deleted_at": iso_or_none(issue.deleted_at),
@@ -140,6 +152,11 @@ class IssueRepository:
             labels=item["labels"],
             priority=item.get("priority"),
             url=item.get("url"),
+            # Items stored before these fields existed have none of them.
+            issue_type=item.get("issue_type"),
+            parent_ref=item.get("parent_ref"),
+            sub_issue_refs=item.get("sub_issue_refs") or [],
+            blocked_by_refs=item.get("blocked_by_refs") or [],
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
             deleted_at=datetime_or_none(item.get("deleted_at")),
@@ -156,6 +173,22 @@ class IssueRepository:
         if item is None:
             raise NotFound(f"no issue {external_id!r}", details={"external_id": external_id})
         return self.model(item)
+
+    def find_by_keys(self, tenant: str, connection_id: str, keys: Iterable[str]) -> dict[str, Issue]:
+        """``key -> issue`` (without its body, tombstones included) for the Jira-style keys (``ACME-12``)
+        of ``keys`` that name a stored issue of the connection: their ``KEY#`` pointers, then the issues,
+        two batch reads per 100 keys whatever the connection's size. A forge's ``#12`` has no pointer: its
+        issue is found by id (``get``)."""
+        partition = connection_pk(tenant, connection_id)
+        pointers = self.table.batch_get(
+            [(partition, issue_key_sk(key)) for key in dict.fromkeys(keys)], attributes=("key", "external_id")
+        )
+        by_issue: dict[tuple[str, str], list[str]] = {}  # a moved issue has a pointer per key it had
+        for pointer in pointers.values():
+            issue_key = (partition, issue_sk(str(pointer["external_id"])))
+            by_issue.setdefault(issue_key, []).append(str(pointer["key"]))
+        issues = self.table.batch_get(list(by_issue), attributes=self.LISTED_ATTRIBUTES)
+        return {key: self.model(item) for found, item in issues.items() for key in by_issue[found]}
 
     def list_for_connection(
         self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
@@ -237,6 +270,73 @@ class IssueRepository:
         """Issues of one connection, most recently updated first (GSI3); bodies only ``with_body``."""
         partition = issues_of_connection_by_updated_gsi3pk(tenant, connection_id)
         return self._by_updated(tenant, GSI3, partition, since, limit, cursor, with_body)
+
+    @staticmethod
+    def connection_cursor(tenant: str, issue: Issue) -> str:
+        """The cursor of :meth:`list_connection_updated` that resumes right after ``issue`` (its GSI3 and
+        table keys, all derived from the issue): a reader that stops mid-page (an export at its size budget)
+        hands it out instead of the page's own."""
+        updated = updated_sort_key(to_iso(issue.updated_at), issue.ref)
+        pk, sk = IssueRepository.key(tenant, issue)
+        gsi_pk = issues_of_connection_by_updated_gsi3pk(tenant, issue.connection_id)
+        return encode_cursor({PK: pk, SK: sk, GSI3_PK: gsi_pk, GSI3_SK: updated})
+
+    def list_matching(
+        self,
+        tenant: str,
+        keep: Callable[[Issue], bool],
+        *,
+        connection_id: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        with_body: bool = False,
+        read_budget: int = FILTER_READ_BUDGET,
+    ) -> Page[Issue]:
+        """Issues ``keep`` accepts, most recently updated first, read from the narrowest index the key
+        filters allow: a connection's issues (GSI3), else live issues of a status category (GSI2), else the
+        tenant's (GSI1); a category given with a connection is checked by ``keep`` like any other filter.
+
+        At most ``read_budget`` index items are read per page (pages of 100): a selective filter may so
+        answer fewer than ``limit`` issues, or none, with a ``next_cursor`` that resumes exactly after the
+        last item read. When the page fills mid-read, the cursor is that of the last issue kept, so nothing
+        read after it is lost. Bodies are read ``with_body`` (``keep`` may need them: a text search)."""
+        if connection_id is not None:
+            index, partition = GSI3, issues_of_connection_by_updated_gsi3pk(tenant, connection_id)
+        elif category is not None:
+            index, partition = GSI2, issues_by_status_gsi2pk(tenant, category)
+        else:
+            index, partition = GSI1, issues_by_updated_gsi1pk(tenant)
+        key_attributes = (PK, SK, *INDEX_KEYS[index])
+        attributes = (*self.LISTED_ATTRIBUTES, "body") if with_body else self.LISTED_ATTRIBUTES
+        found: list[Issue] = []
+        left = max(1, read_budget)
+        while left > 0:
+            items, next_cursor = self.table.query(
+                partition=partition,
+                index=index,
+                sk_after=to_iso(since) if since else None,
+                forward=False,
+                limit=min(MAX_PAGE_SIZE, left),
+                cursor=cursor,
+                tenant_prefix=tenant_pk(tenant),
+                attributes=attributes,
+            )
+            left -= MAX_PAGE_SIZE
+            for n, item in enumerate(items):
+                issue = self.model(item)
+                if not keep(issue):
+                    continue
+                found.append(issue)
+                if len(found) == limit:
+                    last = n == len(items) - 1
+                    resume = next_cursor if last else encode_cursor({a: item[a] for a in key_attributes})
+                    return Page[Issue](items=found, next_cursor=resume)
+            cursor = next_cursor
+            if cursor is None:
+                break
+        return Page[Issue](items=found, next_cursor=cursor)
 
 
 class CommentRepository:

@@ -194,3 +194,14 @@ def event_pk(tenant: str) -> str:
 
 def event_sk(event_id: str) -> str:
     return f"EVENT#{event_id}"
+
+
+# --- Added with the query API (issue 19). ---
+
+ISSUE_KEY_PREFIX = "KEY#"
+
+
+def issue_key_sk(key: str) -> str:
+    """An issue's pointer by the key people use (``ACME-12``), beside its issue in the connection's
+    partition: a Jira key resolves with one read instead of a walk of the connection's issues."""
+    return f"{ISSUE_KEY_PREFIX}{key}"

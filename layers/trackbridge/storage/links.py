@@ -19,8 +19,8 @@ pull/merge request of a connection's repository that names no synced issue is ke
 connection's issues can meet it), the tenant first as in every key, one item per reference and object (a
 rescan finds the same item). It goes when the reference resolves and its link is made.
 
-Jira keys (``ACME-12``) are resolved by :meth:`LinkRepository.issue_refs_by_key`, which reads a connection's
-issue keys (projected, 1000 a query) until every wanted key is found: a key index would make it one read.
+Jira keys (``ACME-12``) are resolved by :meth:`LinkRepository.issue_refs_by_key` through the issues' key
+pointers (``KEY#{key}`` beside each issue): two batch reads per 100 keys, whatever the connection's size.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, Page
 from trackbridge.domain.times import UtcDatetime, from_iso, to_iso
 from trackbridge.storage.issues import IssueRepository
 from trackbridge.storage.keys import (
-    ISSUE_PREFIX,
     LINK_PREFIX,
     PK,
     SK,
@@ -56,9 +55,6 @@ from trackbridge.storage.table import ConditionFailed, Item, Table, TransactItem
 
 REFRESHED_SK = "REFRESHED"
 UNRESOLVED_PREFIX = "REF#"
-# Issue keys read per query when Jira keys are resolved, and how many queries at most (100,000 issues).
-KEY_PAGE = 1000
-MAX_KEY_PAGES = 100
 
 
 def unresolved_pk(tenant: str, connection_id: str) -> str:
@@ -246,28 +242,10 @@ class LinkRepository:
         )
 
     def issue_refs_by_key(self, tenant: str, connection_id: str, keys: Iterable[str]) -> dict[str, str]:
-        """``key -> issue ref`` for the live synced issues of the connection among ``keys`` (``ACME-12``)."""
-        wanted = set(keys)
-        found: dict[str, str] = {}
-        cursor: str | None = None
-        for _ in range(MAX_KEY_PAGES):
-            if not wanted - found.keys():
-                break
-            items, cursor = self.table.query(
-                partition=connection_pk(tenant, connection_id),
-                sk_prefix=ISSUE_PREFIX,
-                limit=KEY_PAGE,
-                cursor=cursor,
-                tenant_prefix=tenant_pk(tenant),
-                attributes=("key", "ref", "deleted_at"),
-            )
-            for item in items:
-                key = item.get("key")
-                if key in wanted and not item.get("deleted_at"):
-                    found[str(key)] = str(item["ref"])
-            if cursor is None:
-                break
-        return found
+        """``key -> issue ref`` for the live synced issues of the connection among ``keys`` (``ACME-12``):
+        the issues' key pointers, two batch reads per 100 keys (``IssueRepository.find_by_keys``)."""
+        found = IssueRepository(self.table).find_by_keys(tenant, connection_id, keys)
+        return {key: issue.ref for key, issue in found.items() if issue.deleted_at is None}
 
     def linked_issues(self, tenant: str, wanted: Mapping[str, tuple[str, str]]) -> dict[str, LinkedIssue]:
         """For each issue ref of ``wanted`` (``ref -> (connection_id, external_id)``): its synced copy without

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from trackbridge.domain.sync_plan import StoredVersion, earlier_write, write_mark
-from trackbridge.storage.keys import PK, SK, TTL_ATTRIBUTE
+from trackbridge.storage.keys import PK, SK, TTL_ATTRIBUTE, issue_key_sk
 from trackbridge.storage.sync import SYNC_MARK
 from trackbridge.storage.table import ConditionFailed, Item, Table
 
@@ -110,9 +110,38 @@ def journal_record(item: Item, *, now: float) -> Item:
 
 def write_outside_sync(table: Table, item: Item, *, clock: Callable[[], float] = time.time) -> WriteOutcome:
     """Store ``item`` (an issue or comment in its table shape) from outside a sync: journal, then the
-    conditional put. A journal record already holding a newer version stays (the condition fails)."""
+    conditional put, then the issue's key pointer (:func:`key_pointer`) when the put landed. A journal
+    record already holding a newer version stays (the condition fails)."""
     put_if_newer(table, journal_record(item, now=clock()))
-    return put_if_newer(table, item)
+    outcome = put_if_newer(table, item)
+    pointer = key_pointer(item)
+    if outcome != "unchanged" and pointer is not None:
+        table.put(pointer)
+    return outcome
+
+
+def key_pointer(item: Item) -> Item | None:
+    """The ``KEY#{key}`` pointer of a stored issue whose key its ref does not tell (Jira's ``ACME-12`` for
+    issue id 10012), else None: a forge's ``#12`` is issue 12, found by its id without a pointer.
+
+    The pointer maps a key to the issue's external id, which never changes, so writing it is idempotent
+    and needs no condition; it is written with each version of the issue that lands (a Jira issue moved
+    to another project gets a pointer for its new key, and its old key still finds it, as Jira's own
+    redirects do). A tombstone keeps its pointer: readers check ``deleted_at`` on the issue itself.
+    """
+    if item.get("entity") != "issue" or item.get("deleted_at"):
+        return None
+    key, ref = str(item.get("key") or ""), str(item.get("ref") or "")
+    if not key or ref.endswith(f".{key.removeprefix('#')}"):
+        return None
+    return {
+        PK: item[PK],
+        SK: issue_key_sk(key),
+        "entity": "issue_key",
+        "key": key,
+        "ref": ref,
+        "external_id": item["external_id"],
+    }
 
 
 def restore_outside_writes(table: Table, keys: Sequence[Key]) -> set[Key]:
@@ -136,6 +165,7 @@ __all__ = [
     "WriteOutcome",
     "journal_key",
     "journal_record",
+    "key_pointer",
     "put_if_newer",
     "restore_outside_writes",
     "write_outside_sync",

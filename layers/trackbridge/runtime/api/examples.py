@@ -326,9 +326,11 @@ SCHEMA_EXAMPLES: Final[Mapping[str, Any]] = {
     "SyncStates": {
         "items": [
             {
+                "connection_id": CONNECTION_ID,
                 "entity": "issues",
                 "status": "idle",
                 "high_water": "2026-03-04T16:40:12Z",
+                "signpost": None,
                 "phase": None,
                 "last_operation_id": OPERATION_ID,
                 "last_success_at": "2026-03-04T16:40:31Z",

@@ -49,7 +49,7 @@ from trackbridge.storage.issues import CommentRepository, IssueRepository, put_i
 from trackbridge.storage.keys import PK, SK
 from trackbridge.storage.sync import SYNC_MARK, stored_sync_versions
 from trackbridge.storage.table import Item, Table
-from trackbridge.storage.write_journal import restore_outside_writes
+from trackbridge.storage.write_journal import key_pointer, restore_outside_writes
 
 Synced = Issue | Comment
 _T = TypeVar("_T")
@@ -59,8 +59,8 @@ _BATCH = 25
 _READ_BATCH = 100
 
 
-def _chunks(keys: Sequence[Key], size: int) -> list[list[Key]]:
-    return [list(keys[start : start + size]) for start in range(0, len(keys), size)]
+def _chunks(things: Sequence[_T], size: int) -> list[list[_T]]:
+    return [list(things[start : start + size]) for start in range(0, len(things), size)]
 
 
 def entity_of(obj: Synced) -> Entity:
@@ -240,6 +240,7 @@ class ItemWriter:
             for n in batched:
                 if (items[n][PK], items[n][SK]) in won:
                     outcomes[n] = "unchanged"
+        self._put_key_pointers([items[n] for n in items if outcomes[n] in ("created", "updated")])
         counts = WriteCounts()
         for obj, stored, seen_before, outcome in zip(objects, versions, flags, outcomes, strict=True):
             earlier = earlier_write(stored, self.operation_id)
@@ -251,6 +252,14 @@ class ItemWriter:
                 outcome = "deleted"
             counts.count(entity_of(obj), count_write(outcome, met=seen_before, earlier=earlier))
         return counts
+
+    def _put_key_pointers(self, written: Sequence[Item]) -> None:
+        """The key pointers of the issues this call wrote (``storage.write_journal.key_pointer``), in
+        unconditional batches of 25: a pointer only maps a key to an external id, so any copy is right.
+        One small item per new or changed Jira issue; none for forge issues, whose key is their id."""
+        pointers = [p for p in map(key_pointer, written) if p is not None]
+        if pointers:
+            self._run([partial(self.store.put_absent, chunk) for chunk in _chunks(pointers, _BATCH)])
 
     def _marked(self, obj: Synced, decision: WriteDecision, tombstone: bool) -> Item:
         item = _item(self.tenant, obj)
