@@ -6,7 +6,9 @@ allows, passes its ``context`` on as ``requestContext.authorizer`` to the API fu
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ import pytest
 
 from functions.api import handler as api_handler
 from functions.authorizer import handler as authorizer_handler
+from infra.definition import ENV
+from infra.local.provision import table_request
 from tests.unit.api.support import FakeLambdaContext, rest_event
 from trackbridge.runtime import container
 from trackbridge.runtime.api.app import app
@@ -78,10 +82,26 @@ class ApiClient:
 
 @pytest.fixture(scope="module")
 def stack(local_resources: LocalResources) -> Iterator[LocalResources]:
-    # Objects cached by earlier tests of this process may point elsewhere: start from the provisioned env.
+    """The session's resources with a DynamoDB table of this module's own, removed afterwards.
+
+    On one shared table every test's items stayed for the session, and moto deep-copies a whole table for
+    each transaction: a worker running the API tests grew by about 1 GB a minute and was killed for memory
+    in a full run. A module's own table keeps both the copies and what outlives the module small.
+    """
+    name = local_resources.client("dynamodb").create_table(**table_request(f"api{uuid.uuid4().hex[:8]}"))[
+        "TableDescription"
+    ]["TableName"]
+    previous = os.environ[ENV.table]
+    os.environ[ENV.table] = name
+    # Objects cached by earlier tests of this process may point elsewhere: start from this env.
     container.reset()
-    yield local_resources
-    app.dependency_overrides.clear()
+    try:
+        yield dataclasses.replace(local_resources, table_name=name)
+    finally:
+        app.dependency_overrides.clear()
+        os.environ[ENV.table] = previous
+        container.reset()
+        local_resources.client("dynamodb").delete_table(TableName=name)
 
 
 @pytest.fixture
