@@ -25,6 +25,7 @@ where ``key`` is the base64-decoded part of a ``whsec_...`` secret, or the secre
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -141,7 +142,7 @@ def _quoted(response: httpx.Response) -> str:
         return ""
 
 
-class HttpChannel:
+class HttpChannel(ABC):
     """One POST of a JSON body to a URL through the outbound policy's client; subclasses say what to send
     (:meth:`body`, :meth:`headers`) and what a refusal means (:meth:`refusal`)."""
 
@@ -151,8 +152,9 @@ class HttpChannel:
         self.http = http
         self._url = url  # a credential: never in a message or a log line
 
+    @abstractmethod
     def body(self, message: AlertMessage, delivery_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """The JSON payload this receiver expects."""
 
     def headers(self, raw: bytes, delivery_id: str) -> dict[str, str]:
         return {}
