@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trackbridge.domain.links import ObjectRef
+from trackbridge.domain.storable import StorableMap
 from trackbridge.domain.times import UtcDatetime
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class IssueFields(BaseModel):
         None, max_length=64, description="the tracker's priority (Jira: High; GitLab: a priority:: label)"
     )
     components: list[str] = Field(default_factory=list, max_length=20, description="Jira component names")
-    fields: dict[str, Any] = Field(
+    fields: StorableMap = Field(
         default_factory=dict,
         max_length=20,
         description='tracker-native fields, e.g. Jira {"customfield_10050": {"value": "api"}}',
@@ -208,7 +209,7 @@ class Event(BaseModel):
     source: str = Field(min_length=1, max_length=256)
     severity: Severity = "medium"
     subject: ObjectRef | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: StorableMap = Field(default_factory=dict)
     occurred_at: UtcDatetime
     received_at: UtcDatetime
     status: Literal["queued", "processed", "ignored", "failed"] = "queued"

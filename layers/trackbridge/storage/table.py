@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from trackbridge.domain.errors import Conflict, DependencyFailure, PayloadTooLarge
+from trackbridge.domain.errors import Conflict, DependencyFailure, PayloadTooLarge, ValidationFailed
 from trackbridge.domain.pagination import MAX_PAGE_SIZE
+from trackbridge.domain.storable import NUMBER_LIMITS
 from trackbridge.storage.cursors import decode_cursor, encode_cursor
 from trackbridge.storage.keys import INDEX_KEYS, PK, SK, TTL_ATTRIBUTE
 
@@ -79,7 +80,12 @@ def _from_wire_value(value: Any) -> Any:
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_wire_value(v)) for k, v in item.items()}
+    try:
+        return {k: _serializer.serialize(_to_wire_value(v)) for k, v in item.items()}
+    except DecimalException:
+        # boto3's traps: a number DynamoDB cannot hold. Models refuse these with the field's name
+        # (domain.storable); this is the net under any that does not.
+        raise ValidationFailed(f"a number cannot be stored: {NUMBER_LIMITS}") from None
 
 
 def _number(text: str) -> int | float:

@@ -189,6 +189,9 @@ def test_a_cloudwatch_alarm_as_eventbridge_sends_it_is_accepted(
         ({k: v for k, v in drift_event().items() if k != "source"}, "body.source"),
         (drift_event(severity="apocalyptic"), "body.severity"),
         (drift_event(data=[1, 2]), "body.data"),
+        # What DynamoDB cannot hold is refused here, not a 500 at the write
+        (drift_event(data={"lag": 1e-200}), "body.data"),
+        (drift_event(data={"nested": {"": 1}}), "body.data"),
         (drift_event(tenant="someone-else"), "body.tenant"),
         (drift_event(unexpected=1), "body.unexpected"),
         (

@@ -36,6 +36,13 @@ def connection_id(api: ApiClient, tenant: str) -> str:
     return container.connection_repository().create(tenant, connection).id
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
 def rule_body(connection_id: str, /, **changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": "cpu-high",
@@ -75,6 +82,42 @@ def test_a_rule_is_created_read_listed_replaced_and_deleted(api: ApiClient, conn
     assert stale.status == 409
     assert stale.body["error"]["code"] == "VERSION_CONFLICT"
     assert api.call("DELETE", "/v1/rules/cpu-high").status == 204
+    assert api.call("GET", "/v1/rules/cpu-high").status == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"customfield_1": 1e-200}, "customfield_1: at most 38 significant digits"),
+        ({"customfield_1": 1.7976931348623157e308}, "at most 38 significant digits"),
+        ({"customfield_1": {"": {}}}, "customfield_1 has an empty key"),
+        ({"customfield_1": _nested(40)}, "nests deeper than 30 levels"),
+    ],
+)
+def test_native_fields_dynamodb_cannot_hold_are_refused_and_nothing_is_stored(
+    api: ApiClient, connection_id: str, fields: dict[str, Any], says: str
+) -> None:
+    # Given: a built-in rule whose tracker-native fields hold what DynamoDB cannot store
+    body = {
+        "from_builtin": "performance-regression",
+        "connection_id": connection_id,
+        "issue": {"fields": fields},
+    }
+
+    # When: it is saved
+    answer = api.call("POST", "/v1/rules:from-builtin", body=body)
+
+    # Then: a 422 names the field and what is wrong, and reading the rule finds nothing (not a 500)
+    assert answer.status == 422, answer.body
+    assert error_of(answer)["path"].startswith("body.issue.fields")
+    assert says in answer.body["error"]["message"]
+    assert api.call("GET", "/v1/rules/performance-regression").status == 404
+
+
+def test_an_unpaired_surrogate_in_a_body_is_a_400(api: ApiClient, connection_id: str) -> None:
+    answer = api.call("POST", "/v1/rules", body=rule_body(connection_id, labels=["\ud800"]))
+    assert answer.status == 400, answer.body
+    assert "surrogate" in answer.body["error"]["message"]
     assert api.call("GET", "/v1/rules/cpu-high").status == 404
 
 

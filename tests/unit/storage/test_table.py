@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from trackbridge.domain.errors import Conflict, DependencyFailure, PayloadTooLarge
+from trackbridge.domain.errors import Conflict, DependencyFailure, PayloadTooLarge, ValidationFailed
 from trackbridge.storage.table import ConditionFailed, _translate, deserialize, serialize
 
 
@@ -27,6 +27,12 @@ def test_values_survive_the_round_trip() -> None:
     assert wire["f"] == {"N": "0.25"}
     assert deserialize(wire) == item
     assert isinstance(deserialize(serialize({"i": 3}))["i"], int)
+
+
+@pytest.mark.parametrize("number", [1e-200, 1.7976931348623157e308, 10**40])
+def test_a_number_dynamodb_cannot_hold_is_a_validation_failure_not_a_crash(number: float) -> None:
+    with pytest.raises(ValidationFailed, match="38 significant digits"):
+        serialize({"m": {"x": [number]}})
 
 
 def test_unmapped_values_are_refused() -> None:

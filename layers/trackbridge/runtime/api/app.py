@@ -81,12 +81,23 @@ OAUTH_CALLBACK_PATH = "/v1/oauth/jira/callback"  # the user's browser, back from
 PUBLIC_PATHS = frozenset({HEALTH_PATH, OPENAPI_PATH, DOCS_PATH, OAUTH_CALLBACK_PATH})
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        parsed = json.loads(text)
     except RecursionError:
         # Powertools turns a JSONDecodeError into our 400; a body nested past the recursion limit is as bad.
         raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    if _SURROGATE_ESCAPE.search(text):
+        # JSON's grammar lets "\ud800" stand alone, but it is no character: nothing downstream can encode
+        # it (DynamoDB, a tracker, a log line). Paired surrogates (an emoji) encode and pass.
+        try:
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise json.JSONDecodeError("a string holds an unpaired UTF-16 surrogate", text, 0) from exc
+    return parsed
 
 
 class _Resolver(APIGatewayRestResolver):

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from trackbridge.domain.automation import Event, Severity
 from trackbridge.domain.errors import InvalidInput
 from trackbridge.domain.links import ObjectRef
+from trackbridge.domain.storable import StorableMap
 from trackbridge.domain.times import UtcDatetime, utcnow
 
 ALARM_EVENT_TYPE: Final = "cloudwatch.alarm"
@@ -65,7 +66,7 @@ class EventIn(BaseModel):
     source: str = Field(min_length=1, max_length=256)
     severity: Severity = "medium"
     subject: ObjectRef | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: StorableMap = Field(default_factory=dict)
     occurred_at: UtcDatetime | None = None
     resolved: bool = Field(False, description="true: the condition the event reported has cleared")
     tenant: str | None = Field(None, description="custom bus only: the tenant the event belongs to")
