@@ -423,6 +423,10 @@ class WorklogRepository:
         self.table = table
 
     @staticmethod
+    def key(tenant: str, worklog: Worklog) -> tuple[str, str]:
+        return issue_pk(tenant, worklog.issue_ref), worklog_sk(worklog.id)
+
+    @staticmethod
     def item(tenant: str, worklog: Worklog) -> Item:
         return {
             PK: issue_pk(tenant, worklog.issue_ref),

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.errors import PayloadTooLarge
-from trackbridge.domain.issues import Comment, Issue
+from trackbridge.domain.issues import Comment, Issue, Worklog
 from trackbridge.domain.sync import Counters
 from trackbridge.domain.sync_plan import (
     StoredVersion,
@@ -45,13 +45,41 @@ from trackbridge.domain.sync_plan import (
 )
 from trackbridge.runtime.sync.checkpoint import MAX_ERRORS_KEPT
 from trackbridge.runtime.sync.ports import Key, PutOutcome, SyncedItemStore
-from trackbridge.storage.issues import CommentRepository, IssueRepository, put_if_newer
+from trackbridge.storage.issues import CommentRepository, IssueRepository, WorklogRepository, put_if_newer
 from trackbridge.storage.keys import PK, SK
 from trackbridge.storage.sync import SYNC_MARK, stored_sync_versions
 from trackbridge.storage.table import Item, Table
 from trackbridge.storage.write_journal import key_pointer, restore_outside_writes
 
-Synced = Issue | Comment
+Synced = Issue | Comment | Worklog
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedKind:
+    """What the writer needs to know about one kind of synced item: the entity it is counted under, its
+    table key and item (its repository's), and what an error report names it by. A new synced entity is
+    one entry in :data:`SYNCED_KINDS` (its model must carry ``updated_at`` and a content hash)."""
+
+    entity: Entity
+    key: Callable[[str, Any], tuple[str, str]]
+    item: Callable[[str, Any], Item]
+    label: Callable[[Any], str]
+
+
+SYNCED_KINDS: dict[type[Any], SyncedKind] = {
+    Issue: SyncedKind("issues", IssueRepository.key, IssueRepository.item, lambda issue: issue.ref),
+    Comment: SyncedKind("comments", CommentRepository.key, CommentRepository.item, lambda c: c.id),
+    Worklog: SyncedKind("worklogs", WorklogRepository.key, WorklogRepository.item, lambda w: w.id),
+}
+
+
+def kind_of(obj: Any) -> SyncedKind:
+    try:
+        return SYNCED_KINDS[type(obj)]
+    except KeyError:
+        raise TypeError(f"the sync writer stores no {type(obj).__name__}") from None
+
+
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 # Items per BatchWriteItem request and keys per BatchGetItem request (DynamoDB's limits).
@@ -64,7 +92,7 @@ def _chunks(things: Sequence[_T], size: int) -> list[list[_T]]:
 
 
 def entity_of(obj: Synced) -> Entity:
-    return "issues" if isinstance(obj, Issue) else "comments"
+    return kind_of(obj).entity
 
 
 @dataclass
@@ -147,15 +175,11 @@ class TableItems:
 
 
 def _key(tenant: str, obj: Synced) -> tuple[str, str]:
-    if isinstance(obj, Issue):
-        return IssueRepository.key(tenant, obj)
-    return CommentRepository.key(tenant, obj)
+    return kind_of(obj).key(tenant, obj)
 
 
 def _item(tenant: str, obj: Synced) -> Item:
-    if isinstance(obj, Issue):
-        return IssueRepository.item(tenant, obj)
-    return CommentRepository.item(tenant, obj)
+    return kind_of(obj).item(tenant, obj)
 
 
 class ItemWriter:
@@ -246,7 +270,7 @@ class ItemWriter:
             earlier = earlier_write(stored, self.operation_id)
             if isinstance(outcome, dict):
                 if len(counts.errors) < MAX_ERRORS_KEPT:
-                    counts.errors.append({**outcome, "item": obj.ref if isinstance(obj, Issue) else obj.id})
+                    counts.errors.append({**outcome, "item": kind_of(obj).label(obj)})
                 outcome = "failed"
             elif tombstones and outcome in ("created", "updated"):
                 outcome = "deleted"
@@ -302,4 +326,13 @@ class ItemWriter:
             }
 
 
-__all__ = ["MAX_ERRORS_KEPT", "ItemWriter", "TableItems", "WriteCounts", "entity_of"]
+__all__ = [
+    "MAX_ERRORS_KEPT",
+    "SYNCED_KINDS",
+    "ItemWriter",
+    "SyncedKind",
+    "TableItems",
+    "WriteCounts",
+    "entity_of",
+    "kind_of",
+]
