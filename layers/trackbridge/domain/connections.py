@@ -245,7 +245,7 @@ class ConnectionCreate(BaseModel):
         description=f"incremental syncs on this schedule; absent: `{DEFAULT_SCHEDULE_EXPRESSION}`, "
         "null: none (manual and webhook-driven syncs only)",
     )
-    entities: list[Entity] | None = Field(None, max_length=5)
+    entities: list[Entity] | None = Field(None, max_length=8)
     include_closed: bool = True
     register_webhook: bool = Field(
         False,
@@ -297,7 +297,7 @@ class ConnectionPatch(BaseModel):
         None, description="write-only: becomes the signing secret; the previous one stays valid for rotation"
     )
     schedule: Schedule | None = None
-    entities: list[Entity] | None = Field(None, max_length=5)
+    entities: list[Entity] | None = Field(None, max_length=8)
     include_closed: bool | None = None
 
 

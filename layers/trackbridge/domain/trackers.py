@@ -32,7 +32,7 @@ from trackbridge.domain.errors import ValidationFailed
 # checks them; tests/unit/test_tracker_declarations.py holds it equal to TRACKERS' keys.
 TrackerName = Literal["github", "gitlab", "jira"]
 # Every entity trackbridge has a model for; a tracker declares the ones it syncs (TrackerSpec.entities).
-Entity = Literal["issues", "comments", "worklogs", "sprints", "users", "advisories"]
+Entity = Literal["issues", "comments", "worklogs", "changelogs", "sprints", "users", "advisories", "activity"]
 StatusCategory = Literal["todo", "in_progress", "done"]
 # How a connection authenticates: a token (GitHub, GitLab), e-mail + API token (Jira's basic auth), or
 # OAuth 2.0, whose tokens arrive after the connection is created.
