@@ -85,6 +85,8 @@ synth: setup
 
 bench: setup
 	$(PY) -m benchmarks.sync_requests $(BENCH_ARGS)
+	$(PY) -m benchmarks.activity_requests
+	$(PY) -m benchmarks.catalog_requests
 	$(PY) -m benchmarks.list_issues
 	$(PY) -m benchmarks.webhooks $(WEBHOOK_BENCH_ARGS)
 	$(PY) -m benchmarks.auto_issue_storm $(AUTO_ISSUE_BENCH_ARGS)

@@ -155,21 +155,27 @@ class _Budget:
         return 900_000
 
 
-def _child(spec: dict[str, Any]) -> dict[str, Any]:
+def _patient_client() -> Any:
+    """A DynamoDB client with long timeouts and no retries: a slow moto call must not be retried into a
+    false conflict."""
     import boto3
     from botocore.config import Config
 
-    from trackbridge.runtime import aws, container
+    from trackbridge.runtime import aws
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 1}, read_timeout=600, max_pool_connections=32
+    )
+    return boto3.session.Session().client("dynamodb", region_name=aws.get_settings().region, config=config)
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    from trackbridge.runtime import container
     from trackbridge.runtime.sync.adapters import default_adapter_factory
     from trackbridge.storage.table import Table
 
     container.reset()
-    # Long timeouts and no retries: a slow moto call must not be retried into a false conflict.
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 1}, read_timeout=600, max_pool_connections=32
-    )
-    region = aws.get_settings().region
-    client = boto3.session.Session().client("dynamodb", region_name=region, config=config)
+    client = _patient_client()
     counting = _CountingClient(client, delay_s=float(spec.get("latency_ms", 0)) / 1000)
     main_table = container.table().name
     table = Table(counting, spec.get("table") or main_table)
@@ -639,6 +645,134 @@ def run_provider(
         bench.drop_table(main_table)
 
 
+# ------------------------------------------------------------------------ opt-in entities (issue 19)
+# Jira's worklogs and changelogs, each synced as its own operation so that its ``requests`` are its own.
+ENTITY_ISSUES = 2_000
+ENTITY_WORKLOGS_PER_ISSUE = 2
+# Jira's ids-per-call limits: /worklog/list and /changelog/bulkfetch.
+FEED_BATCH = 1_000
+
+
+@dataclass
+class EntityRow:
+    """One measured pass of an opt-in entity: its requests against its floor, and how the floor is made."""
+
+    entity: str
+    mode: str
+    requests: int
+    floor: int
+    how: str
+    counted: dict[str, int]
+
+
+def _jira_entity_changes(tracker: Any, keys: list[str]) -> tuple[int, int]:
+    """1 % of the open issues (at least one) get a worklog and are closed, one worklog goes;
+    then the feeds' held-back minute passes. Returns (worklogs changed, issues changed)."""
+    from infra.local.trackers.jira._state import DONE
+
+    keys = [key for key in keys if getattr(tracker.state.find(key), "status_id", DONE) != DONE]
+    wanted = max(1, round(len(keys) * ESTIMATE_CHANGED_SHARE))
+    for key in keys[:wanted]:
+        tracker.mutate("worklog", key=key, seconds=600)
+        tracker.close_issue(key)
+    victim = tracker.state.worklogs[min(tracker.state.worklogs)]
+    changed = {*keys[:wanted], tracker.state.key(tracker.state.issue(victim.issue_id))}
+    tracker.mutate("delete_worklog", worklog_id=str(victim.id))
+    tracker.clock.advance(120)
+    return wanted + 1, len(changed)
+
+
+def run_jira_entities(issues: int) -> tuple[int, list[EntityRow]]:
+    """Full then incremental syncs of ``worklogs`` and ``changelogs`` against their floors (in-process: the
+    requests are the measure here, not time or memory). Returns (worklogs seeded, rows)."""
+    import math
+
+    from infra.local.trackers import SANDBOXES
+    from trackbridge.domain.sync_plan import SyncRequest
+    from trackbridge.runtime import container
+    from trackbridge.storage.table import Table
+
+    _fresh_table(f"benchentities{uuid.uuid4().hex[:6]}")
+    table = Table(_patient_client(), container.table().name)
+    tracker = SANDBOXES["jira"](
+        seed="bench",
+        issues=issues,
+        comments_per_issue=0,
+        worklogs_per_issue=ENTITY_WORKLOGS_PER_ISSUE,
+        closed_ratio=0.3,
+        rate_limit=10**9,
+    ).start()
+    rows: list[EntityRow] = []
+    try:
+        _allow(tracker)
+        tenant = f"bench-entities-{uuid.uuid4().hex[:8]}"
+        connection = _connection("jira", tracker, tenant)
+
+        def sync(mode: str, entity: str) -> tuple[int, dict[str, int], dict[str, int]]:
+            tracker.reset_requests()
+            request = SyncRequest.model_validate({"mode": mode, "entities": [entity]})
+            op = run_operation(table, connection, tenant, request)
+            if op.status != "Completed":
+                raise RuntimeError(f"the {entity} {mode} sync ended {op.status}: {op.results.errors}")
+            counted = op.results.by_entity.get(entity)
+            return op.requests, tracker.requests()["by_route"], counted.model_dump() if counted else {}
+
+        _, listed, _ = _counts(tracker)
+        seeded = len(tracker.state.worklogs)
+        sync("full", "issues")
+        requests, routes, counted = sync("full", "worklogs")
+        pages = tracker.full_sync_floor(listed, 0)
+        feeds = sum(n for route, n in routes.items() if "/worklog/" in route and "/issue/" not in route)
+        rows.append(
+            EntityRow(
+                "worklogs", "full", requests, pages + feeds,
+                f"search pages ceil({listed:,}/50) + catch-up feed and list calls {feeds}", counted,
+            )
+        )  # fmt: skip
+        requests, _, counted = sync("full", "changelogs")
+        rows.append(
+            EntityRow(
+                "changelogs", "full", requests, math.ceil(listed / FEED_BATCH),
+                f"ceil({listed:,} issues / {FEED_BATCH:,})", counted,
+            )
+        )  # fmt: skip
+        keys = sorted(tracker.state.key(i) for i in tracker.state.live_issues())
+        changed_worklogs, changed_issues = _jira_entity_changes(tracker, keys)
+        sync("incremental", "issues")
+        requests, routes, counted = sync("incremental", "worklogs")
+        updated_pages = routes.get("GET /rest/api/3/worklog/updated", 0)
+        deleted_pages = routes.get("GET /rest/api/3/worklog/deleted", 0)
+        floor = updated_pages + math.ceil(changed_worklogs / FEED_BATCH) + deleted_pages
+        rows.append(
+            EntityRow(
+                "worklogs", "incremental", requests, floor,
+                f"{changed_worklogs} changed: list ceil({changed_worklogs}/{FEED_BATCH:,}) + "
+                f"updated pages {updated_pages} + deleted pages {deleted_pages}", counted,
+            )
+        )  # fmt: skip
+        requests, _, counted = sync("incremental", "changelogs")
+        rows.append(
+            EntityRow(
+                "changelogs", "incremental", requests, math.ceil(changed_issues / FEED_BATCH),
+                f"ceil({changed_issues} changed issues / {FEED_BATCH:,})", counted,
+            )
+        )  # fmt: skip
+        return seeded, rows
+    finally:
+        tracker.stop()
+
+
+def entity_lines(issues: int, seeded: int, rows: list[EntityRow]) -> list[str]:
+    lines = [f"opt-in entities (jira, {issues:,} issues, {seeded:,} worklogs): requests / floor"]
+    for row in rows:
+        counted = ", ".join(f"{k} {v}" for k, v in row.counted.items() if v and k != "processed")
+        lines.append(
+            f"  {row.entity:<10} {row.mode:<11} {row.requests:>5} / {row.floor:<5} {row.how}"
+            + (f" [{counted}]" if counted else "")
+        )
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------- output
 
 
@@ -856,6 +990,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also a bare run writing with the engine's conditional puts on 8 threads (what the engine adds)",
     )
+    parser.add_argument(
+        "--entity-issues",
+        type=int,
+        default=ENTITY_ISSUES,
+        help=f"issues of the Jira worklogs/changelogs rows (default {ENTITY_ISSUES:,}; 0: no such rows)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -878,6 +1018,7 @@ def main(argv: list[str] | None = None) -> int:
     providers = registered if args.provider == "all" else [args.provider]
     plain: list[ProviderRun] = []
     latency: list[ProviderRun] = []
+    entities: tuple[int, list[EntityRow]] = (0, [])
     try:
         for provider in providers:
             plain.append(
@@ -916,6 +1057,8 @@ def main(argv: list[str] | None = None) -> int:
                     large=True,
                 )
             )
+        if args.entity_issues > 0 and "jira" in providers:
+            entities = run_jira_entities(args.entity_issues)
     finally:
         server.stop()
     default_rss = {r.provider: (float(r.full.result["rss_mb"]), r.listed) for r in plain if not r.large}
@@ -931,6 +1074,10 @@ def main(argv: list[str] | None = None) -> int:
             [_row(r, {}) for r in latency],
         )
     sys.stdout.write("\n")
+    if entities[1]:
+        for line in entity_lines(args.entity_issues, *entities):
+            sys.stdout.write(line + "\n")
+        sys.stdout.write("\n")
     for run in plain:
         for line in cost_lines(run):
             sys.stdout.write(line + "\n")
@@ -949,6 +1096,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"note: {run.provider} peak RSS at {run.issues:,} issues is {ratio:.2f}x the default row "
                     f"(target {TARGET_RSS_RATIO}x)\n"
                 )
+    for row in entities[1]:
+        if row.requests > row.floor:
+            sys.stdout.write(f"note: jira {row.entity} {row.mode} sync is above its floor of {row.floor}\n")
     for problem in problems:
         sys.stdout.write(f"FAILED: {problem}\n")
     return 1 if problems else 0

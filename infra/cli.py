@@ -27,6 +27,7 @@ _COMMANDS: dict[tuple[str, ...], str] = {
     ("maintenance", "run"): "infra.commands.maintenance:run",
     ("link", ""): "infra.commands.links:link",
     ("links", ""): "infra.commands.links:links",
+    ("activity", ""): "infra.commands.activity:activity",
     ("test-runs", "upload"): "infra.commands.test_runs:upload",
     ("coverage", ""): "infra.commands.test_runs:coverage",
     **{
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sync_commands(groups)
     _add_maintenance_commands(groups)
     _add_link_commands(groups)
+    _add_activity_commands(groups)
     _add_test_run_commands(groups)
     _add_schedule_commands(groups)
     _add_dlq_commands(groups)
@@ -179,6 +181,12 @@ def _add_link_commands(groups: argparse._SubParsersAction[argparse.ArgumentParse
     from infra.commands.links import add_link_commands
 
     add_link_commands(groups)
+
+
+def _add_activity_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.commands.activity import add_activity_commands
+
+    add_activity_commands(groups)
 
 
 def _add_test_run_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

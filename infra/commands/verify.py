@@ -3,7 +3,9 @@
 Reads the connection and its credentials where the stack keeps them (DynamoDB and Secrets Manager: the
 embedded stack's when ``.trackbridge/local.json`` exists, else the ambient AWS environment), lists the
 tracker through the connection's adapter, and prints lost / duplicated / stale / wrongly-deleted counts
-(exit 1 if any, 2 for bad input). ``--strict`` also fails on stored live items the tracker no longer has:
+(exit 1 if any, 2 for bad input), each with a line per entity that has findings (issue, comment, worklog,
+transition: worklogs and changelogs are checked when the connection's ``entities`` name them).
+``--strict`` also fails on stored live items the tracker no longer has:
 right after a full sync there must be none; between full syncs some are expected (a GitHub comment deleted
 since), so they are only reported. Credentials are used in memory only and never printed.
 """
@@ -63,6 +65,8 @@ def verify(args: argparse.Namespace) -> int:
                 adapter,
                 include_closed=connection.include_closed,
                 with_comments="comments" in connection.entities,
+                with_worklogs="worklogs" in connection.entities,
+                with_changelogs="changelogs" in connection.entities,
                 strict=args.strict,
             )
     except TrackbridgeError as exc:
@@ -73,6 +77,8 @@ def verify(args: argparse.Namespace) -> int:
     else:
         counts = report.counts()
         sys.stdout.write(" ".join(f"{name}={value}" for name, value in counts.items()) + "\n")
+        for entity, found in report.by_entity().items():
+            sys.stdout.write(f"  {entity}: " + " ".join(f"{k}={v}" for k, v in found.items()) + "\n")
         for name, examples in report.to_dict()["examples"].items():
             sys.stdout.write(f"  {name}: {', '.join(examples[:10])}\n")
     return 0 if report.ok else 1

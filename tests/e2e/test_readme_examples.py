@@ -150,3 +150,50 @@ def test_junit_example_uploads_links_and_reports_coverage(workdir: tuple[Path, L
     for heading in ("issues without tests", "failing tests", "tests on closed issues"):
         assert f"\n{heading}\n" in out
     assert (stack.api_key or "-") not in out, "a key's secret was printed"
+
+
+def test_tracked_users_example_runs_as_written(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+    account = json.loads((root / ".trackbridge" / "local.json").read_text())["trackers"]["jira"]["account_id"]
+
+    out = run_example("tracked-users", root, stack)
+
+    # The first PUT tracks the account and names its backfill; the second tracks nobody again
+    tracked, emptied = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
+    assert tracked["users"] == [account]
+    assert tracked["backfill_users"] == [account]
+    assert tracked["backfill_operation_id"].startswith("op_")
+    assert emptied["users"] == []
+    assert emptied["backfill_operation_id"] == tracked["backfill_operation_id"]
+
+
+def test_repository_activity_example_summarises_the_synced_history(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+
+    out = run_example("repository-activity", root, stack)
+
+    # The CLI's last lines (open requests, releases, languages), then the API's summary of the 26 weeks
+    # before 2025: the sandbox's seeded commits and languages, synced just now
+    assert "open requests: " in out
+    assert "languages: Python " in out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert len(summary["weeks"]) == 26, summary
+    assert summary["totals"]["commits"] > 0
+    assert summary["languages"]
+    assert summary["last_synced_at"] is not None
+    assert summary["provider"] == "github"
+
+
+def test_sprints_users_example_lists_the_synced_catalogs(workdir: tuple[Path, LocalStack]) -> None:
+    root, stack = workdir
+
+    out = run_example("sprints-users", root, stack)
+
+    # Three JSON lines: active people, the active sprints, and the issues of the first of them
+    users, sprints, issues = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
+    assert 0 < len(users["items"]) <= 3
+    assert all(u["active"] for u in users["items"])
+    assert sprints["items"]
+    assert {s["state"] for s in sprints["items"]} == {"active"}
+    sprint = sprints["items"][0]["id"]
+    assert all(sprint in issue["sprint_ids"] for issue in issues["items"])

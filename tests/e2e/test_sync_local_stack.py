@@ -18,6 +18,7 @@ import pytest
 
 from infra.cli import main as cli
 from infra.local.stack import DEMO_TENANT, LocalStack
+from trackbridge.domain.trackers import TRACKERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sync-e2e")]
 
@@ -51,7 +52,7 @@ def wait_for(api: httpx.Client, op_id: str, timeout_s: float = 300) -> dict[str,
 
 
 def test_every_provider_syncs_through_the_stack(stack: LocalStack, api: httpx.Client) -> None:
-    assert set(stack.demo_connections) == {"github", "gitlab", "jira"}
+    assert set(stack.demo_connections) == set(TRACKERS)
     for provider, connection_id in stack.demo_connections.items():
         started = api.post(f"/connections/{connection_id}/syncs", json={"mode": "full"})
         assert started.status_code == 202, started.text
@@ -66,7 +67,7 @@ def test_every_provider_syncs_through_the_stack(stack: LocalStack, api: httpx.Cl
 def test_cli_sync_status_and_verify(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     # Self-contained: it syncs what it verifies, assuming nothing another test did on this stack.
     state = str(stack.state_file)
-    for name in ("github-sandbox", "gitlab-sandbox", "jira-sandbox"):
+    for name in (f"{provider}-sandbox" for provider in TRACKERS):
         assert cli(["sync", name, "--wait", "--local-state", state]) == 0
         out = capsys.readouterr().out
         assert "Completed" in out, (name, out)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from infra.local.stack import LocalStack
+from trackbridge.domain.trackers import TRACKERS
 from trackbridge.runtime.api_keys import issue_api_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tenant-isolation")]
@@ -82,7 +83,7 @@ def test_concurrent_tenants_only_ever_see_their_own_data(stack: LocalStack) -> N
     # Given: the demo tenant's three sandbox connections, and a second tenant with a full-scope key
     assert stack.api_key is not None
     own = dict(stack.demo_connections)
-    assert set(own) == {"github", "gitlab", "jira"}
+    assert set(own) == set(TRACKERS)
     intruder_key = issue_api_key(OTHER_TENANT)
     owner, intruder = _client(stack, stack.api_key), _client(stack, intruder_key)
     _reset_tracker_counters(stack)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.webhooks import measurable
 from infra.local.trackers import SANDBOXES
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("webhooks-bench"), pytest.mark.timeout(900)]
@@ -67,7 +68,7 @@ def test_the_header_names_the_date_and_the_machine(output: str) -> None:
 
 def test_acknowledgement_rows_carry_both_medians_and_their_ratio(output: str) -> None:
     rows = table(output, "acknowledgement:")
-    assert set(rows) == set(SANDBOXES)
+    assert set(rows) == {name for name in SANDBOXES if measurable(name)}
     for provider, row in rows.items():
         cells = [row["trackbridge ms"], row["bare ms"], row["ratio"], row["no-op ms"]]
         assert all(NUMBER.match(cell) for cell in cells), (provider, row)
@@ -80,7 +81,7 @@ def test_acknowledgement_rows_carry_both_medians_and_their_ratio(output: str) ->
 
 def test_latency_rows_count_every_mutation(output: str) -> None:
     rows = table(output, "webhook to visible:")
-    assert set(rows) == set(SANDBOXES)
+    assert set(rows) == {name for name in SANDBOXES if measurable(name)}
     for row in rows.values():
         assert row["mutations"] == str(MUTATIONS)
         median, p95, worst = float(row["median ms"]), float(row["p95 ms"]), float(row["max ms"])
@@ -89,7 +90,7 @@ def test_latency_rows_count_every_mutation(output: str) -> None:
 
 def test_throughput_rows_applied_everything_queued(output: str) -> None:
     rows = table(output, "apply throughput:")
-    assert set(rows) == set(SANDBOXES)
+    assert set(rows) == {name for name in SANDBOXES if measurable(name)}
     for row in rows.values():
         assert int(row["queued"]) >= DELIVERIES
         assert row["applied"] == row["queued"]

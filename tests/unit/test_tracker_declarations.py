@@ -25,7 +25,7 @@ from trackbridge.domain.connections import (
 )
 from trackbridge.domain.trackers import TRACKERS, TrackerSpec
 from trackbridge.providers.registry import ADAPTERS, PROVIDERS, describe_providers
-from trackbridge.runtime.sync.syncers import syncable_entities
+from trackbridge.runtime.sync.plans import syncable_entities
 
 SPECS = sorted(TRACKERS.items())
 

@@ -26,10 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .azure_devops import Azure_DevOpsSandbox
 from .core import SandboxCluster, SandboxTracker
 from .github import GitHubSandbox
 from .gitlab import GitLabSandbox
 from .jira import JiraSandbox
+from .linear import LinearSandbox
+from .redmine import RedmineSandbox
+from .youtrack import YouTrackSandbox
 
 __all__ = ["PROVIDERS", "SANDBOXES", "SandboxCluster", "SandboxTracker", "start_sandboxes"]
 
@@ -37,6 +41,10 @@ SANDBOXES: dict[str, type[SandboxTracker[Any]]] = {
     "github": GitHubSandbox,
     "gitlab": GitLabSandbox,
     "jira": JiraSandbox,
+    "linear": LinearSandbox,
+    "redmine": RedmineSandbox,
+    "youtrack": YouTrackSandbox,
+    "azure_devops": Azure_DevOpsSandbox,
 }
 PROVIDERS = SANDBOXES
 

@@ -60,6 +60,7 @@ from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.ids import external_id, issue_ref
 from trackbridge.domain.schedules import AtExpression, parse_schedule_expression, resolve_timezone
 from trackbridge.domain.times import UtcDatetime
+from trackbridge.domain.tracked_users import TrackedBackfill
 from trackbridge.domain.trackers import (
     JIRA_PROJECT_KEY_MAX,
     TRACKER_NAMES,
@@ -79,7 +80,7 @@ DEFAULT_ENTITIES: Final[tuple[str, ...]] = ("issues", "comments")
 Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(printable)]
 _GITHUB_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 # The scope's fields: every key some tracker's scope rule names (test_tracker_declarations holds them equal).
-SCOPE_KEYS: Final[tuple[str, ...]] = ("repo", "project", "jql")
+SCOPE_KEYS: Final[tuple[str, ...]] = ("repo", "project", "jql", "team")
 
 
 class Scope(BaseModel):
@@ -90,6 +91,8 @@ class Scope(BaseModel):
     repo: Annotated[str, Field(pattern=_GITHUB_REPO)] | None = None
     project: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(printable)] | None = None
     jql: Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(printable_query)] | None = None
+    # A Linear team key (the value rule is the declaration's: domain.trackers.is_linear_team_key).
+    team: Annotated[str, Field(min_length=1, max_length=20), AfterValidator(printable)] | None = None
 
     @model_serializer(mode="wrap")
     def _drop_unset(self, handler: Any) -> dict[str, Any]:
@@ -321,6 +324,9 @@ class Connection(BaseModel):
     # Jira under OAuth: base_url is the API gateway (https://api.atlassian.com/ex/jira/{cloudId}) and this
     # is the site people browse; external ids keep using the site, so switching auth duplicates nothing.
     site_url: str | None = None
+    # Jira: syncs ingest only these accounts' issues (GET/PUT .../tracked-users, domain.tracked_users).
+    tracked_users: list[str] = Field(default_factory=list)
+    tracked_backfill: TrackedBackfill | None = Field(None, exclude=True)
     created_at: UtcDatetime
     updated_at: UtcDatetime
     version: int = 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, Self, TypeVar
 
@@ -83,6 +83,9 @@ class Issue(_Synced):
     parent_ref: str | None = None
     sub_issue_refs: list[str] = Field(default_factory=list)
     blocked_by_refs: list[str] = Field(default_factory=list)
+    # The tracker's ids of the sprints the issue is in (Jira's sprint field: every sprint it was carried
+    # through, closed ones included), read with the issue itself, never with a request of its own.
+    sprint_ids: list[str] = Field(default_factory=list, description="ids of the sprints the issue is in")
     created_at: UtcDatetime
     updated_at: UtcDatetime
     deleted_at: UtcDatetime | None = None
@@ -100,6 +103,7 @@ class Issue(_Synced):
         "parent_ref",
         "sub_issue_refs",
         "blocked_by_refs",
+        "sprint_ids",
     )
 
     def compute_hash(self) -> str:
@@ -150,9 +154,29 @@ class Worklog(_Synced):
     unhashed_fields: ClassVar[frozenset[str]] = frozenset({"content_hash", "issue_ref", "connection_id"})
 
 
-class Sprint(BaseModel):
-    model_config = ConfigDict(frozen=True)
+# The update time of a catalogued item no sync has stamped yet (older than any the sync stamps).
+NOT_SEEN: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
+
+class _Catalogued(_Synced):
+    """A connection's sprints and users: listed whole on every pass, changes found by content hash alone.
+
+    Their trackers give them no update time (Jira's sprints have dates, not a ``updated``; an assignee
+    listing has none at all), so ``updated_at`` is not the tracker's: it is when trackbridge first saw the
+    current content, stamped by the sync (``runtime.sync.catalog_syncers``) and left out of the hash. An
+    unchanged item keeps its stored ``updated_at`` and hash, so the writer's usual decision skips it; a
+    changed one gets the pass's time, newer than what is stored, so the conditional put lets it in.
+    """
+
+    unhashed_fields: ClassVar[frozenset[str]] = frozenset({"content_hash", "connection_id", "updated_at"})
+
+    updated_at: UtcDatetime = Field(
+        NOT_SEEN, description="when trackbridge first saw this content (not the tracker's time)"
+    )
+    content_hash: str = ""
+
+
+class Sprint(_Catalogued):
     id: str
     connection_id: str
     name: str
@@ -162,11 +186,10 @@ class Sprint(BaseModel):
     start_at: UtcDatetime | None = None
     end_at: UtcDatetime | None = None
     complete_at: UtcDatetime | None = None
+    deleted_at: UtcDatetime | None = None
 
 
-class User(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class User(_Catalogued):
     id: str = Field(description="the tracker's account id: GitHub/GitLab numeric id, Jira accountId")
     connection_id: str
     login: str | None = None
@@ -224,19 +247,24 @@ def time_in_status(
     return spent
 
 
-_Deletable = TypeVar("_Deletable", Issue, Comment, Worklog)
+_Deletable = TypeVar("_Deletable", Issue, Comment, Worklog, Sprint)
 
 
 def tombstone(item: _Deletable, deleted_at: datetime) -> _Deletable:
     """``item`` deleted at ``deleted_at``: the deletion time is the tombstone's update time, so it wins over
     older updates only (DESIGN section 10); an update stored after it keeps its own time."""
     return item.model_copy(
-        update={"deleted_at": deleted_at, "updated_at": max(deleted_at, item.updated_at), "content_hash": ""}
+        update={
+            "deleted_at": deleted_at,
+            "updated_at": max(deleted_at, item.updated_at or deleted_at),
+            "content_hash": "",
+        }
     ).with_hash()
 
 
 __all__ = [
     "ADVISORY_LOCATOR_SUFFIX",
+    "NOT_SEEN",
     "STATUS_CATEGORIES",
     "Comment",
     "Issue",

@@ -170,6 +170,9 @@ class TrackerAdapter(ABC):
     scope_keys: ClassVar[tuple[str, ...]]
     default_base_url: ClassVar[str | None]  # from the declaration
     page_size: ClassVar[int] = 100
+    # Requests an issue listing makes once, before its first page (Azure DevOps: the WIQL query that
+    # returns the ids the pages then fetch). Part of the floor: the contract suite and the benchmark add it.
+    listing_setup_requests: ClassVar[int] = 0
     paginator: ClassVar[Paginator] = LinkHeaderPaginator()
     rate_limits: ClassVar[RateLimitReader] = NoRateLimitHeaders()
     error_rules: ClassVar[tuple[ErrorRule, ...]] = ()

@@ -9,6 +9,8 @@ the search-until-limit loop, the open/closed transitions and the writes behind t
 removal, the connection checks both run (scopes refused, issues turned off, webhook permission), the
 :class:`~trackbridge.providers.types.WebhookChange` of an issue or a comment, and the paging of development
 activity (commits, pull/merge requests: :meth:`ForgeAdapter.iter_activity_pages`) for link detection.
+Repository activity (capability ``repository_activity``: commits, pull/merge requests, releases and
+languages as :mod:`trackbridge.domain.activity` records) reads the same listings through the same page loop.
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
+from trackbridge.domain.activity import (
+    LANGUAGES_ID,
+    LanguageShares,
+    RepoCommit,
+    RepoRelease,
+    RepoRequest,
+    shares_of,
+)
 from trackbridge.domain.connections import Provider
 from trackbridge.domain.dev_refs import ActivityKind, DevActivity
 from trackbridge.domain.error_codes import ErrorCode
@@ -39,6 +49,11 @@ from trackbridge.providers.types import (
 
 # Neither forge's search returns more than 1000 results.
 SEARCH_CAP = 1000
+# A full read of repository activity (no ``since``) takes at most this many pages of each listing, newest
+# first: the latest 1,000 commits, requests and releases, enough for a year's summary of most repositories.
+ACTIVITY_FULL_PAGES = 10
+
+_R = TypeVar("_R")
 
 
 def objects(payload: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -270,13 +285,14 @@ class ForgeAdapter(TrackerAdapter):
         return self.config.scope_value(self.scope_keys[0])
 
     @abstractmethod
-    def commits_request(self, since: datetime) -> PageRequest:
-        """The first page of the default branch's commits since ``since``, newest first, 100 a page."""
+    def commits_request(self, since: datetime | None) -> PageRequest:
+        """The first page of the default branch's commits since ``since`` (None: all), newest first, 100
+        a page."""
 
     @abstractmethod
-    def requests_request(self, since: datetime) -> PageRequest:
+    def requests_request(self, since: datetime | None) -> PageRequest:
         """The first page of pull/merge requests, most recently updated first (``since`` where the forge
-        filters by it), 100 a page."""
+        filters by it; None: all), 100 a page."""
 
     @abstractmethod
     def commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
@@ -296,13 +312,137 @@ class ForgeAdapter(TrackerAdapter):
             request, build = self.commits_request(since), self.commit_of
         else:
             request, build = self.requests_request(since), self.request_of
-        for page in self.iter_pages(request):
+        yield from self._newest_first(request, what, build, lambda item: item.at, since)
+
+    def _newest_first(
+        self,
+        request: PageRequest,
+        what: str,
+        build: Callable[[Mapping[str, Any]], _R],
+        at: Callable[[_R], datetime] | None,
+        since: datetime | None,
+        *,
+        max_pages: int | None = None,
+    ) -> Iterator[list[_R]]:
+        """Pages of a newest-first listing, built, without the items before ``since`` (``at`` says when an
+        item is from); paging stops at the first page that reaches before it, or after ``max_pages``."""
+        for count, page in enumerate(self.iter_pages(request), start=1):
             raws = self.expect_list(page.body, request.url)
             items = [self.normalize(what, partial(build, raw)) for raw in raws]
-            recent = [item for item in items if item.at >= since]
+            recent = [item for item in items if since is None or at is None or at(item) >= since]
             yield recent
-            if len(recent) < len(items):
+            if len(recent) < len(items) or (max_pages is not None and count >= max_pages):
                 return
+
+    # ---- repository activity (capability ``repository_activity``) ----------------------------------
+    release_time: ClassVar[str]  # when a release went out: "published_at" (GitHub), "released_at" (GitLab)
+    languages_in_bytes: ClassVar[bool]  # GitHub counts bytes per language, GitLab gives percentages
+
+    @abstractmethod
+    def releases_request(self) -> PageRequest:
+        """The first page of the repository's releases, newest first, 100 a page."""
+
+    def iter_repo_commits(self, *, since: datetime | None) -> Iterator[list[RepoCommit]]:
+        """Commits of the default branch at or after ``since`` (None: the latest ``ACTIVITY_FULL_PAGES``
+        pages), newest first, read as link detection reads them (:meth:`commit_of`)."""
+        pages = self._newest_first(
+            self.commits_request(since), "commits", self.commit_of, lambda c: c.at, since,
+            max_pages=ACTIVITY_FULL_PAGES,
+        )  # fmt: skip
+        for page in pages:
+            yield [
+                RepoCommit(
+                    id=RepoCommit.id_of(RepoCommit.kind, c.id),
+                    connection_id=self.connection_id,
+                    sha=c.id,
+                    committed_at=c.at,
+                    updated_at=c.at,
+                    title=c.text.strip().splitlines()[0][:300] if c.text.strip() else "",
+                    url=c.url,
+                ).with_hash()
+                for c in page
+            ]
+
+    def iter_repo_requests(self, *, since: datetime | None) -> Iterator[list[RepoRequest]]:
+        """Pull/merge requests updated at or after ``since`` (None: the latest ``ACTIVITY_FULL_PAGES``
+        pages), most recently updated first: link detection's listing, read into full records."""
+        yield from self._newest_first(
+            self.requests_request(since), "requests", self.repo_request_of, lambda r: r.updated_at, since,
+            max_pages=ACTIVITY_FULL_PAGES,
+        )  # fmt: skip
+
+    def repo_request_of(self, raw: Mapping[str, Any]) -> RepoRequest:
+        """A request as a record: merged when it has a merge time (GitLab also says ``merged``), open in
+        the forge's open state (or GitLab's ``locked``, still open for merging), closed otherwise."""
+        names = self.fields
+        number = int(raw[names.number])
+        merged_at = raw.get("merged_at")
+        if merged_at is None and raw["state"] == "merged":
+            merged_at = raw["updated_at"]
+        state = "merged" if merged_at else "open" if raw["state"] in (self.open_state, "locked") else "closed"
+        author = raw.get(names.comment_author) or {}
+        return RepoRequest(
+            id=RepoRequest.id_of(RepoRequest.kind, number),
+            connection_id=self.connection_id,
+            number=number,
+            state=state,
+            title=str(raw["title"]),
+            author=author.get(names.login),
+            draft=bool(raw.get("draft")),
+            created_at=raw["created_at"],
+            updated_at=raw["updated_at"],
+            merged_at=merged_at,
+            closed_at=raw.get("closed_at") if state != "open" else None,
+            url=raw.get(names.url),
+        ).with_hash()
+
+    def iter_repo_releases(self, *, full: bool) -> Iterator[list[RepoRelease]]:
+        """Published releases, newest first: one page (the newest 100) unless ``full``. A repository
+        publishes few releases, so the newest page covers any incremental window, and a release
+        published long after it was drafted is still met (GitHub orders releases by creation)."""
+        pages = self._newest_first(
+            self.releases_request(), "releases", self.release_of, None, None,
+            max_pages=ACTIVITY_FULL_PAGES if full else 1,
+        )  # fmt: skip
+        for page in pages:
+            yield [release for release in page if release is not None]
+
+    def release_of(self, raw: Mapping[str, Any]) -> RepoRelease | None:
+        """A release as a record; a draft (GitHub) is not out yet: None."""
+        if raw.get("draft"):
+            return None
+        tag = str(raw["tag_name"])
+        released = raw.get(self.release_time) or raw["created_at"]
+        return RepoRelease(
+            id=RepoRelease.id_of(RepoRelease.kind, tag),
+            connection_id=self.connection_id,
+            tag=tag,
+            name=raw.get("name"),
+            released_at=released,
+            updated_at=released,
+            prerelease=bool(raw.get("prerelease") or raw.get("upcoming_release")),
+            url=raw.get(self.fields.url) or (raw.get("_links") or {}).get("self"),
+        ).with_hash()
+
+    def repo_languages(self, *, seen_at: datetime) -> LanguageShares | None:
+        """The repository's languages as percentages, stamped ``seen_at``; None when the tracker says they
+        did not change since the listing was last read (a 304 on the ETag the sync engine keeps)."""
+        request = PageRequest(f"{self.scope_path}/languages", {})
+        page = next(iter(self.iter_pages(request, conditional=True)))
+        if page.not_modified:
+            return None
+        body = self.expect_dict(page.body, "languages")
+
+        def build() -> LanguageShares:
+            sizes = {str(name): float(size) for name, size in body.items()}
+            return LanguageShares(
+                id=LANGUAGES_ID,
+                connection_id=self.connection_id,
+                shares=shares_of(sizes, percentages=not self.languages_in_bytes),
+                updated_at=seen_at,
+            ).with_hash()
+
+        return self.normalize("languages", build)
 
     # ---- webhooks: changes -----------------------------------------------------------------------
     def issue_handles(self, number: int) -> tuple[str, str]:
@@ -310,4 +450,4 @@ class ForgeAdapter(TrackerAdapter):
         return issue_ref(self.connection_id, number), f"#{number}"
 
 
-__all__ = ["SEARCH_CAP", "ForgeAdapter", "ForgeFields", "objects"]
+__all__ = ["ACTIVITY_FULL_PAGES", "SEARCH_CAP", "ForgeAdapter", "ForgeFields", "objects"]

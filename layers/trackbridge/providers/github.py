@@ -182,6 +182,8 @@ class GitHubAdapter(ForgeAdapter):
         webhook_registration=True,
         security_advisories=True,
         dev_activity=True,
+        users=True,
+        repository_activity=True,
     )
     auth_scheme = BearerScheme()
     page_size = 100
@@ -417,13 +419,21 @@ class GitHubAdapter(ForgeAdapter):
     # ---- development activity --------------------------------------------------------------------
     request_kind = "pull_request"
 
-    def commits_request(self, since: datetime) -> PageRequest:
-        return PageRequest(f"{self.repo_path}/commits", {"since": iso_seconds(since), "per_page": 100})
+    def commits_request(self, since: datetime | None) -> PageRequest:
+        params = {**(_since_param(since) if since is not None else {}), "per_page": 100}
+        return PageRequest(f"{self.repo_path}/commits", params)
 
-    def requests_request(self, since: datetime) -> PageRequest:
+    def requests_request(self, since: datetime | None) -> PageRequest:
         # No since filter on pulls: newest update first, and the caller stops past ``since``.
         params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100}
         return PageRequest(f"{self.repo_path}/pulls", params)
+
+    # Repository activity: releases by creation, newest first; languages in bytes.
+    release_time = "published_at"
+    languages_in_bytes = True
+
+    def releases_request(self) -> PageRequest:
+        return PageRequest(f"{self.repo_path}/releases", {"per_page": 100})
 
     def commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
         commit = obj(raw, "commit")

@@ -129,6 +129,8 @@ class GitLabAdapter(ForgeAdapter):
         conditional_requests=True,
         webhook_registration=True,
         dev_activity=True,
+        users=True,
+        repository_activity=True,
     )
     auth_scheme = HeaderTokenScheme(header="PRIVATE-TOKEN")
     page_size = 100
@@ -188,19 +190,25 @@ class GitLabAdapter(ForgeAdapter):
     # ---- development activity --------------------------------------------------------------------
     request_kind = "merge_request"
 
-    def commits_request(self, since: datetime) -> PageRequest:
-        params = {"since": iso_seconds(since), "per_page": 100}
+    def commits_request(self, since: datetime | None) -> PageRequest:
+        params: dict[str, Any] = {"per_page": 100}
+        if since is not None:
+            params["since"] = iso_seconds(since)
         return PageRequest(f"{self.project_path}/repository/commits", params)
 
-    def requests_request(self, since: datetime) -> PageRequest:
-        params = {
-            "state": "all",
-            "updated_after": iso_seconds(since),
-            "order_by": "updated_at",
-            "sort": "desc",
-            "per_page": 100,
-        }
+    def requests_request(self, since: datetime | None) -> PageRequest:
+        params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "desc", "per_page": 100}
+        if since is not None:
+            params["updated_after"] = iso_seconds(since)
         return PageRequest(f"{self.project_path}/merge_requests", params)
+
+    # Repository activity: releases by release time, newest first (GitLab's default); languages in percent.
+    release_time = "released_at"
+    languages_in_bytes = False
+
+    def releases_request(self) -> PageRequest:
+        params = {"order_by": "released_at", "sort": "desc", "per_page": 100}
+        return PageRequest(f"{self.project_path}/releases", params)
 
     def commit_of(self, raw: Mapping[str, Any]) -> DevActivity:
         when = raw.get("committed_date") or raw.get("created_at") or raw["timestamp"]

@@ -71,6 +71,7 @@ from trackbridge.providers.jql import (
     RawJql,
     field,
     full_sync,
+    involving,
     updated_since,
 )
 from trackbridge.providers.pagination import OffsetPaginator, PageCursor, PageRequest, TokenPaginator
@@ -107,6 +108,7 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "created",
     "updated",
     "comment",
+    "customfield_10020",  # SPRINT_FIELD: the issue's sprints ride along (no request per issue)
 )
 # The events a REST ("dynamic") webhook may ask for: issues, comments and issue properties only.
 APP_WEBHOOK_EVENTS: frozenset[str] = frozenset(
@@ -142,6 +144,9 @@ DEFAULT_WEBHOOK_EVENTS: tuple[str, ...] = (
     "worklog_deleted",
 )
 WORKLOG_LIST_MAX_IDS = 1000
+# What a full worklog pass asks the search for: each issue's embedded worklog page (its total tells whether
+# it is complete).
+WORKLOG_SEARCH_FIELDS: tuple[str, ...] = ("worklog",)
 # changelog/bulkfetch: issues a call (Atlassian's limit), entries a page (its largest), the fields kept.
 CHANGELOG_BULK_MAX_ISSUES = 1000
 CHANGELOG_PAGE_SIZE = 10_000
@@ -156,6 +161,24 @@ _ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:iss
 _COMMENT_EVENTS = frozenset({"comment_created", "comment_updated", "comment_deleted"})
 # Fields of an issue record a webhook payload must hold for the issue to be normalized from it.
 _RECORD_FIELDS = tuple(name for name in ISSUE_FIELDS if name != "comment")
+
+
+# Jira Software's sprint field. Its id is customfield_10020 on Jira Cloud sites (the field is created with
+# the site); its value is an array of sprint objects (``{"id", "name", "state", "boardId", ...}``), every
+# sprint the issue was in. Servers of old sent strings (``...Sprint@1a2b[id=7,rapidViewId=1,...]``).
+SPRINT_FIELD = "customfield_10020"
+_LEGACY_SPRINT_ID = re.compile(r"\[id=(\d+)[,\]]")
+
+
+def sprint_ids_of(value: Any) -> list[str]:
+    """The sprint ids of a sprint field's value, in the order Jira gives them, each once."""
+    found: list[str] = []
+    for sprint in value if isinstance(value, list) else []:
+        if isinstance(sprint, Mapping) and sprint.get("id") is not None:
+            found.append(str(sprint["id"]))
+        elif isinstance(sprint, str) and (match := _LEGACY_SPRINT_ID.search(sprint)):
+            found.append(match.group(1))
+    return list(dict.fromkeys(found))
 
 
 def _search_result_ids(raw_issues: Sequence[Any]) -> tuple[str, ...]:
@@ -274,6 +297,15 @@ class WorklogPage:
     last: bool
 
 
+@dataclass(frozen=True, slots=True)
+class IssueWorklogs:
+    """One issue's complete worklog list, as a full worklog pass reads it (``iter_worklog_lists``)."""
+
+    issue_id: str
+    key: str
+    worklogs: tuple[Worklog, ...]
+
+
 class EmbeddedComments:
     """The comments Jira embedded in the issues a search or GET returned, kept by issue id and key while
     they are all of them (``total`` fits), so ``list_issue_comments`` answers without a request.
@@ -329,6 +361,9 @@ class JiraAdapter(TrackerAdapter):
         sprints=True,
         transitions=True,
         webhook_registration=True,
+        users=True,
+        worklog_feed=True,
+        changelog_bulkfetch=True,
     )
     auth_scheme = BasicScheme()  # OAuth 3LO connections get an oauth_jira.OAuthTokenAuth instead
     page_size = 100
@@ -406,6 +441,7 @@ class JiraAdapter(TrackerAdapter):
             labels=[str(label) for label in fields.get("labels") or []],
             priority=str(priority["name"]) if priority.get("name") else None,
             issue_type=str(issue_type["name"]) if issue_type.get("name") else None,
+            sprint_ids=sprint_ids_of(fields.get(SPRINT_FIELD)),
             url=f"{self.site_url}/browse/{key}",
             created_at=parse_jira_time(fields["created"]),
             updated_at=parse_jira_time(fields["updated"]),
@@ -594,9 +630,28 @@ class JiraAdapter(TrackerAdapter):
             issues = self._issues_of(page.body)
             yield Page(items=tuple(issues), raw_count=len(issues), next_cursor=page.next_cursor)
 
-    def sync_query(self, *, since: datetime | None = None, include_closed: bool = True) -> Jql:
-        """The JQL a sync runs: the scope, bounded, in an order that paging cannot reshuffle."""
+    # Tracked users (issue 19), set by the sync's adapter factory from the connection
+    # (trackbridge.runtime.sync.tracked_users): syncs then read only issues involving them; a backfill's
+    # full pass reads only the users it was started for.
+    tracked_users: tuple[str, ...] = ()
+    backfill_users: tuple[str, ...] = ()
+
+    def track_users(self, users: Sequence[str], *, backfill: Sequence[str] = ()) -> None:
+        self.tracked_users, self.backfill_users = tuple(users), tuple(backfill)
+
+    def sync_query(
+        self,
+        *,
+        since: datetime | None = None,
+        include_closed: bool = True,
+        users: Sequence[str] | None = None,
+    ) -> Jql:
+        """The JQL a sync runs: the scope (narrowed to ``users``, by default the tracked users, when there
+        are any), bounded, in an order that paging cannot reshuffle."""
         scope = self.scope_condition()
+        people = self.tracked_users if users is None else users
+        if people:
+            scope = scope & involving(people)
         jql = updated_since(scope, since) if since is not None else full_sync(scope)
         if not include_closed:
             jql = jql.and_(field("statusCategory").ne("Done"))
@@ -605,7 +660,10 @@ class JiraAdapter(TrackerAdapter):
     def iter_issue_pages(
         self, *, since: datetime | None = None, include_closed: bool = True, cursor: PageCursor | None = None
     ) -> Iterator[IssuePage]:
-        return self.iter_jql_pages(self.sync_query(since=since, include_closed=include_closed), cursor=cursor)
+        # A backfill's full pass reads the new users' issues alone; its catch-up pass reads everyone's.
+        users = self.backfill_users if since is None and self.backfill_users else None
+        query = self.sync_query(since=since, include_closed=include_closed, users=users)
+        return self.iter_jql_pages(query, cursor=cursor)
 
     # Jira Cloud returns up to 5,000 issues per search page when only id or key is asked for (100 otherwise).
     id_page_size: ClassVar[int] = 5_000
@@ -974,6 +1032,48 @@ class JiraAdapter(TrackerAdapter):
             worklogs.extend(self.normalize_worklog(item) for item in raw if isinstance(item, Mapping))
         return worklogs
 
+    def get_worklog(self, key: str, worklog_id: str) -> Worklog:
+        """One worklog by id (a sync confirms a worklog missing from its issue's list: 404 means deleted)."""
+        key = self.check_key(key)
+        if not _NUMERIC_RE.match(str(worklog_id)):
+            raise InvalidInput("not a Jira worklog id", details={"worklog_id": str(worklog_id)[:40]})
+        raw = self.expect_dict(self.get_json(f"rest/api/3/issue/{key}/worklog/{worklog_id}"), "worklog")
+        return self.normalize_worklog(raw)
+
+    def iter_worklog_lists(
+        self, *, include_closed: bool = True, cursor: PageCursor | None = None
+    ) -> Iterator[Page[IssueWorklogs]]:
+        """Every issue of the sync's scope (its full-sync JQL, ``ORDER BY key``) with its complete worklog
+        list, a search page at a time: the worklogs the search embedded (``fields=worklog``) when they are
+        all of them, ``/issue/{id}/worklog`` only for an issue whose ``total`` says they were cut short."""
+        jql = self.sync_query(include_closed=include_closed)
+        request = self._search_request(jql, fields=WORKLOG_SEARCH_FIELDS, max_results=self.page_size)
+        for page in self.iter_pages(request, cursor=cursor):
+            found = self.expect_dict(page.body, "search results").get("issues", [])
+            raw_issues = self.expect_list(found, "issues")
+            lists = tuple(self._issue_worklogs(raw) for raw in raw_issues if isinstance(raw, Mapping))
+            yield Page(items=lists, raw_count=len(raw_issues), next_cursor=page.next_cursor)
+
+    def _issue_worklogs(self, raw: Mapping[str, Any]) -> IssueWorklogs:
+        issue_id, key = str(raw.get("id") or ""), str(raw.get("key") or "")
+        if not _NUMERIC_RE.match(issue_id):
+            raise make_error(
+                ErrorCode.MALFORMED_RESPONSE, "a search result without an id", provider=self.name
+            )
+        fields = raw.get("fields")
+        block = fields.get("worklog") if isinstance(fields, Mapping) else None
+        embedded = block.get("worklogs") if isinstance(block, Mapping) else None
+        total = block.get("total") if isinstance(block, Mapping) else None
+        if isinstance(embedded, list) and (not isinstance(total, int) or total <= len(embedded)):
+            worklogs = tuple(
+                self.normalize_worklog({"issueId": issue_id, **item})
+                for item in embedded
+                if isinstance(item, Mapping)
+            )
+        else:
+            worklogs = tuple(self.list_worklogs(issue_id))
+        return IssueWorklogs(issue_id=issue_id, key=key, worklogs=worklogs)
+
     def iter_updated_worklogs(
         self, since: datetime, *, issue_ids: Collection[str] | None = None
     ) -> Iterator[WorklogPage]:
@@ -1137,6 +1237,15 @@ class JiraAdapter(TrackerAdapter):
                         sprint = self.normalize_sprint(raw)
                         sprints.setdefault(sprint.id, sprint)  # a sprint shows on every board that holds it
         return list(sprints.values())
+
+    def get_sprint(self, sprint_id: str) -> Sprint:
+        """One sprint by id (``/rest/agile/1.0/sprint/{id}``); ``NotFoundError`` once it is deleted: what the
+        sprint sync asks before it tombstones a sprint its boards no longer list (DESIGN section 10)."""
+        if not _NUMERIC_RE.match(str(sprint_id)):
+            raise InvalidInput("a Jira sprint id is a number", details={"sprint_id": str(sprint_id)[:40]})
+        return self.normalize_sprint(
+            self.expect_dict(self.get_json(f"rest/agile/1.0/sprint/{sprint_id}"), "sprint")
+        )
 
     def list_users(self) -> list[User]:
         """Assignable people of the project (all users of the site for a JQL scope); apps left out."""
@@ -1339,6 +1448,7 @@ __all__ = [
     "CreateScreen",
     "DeletedWorklogPage",
     "FailedWebhook",
+    "IssueWorklogs",
     "JiraAdapter",
     "ScreenField",
     "WorklogPage",

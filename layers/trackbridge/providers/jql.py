@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -484,6 +485,21 @@ def in_sprint(scope: Scope, sprint_id: int | None = None) -> Jql:
     return Jql(scope_condition(scope)).and_(operator)
 
 
+# The people fields a tracked user's issues are found by (issue 19): the Jira fields that take accountIds.
+TRACKED_USER_FIELDS: tuple[str, ...] = ("assignee", "reporter", "worklogAuthor")
+
+
+def involving(account_ids: Sequence[str]) -> Expr:
+    """Issues where one of ``account_ids`` is assignee, reporter or worklog author:
+    ``assignee in ("a") OR reporter in ("a") OR worklogAuthor in ("a")``, each id quoted. Ids are kept in
+    the given order without repeats; an empty list is refused (``IN ()`` is not JQL, and "nobody" must never
+    silently mean "everybody")."""
+    ids = tuple(dict.fromkeys(account_ids))
+    if not ids:
+        raise JqlError("name at least one account id")
+    return Or(tuple(Clause(name, "in", ids) for name in TRACKED_USER_FIELDS))
+
+
 def text_search(scope: Scope, text: str) -> Jql:
     """Full-text search (``text ~``). The value is quoted for JQL; Jira's text-search syntax inside it
     (``*`` wildcards, ``"phrase"``) keeps its meaning, as in Jira's own search box."""
@@ -496,6 +512,7 @@ __all__ = [
     "MAX_ORDER_BY_FIELDS",
     "RESERVED_WORDS",
     "STATUS_CATEGORY_NAMES",
+    "TRACKED_USER_FIELDS",
     "And",
     "Clause",
     "Expr",
@@ -515,6 +532,7 @@ __all__ = [
     "field",
     "full_sync",
     "in_sprint",
+    "involving",
     "open_issues",
     "quote",
     "render_field",

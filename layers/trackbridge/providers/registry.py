@@ -16,13 +16,25 @@ from typing import Any
 import httpx
 
 from trackbridge.domain.errors import ValidationFailed
+from trackbridge.providers.azure_devops import AzureDevOpsAdapter
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.github import GitHubAdapter
 from trackbridge.providers.gitlab import GitLabAdapter
 from trackbridge.providers.jira import JiraAdapter
+from trackbridge.providers.linear import LinearAdapter
+from trackbridge.providers.redmine import RedmineAdapter
 from trackbridge.providers.types import Capabilities, TrackerConfig
+from trackbridge.providers.youtrack import YouTrackAdapter
 
-ADAPTERS: tuple[type[TrackerAdapter], ...] = (GitHubAdapter, GitLabAdapter, JiraAdapter)
+ADAPTERS: tuple[type[TrackerAdapter], ...] = (
+    GitHubAdapter,
+    GitLabAdapter,
+    JiraAdapter,
+    YouTrackAdapter,
+    RedmineAdapter,
+    AzureDevOpsAdapter,
+    LinearAdapter,
+)
 PROVIDERS: dict[str, type[TrackerAdapter]] = {cls.tracker.name: cls for cls in ADAPTERS}
 
 

@@ -17,6 +17,10 @@ Schemes (shared/research/tracker-apis.md, section 8.4):
 - :class:`PlainToken`: the secret itself in a header (GitLab ``X-Gitlab-Token``); no HMAC exists.
 - :class:`StandardWebhooks`: ``webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`` with a
   freshness window (GitLab's signing token, www.standardwebhooks.com).
+- :class:`UrlUserinfoSecret`: the secret as the hook URL's userinfo password, arriving as
+  ``Authorization: Basic`` (Redmine's webhook plugin, which signs nothing).
+- :class:`LinearSignature`: ``Linear-Signature: <hex HMAC-SHA256(secret, body)>`` and the body's
+  ``webhookTimestamp`` within 60 s (Linear).
 - :class:`AppJwt`: ``Authorization: JWT <HS256 token>`` signed with an OAuth app's client secret (Jira's
   REST-registered webhooks of OAuth 2.0 apps). It authenticates the sender, not the body.
 """
@@ -264,6 +268,98 @@ class AppJwt:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class UrlUserinfoSecret:
+    """The secret as the password of the hook URL's userinfo (``https://hook:<secret>@host/...``), which
+    HTTP clients send as ``Authorization: Basic base64(user:secret)``. For trackers whose hooks sign nothing
+    (Redmine's webhook plugin): like :class:`PlainToken`, it proves the sender, never the body. The user
+    name is ignored; the password is compared in constant time against every secret."""
+
+    header: str = "Authorization"
+    name: str = "url-userinfo-secret"
+    signs_body: bool = False
+
+    @staticmethod
+    def password(value: str | None) -> bytes | None:
+        scheme, _, encoded = (value or "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        _user, colon, secret = decoded.partition(b":")
+        return secret if colon else None
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        provided = self.password(_lower(headers).get(self.header.lower()))
+        if not provided:
+            return False
+        matched = False
+        for secret in _usable(secrets):
+            matched |= hmac.compare_digest(secret.encode(), provided)
+        return matched
+
+    def sign(self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = "") -> dict[str, str]:
+        token = base64.b64encode(f"hook:{secret}".encode()).decode("ascii")
+        return {self.header: f"Basic {token}"}
+
+
+@dataclass(frozen=True, slots=True)
+class LinearSignature:
+    """``Linear-Signature: <hex HMAC-SHA256(secret, raw body)>`` (no ``sha256=`` prefix), fresh: the body's
+    ``webhookTimestamp`` (epoch ms; else the ``Linear-Timestamp`` header) within ``tolerance_s`` of now.
+
+    As Linear's SDK verifies (``LinearWebhooks.verify``, linear.app/docs/api/sdk-webhooks): the signature
+    first, in constant time over the raw bytes, then the timestamp (60 s), which bounds replays.
+    """
+
+    header: str = "Linear-Signature"
+    timestamp_header: str = "Linear-Timestamp"
+    timestamp_field: str = "webhookTimestamp"
+    tolerance_s: int = 60
+    name: str = "linear-signature"
+    signs_body: bool = True
+
+    @staticmethod
+    def digest(body: bytes, secret: str) -> str:
+        return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def _sent_at_ms(self, body: bytes, headers: dict[str, str]) -> float | None:
+        try:
+            value = json.loads(body).get(self.timestamp_field)
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            value = None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            text = headers.get(self.timestamp_header.lower(), "")
+            value = int(text) if text.isdigit() else None
+        return float(value) if value is not None else None
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        h = _lower(headers)
+        provided = h.get(self.header.lower(), "").strip().lower()
+        try:
+            provided_bytes = provided.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        matched = False
+        for secret in _usable(secrets):
+            matched |= hmac.compare_digest(self.digest(body, secret).encode("ascii"), provided_bytes)
+        if not matched or not provided:
+            return False
+        sent_ms = self._sent_at_ms(body, h)
+        current = time.time() if now is None else now
+        return sent_ms is not None and abs(current - sent_ms / 1000) <= self.tolerance_s
+
+    def sign(self, body: bytes, secret: str, *, now: float | None = None, msg_id: str = "") -> dict[str, str]:
+        """The header for ``body``, which must already carry its ``webhookTimestamp``."""
+        return {self.header: self.digest(body, secret)}
+
+
 def verify_any(
     schemes: Sequence[SignatureScheme],
     body: bytes,
@@ -283,4 +379,13 @@ def verify_any(
     return any(s.verify(body, headers, secrets, now=now) for s in judges)
 
 
-__all__ = ["AppJwt", "HubSignature", "PlainToken", "SignatureScheme", "StandardWebhooks", "verify_any"]
+__all__ = [
+    "AppJwt",
+    "HubSignature",
+    "LinearSignature",
+    "PlainToken",
+    "SignatureScheme",
+    "StandardWebhooks",
+    "UrlUserinfoSecret",
+    "verify_any",
+]

@@ -40,7 +40,7 @@ class Capabilities:
     (``tests/unit/providers/test_advertised_capabilities.py`` maps each one to its route or sync entity).
     """
 
-    # capability -> what uses it. Not yet (adapter only): worklogs, sprints (no syncer, no route),
+    # capability -> what uses it. Not yet (adapter only): worklogs (no syncer, no route),
     # webhook_registration (no route registers a webhook), security_advisories (nothing reads them).
     IMPLEMENTED: ClassVar[Mapping[str, str]] = MappingProxyType(
         {
@@ -49,6 +49,11 @@ class Capabilities:
             "repo_wide_comments": "sync: comments come from one scope-wide listing, not per issue",
             "conditional_requests": "sync: listing pages are revalidated with their ETags",
             "dev_activity": "POST /v1/connections/{connection_id}/scan-links",
+            "sprints": "sync: the sprints entity (boards' sprints, listed whole); GET /v1/sprints",
+            "users": "sync: the users entity (the scope's people, listed whole); GET /v1/users",
+            "repository_activity": "sync: the activity entity; GET /v1/repositories/{connection_id}/activity",
+            "worklog_feed": "sync: the worklogs entity (/worklog/updated + /worklog/list, /worklog/deleted)",
+            "changelog_bulkfetch": "sync: the changelogs entity (POST /changelog/bulkfetch, 1,000 issues)",
         }
     )
 
@@ -62,6 +67,17 @@ class Capabilities:
     security_advisories: bool = False
     # Commits and pull/merge requests of the repository (link detection); a repository host has them.
     dev_activity: bool = False
+    # The people of the scope as accounts (``list_users``: assignees, members, assignable users).
+    users: bool = False
+    # Commits, pull/merge requests, releases and languages of the repository as records (``iter_repo_*``,
+    # ``repo_languages``): what a summary of its activity needs. Jira has no repository.
+    repository_activity: bool = False
+    # A site-wide worklog change feed (ids changed or deleted since a time, then their content 1,000 a call):
+    # incremental worklog syncs without a request per issue (Jira's ``/worklog/updated``).
+    worklog_feed: bool = False
+    # Complete issue histories for up to 1,000 issues a call (Jira's ``POST /changelog/bulkfetch``): the
+    # changelogs entity, stored as status and assignee transitions.
+    changelog_bulkfetch: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         """Every declared capability: what the tracker supports, used or not."""
@@ -372,6 +388,12 @@ class WebhookChange:
         kind = WebhookAction.DELETE if deleted else WebhookAction.UPSERT
         record = None if deleted else comment
         return cls(WebhookEntity.COMMENT, kind, issue_ref, issue_key, updated_at, comment_id, comment=record)
+
+    @classmethod
+    def of_issue_comments(cls, issue_ref: str, issue_key: str, updated_at: datetime | None) -> WebhookChange:
+        """Some comment of the issue changed and the payload does not say which (Azure DevOps'
+        ``workitem.commented``): the apply step lists the issue's comments."""
+        return cls(WebhookEntity.COMMENT, WebhookAction.UPSERT, issue_ref, issue_key, updated_at)
 
     @property
     def needs_fetch(self) -> bool:

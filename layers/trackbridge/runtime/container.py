@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from trackbridge.runtime.automation.intake import EventIntake
     from trackbridge.runtime.automation.rules import RuleService
     from trackbridge.runtime.automation.service import AutoIssueService
+    from trackbridge.runtime.catalog import SyncedCatalog
     from trackbridge.runtime.connection_health import ConnectionHealthChecker
     from trackbridge.runtime.connections import ConnectionService
     from trackbridge.runtime.dlq import DeadLetterQueues, FailureNotes
@@ -50,11 +51,13 @@ if TYPE_CHECKING:
     from trackbridge.runtime.sync.pacing import RateLimitWatch
     from trackbridge.runtime.sync.queue import SqsSyncQueue
     from trackbridge.runtime.sync.schedules import ConnectionSchedules
+    from trackbridge.runtime.sync.tracked_users import TrackedUsersScoping, TrackedUsersService
     from trackbridge.runtime.test_runs import TestRunService
     from trackbridge.runtime.tracker_actions import TrackerActions
     from trackbridge.runtime.webhooks.apply import WebhookApplier
     from trackbridge.runtime.webhooks.ingest import WebhookIngest
     from trackbridge.runtime.webhooks.registration import WebhookRegistrations
+    from trackbridge.storage.activity import ActivityRepository
     from trackbridge.storage.api_keys import ApiKeyRepository
     from trackbridge.storage.audit import AuditRepository
     from trackbridge.storage.automation import EventRepository
@@ -77,6 +80,13 @@ def connection_repository() -> ConnectionRepository:
     from trackbridge.storage.connections import ConnectionRepository
 
     return ConnectionRepository(table())
+
+
+@lru_cache(maxsize=1)
+def activity_repository() -> ActivityRepository:
+    from trackbridge.storage.activity import ActivityRepository
+
+    return ActivityRepository(table())
 
 
 @lru_cache(maxsize=1)
@@ -211,7 +221,23 @@ def rate_limit_watch() -> RateLimitWatch:
     """The sync engine's adapter factory: remembers what each tracker said about its rate limit."""
     from trackbridge.runtime.sync.pacing import RateLimitWatch
 
-    return RateLimitWatch(adapter_factory())
+    return RateLimitWatch(tracked_users_scoping())
+
+
+@lru_cache(maxsize=1)
+def tracked_users_scoping() -> TrackedUsersScoping:
+    """Adapters for syncs, narrowed to each Jira connection's tracked users (issue 19)."""
+    from trackbridge.runtime.sync.tracked_users import TrackedUsersScoping
+    from trackbridge.storage.sync import SyncOperationRepository
+
+    return TrackedUsersScoping(adapter_factory(), SyncOperationRepository(table()))
+
+
+@lru_cache(maxsize=1)
+def tracked_users_service() -> TrackedUsersService:
+    from trackbridge.runtime.sync.tracked_users import TrackedUsersService
+
+    return TrackedUsersService(connection_repository(), audit_repository(), sync_service())
 
 
 @lru_cache(maxsize=1)
@@ -451,6 +477,14 @@ def synced_issues() -> SyncedIssues:
         WorklogRepository(table()),
         LinkRepository(table()),
     )
+
+
+@lru_cache(maxsize=1)
+def synced_catalog() -> SyncedCatalog:
+    from trackbridge.runtime.catalog import SyncedCatalog
+    from trackbridge.storage.issues import SprintRepository, UserRepository
+
+    return SyncedCatalog(connection_repository(), UserRepository(table()), SprintRepository(table()))
 
 
 @lru_cache(maxsize=1)
@@ -722,6 +756,7 @@ _FACTORIES = (
     idempotency_store,
     idempotent_requests,
     synced_issues,
+    synced_catalog,
     jira_oauth_config,
     jira_oauth_service,
     connection_schedules,
@@ -729,6 +764,8 @@ _FACTORIES = (
     schedule_ladder,
     schedule_admin,
     rate_limit_watch,
+    tracked_users_scoping,
+    tracked_users_service,
     sync_queue,
     sync_service,
     sync_operation_repository,
@@ -737,6 +774,7 @@ _FACTORIES = (
     sync_engine,
     table,
     connection_repository,
+    activity_repository,
     audit_repository,
     api_key_repository,
     connection_secrets,
@@ -816,9 +854,12 @@ __all__ = [
     "sync_engine",
     "sync_queue",
     "sync_service",
+    "synced_catalog",
     "synced_issues",
     "table",
     "test_run_service",
+    "tracked_users_scoping",
+    "tracked_users_service",
     "tracker_actions",
     "webhook_applier",
     "webhook_ingest",

@@ -24,11 +24,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from trackbridge.domain.connections import Connection
 from trackbridge.domain.errors import NotFound
 from trackbridge.domain.ids import IdPrefix, is_id, parse_issue_ref
-from trackbridge.domain.issues import Comment, Issue, StatusCategory, Worklog
+from trackbridge.domain.issues import (
+    Comment,
+    Issue,
+    Sprint,
+    StatusCategory,
+    Transition,
+    Worklog,
+    time_in_status,
+)
 from trackbridge.domain.links import Link
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from trackbridge.domain.times import utcnow
+from trackbridge.storage.changelogs import TransitionRepository
 from trackbridge.storage.connections import ConnectionRepository
-from trackbridge.storage.issues import CommentRepository, IssueRepository, WorklogRepository
+from trackbridge.storage.issues import CommentRepository, IssueRepository, SprintRepository, WorklogRepository
 from trackbridge.storage.links import LinkRepository
 
 T = TypeVar("T")
@@ -65,10 +75,24 @@ class IssueView(Issue):
 
 
 class IssueDetail(IssueView):
-    """``GET /v1/issues/{ref}``: the issue with its live comments and worklogs, oldest first."""
+    """``GET /v1/issues/{ref}``: the issue with its live comments and worklogs, oldest first, and its
+    changelog (status and assignee transitions, oldest first) with the time spent in each status."""
 
     comments: list[Comment] = Field(default_factory=list)
     worklogs: list[Worklog] = Field(default_factory=list)
+    transitions: list[Transition] = Field(
+        default_factory=list,
+        description="status and assignee changes, oldest first (a connection syncing `changelogs`)",
+    )
+    time_in_status: dict[str, float] | None = Field(
+        None,
+        description="seconds spent in each status, from creation to now, by its changelog; null when no "
+        "transition is stored (changelogs not synced, or the status never changed)",
+    )
+    sprints: list[Sprint] = Field(
+        default_factory=list,
+        description="the sprints `sprint_ids` names, as synced (a connection syncing `sprints`)",
+    )
 
 
 def _all_pages(read: Callable[[str | None], Page[T]]) -> list[T]:
@@ -101,6 +125,8 @@ class IssueFilter(BaseModel):
     priority: str | None = None
     issue_type: str | None = None
     q: str | None = None
+    # A sprint id (exact): issues whose sprint field names it.
+    sprint: str | None = None
 
     @property
     def active(self) -> bool:
@@ -122,6 +148,8 @@ class IssueFilter(BaseModel):
             return False
         if self.label is not None and not any(same(self.label, label) for label in issue.labels):
             return False
+        if self.sprint is not None and self.sprint not in issue.sprint_ids:
+            return False
         if self.q is not None:
             text = self.q.casefold()
             if text not in issue.title.casefold() and text not in issue.body.casefold():
@@ -141,12 +169,15 @@ class SyncedIssues:
         comments: CommentRepository,
         worklogs: WorklogRepository,
         links: LinkRepository,
+        transitions: TransitionRepository | None = None,
     ) -> None:
         self.connections = connections
         self.issues = issues
         self.comments = comments
         self.worklogs = worklogs
         self.links = links
+        # The changelog lives in the issue's partition, so the issues' table holds it.
+        self.transitions = transitions if transitions is not None else TransitionRepository(issues.table)
 
     def _connection(self, tenant: str, connection_id: str) -> Connection:
         if not is_id(IdPrefix.CONNECTION, connection_id):
@@ -188,6 +219,12 @@ class SyncedIssues:
         worklogs = _all_pages(
             lambda c: self.worklogs.list_for_issue(tenant, ref, limit=MAX_PAGE_SIZE, cursor=c)
         )
+        transitions = self.transitions.history(tenant, ref)
+        spent = (
+            time_in_status(transitions, created_at=issue.created_at, now=utcnow(), current=issue.status)
+            if transitions
+            else None
+        )
         return IssueDetail(
             **issue.model_dump(),
             links=self.links_of(tenant, ref),
@@ -196,6 +233,12 @@ class SyncedIssues:
             ),
             worklogs=sorted(
                 (w for w in worklogs if w.deleted_at is None), key=lambda w: (w.started_at, w.id)
+            ),
+            transitions=transitions,
+            time_in_status=spent,
+            # The sprints live in the connection's partition of the same table: one batch read, if any.
+            sprints=SprintRepository(self.issues.table).get_many(
+                tenant, issue.connection_id, issue.sprint_ids
             ),
         )
 

@@ -1,6 +1,11 @@
 """Rules and templates (``T#{t}`` / ``RULE#{name}``, ``TEMPLATE#{name}``), received events, and the
 auto-issue fingerprint claims (``T#{t}`` / ``FP#{rule}#{fingerprint}``, DESIGN section 10).
 
+A claim in state ``claimed`` is also in a sparse GSI1 partition of its connection,
+``T#{t}#CONN#{c}#FPCLAIMED`` / ``{claimed_at}#{rule}#{fingerprint}`` (:meth:`FingerprintRepository.pending`):
+every write of a claim puts the whole item, so the keys go with the state and no extra write keeps the index.
+The sync's record matching (``runtime.sync.record_matching``) reads it once per page that creates issues.
+
 Rules and templates are named documents with optimistic locking (see ``documents.py``). Events live in
 ``T#{t}#EVENTS`` / ``EVENT#{id}`` and expire after ``retention`` (TTL): they are a receipt and a status for
 ``POST /v1/events``, not a history.
@@ -18,6 +23,9 @@ from trackbridge.domain.times import from_iso, to_iso
 from trackbridge.storage.documents import VersionedDocuments
 from trackbridge.storage.keys import (
     EVENT_PREFIX,
+    GSI1,
+    GSI1_PK,
+    GSI1_SK,
     PK,
     RULE_PREFIX,
     SK,
@@ -197,6 +205,15 @@ class EventRepository:
             raise NotFound(f"no event {event_id!r}", details={"id": event_id}) from exc
 
 
+# Claims stuck in ``claimed`` are rare (a worker died between the tracker call and the record): one page.
+PENDING_CLAIMS_READ = 100
+
+
+def pending_claims_pk(tenant: str, connection_id: str) -> str:
+    """GSI1 partition of a connection's claims in state ``claimed``."""
+    return f"{tenant_pk(tenant)}#CONN#{connection_id}#FPCLAIMED"
+
+
 class FingerprintRepository:
     """One item per fingerprint; every write is conditional, so two workers never both move a claim on.
 
@@ -209,6 +226,14 @@ class FingerprintRepository:
 
     @staticmethod
     def item(tenant: str, claim: FingerprintClaim) -> Item:
+        item = FingerprintRepository._attributes(tenant, claim)
+        if claim.state == "claimed":
+            item[GSI1_PK] = pending_claims_pk(tenant, claim.connection_id)
+            item[GSI1_SK] = f"{to_iso(claim.claimed_at)}#{claim.rule}#{claim.fingerprint}"
+        return item
+
+    @staticmethod
+    def _attributes(tenant: str, claim: FingerprintClaim) -> Item:
         return {
             PK: tenant_pk(tenant),
             SK: fingerprint_sk(claim.rule, claim.fingerprint),
@@ -261,6 +286,20 @@ class FingerprintRepository:
     def find(self, tenant: str, rule: str, fingerprint: str) -> FingerprintClaim | None:
         item = self.table.get(tenant_pk(tenant), fingerprint_sk(rule, fingerprint))
         return self.model(item) if item else None
+
+    def pending(
+        self, tenant: str, connection_id: str, *, limit: int = PENDING_CLAIMS_READ
+    ) -> list[FingerprintClaim]:
+        """The connection's claims in state ``claimed``, oldest first: one query of the sparse index, which
+        reads nothing when there are none. Eventually consistent, as any GSI: a claim's version may be
+        behind, which the conditional write that acts on it settles."""
+        items, _ = self.table.query(
+            partition=pending_claims_pk(tenant, connection_id),
+            index=GSI1,
+            limit=limit,
+            tenant_prefix=tenant_pk(tenant),
+        )
+        return [self.model(item) for item in items if item.get("state") == "claimed"]
 
     def claim(self, tenant: str, claim: FingerprintClaim) -> FingerprintClaim:
         """Put ``claim`` where no claim exists (``ClaimLost`` with the stored one otherwise)."""
@@ -339,6 +378,7 @@ class ClaimLost(Conflict):
 
 __all__ = [
     "DEFAULT_EVENT_RETENTION",
+    "PENDING_CLAIMS_READ",
     "SEEN_RETENTION",
     "AlreadyCounted",
     "ClaimLost",
@@ -346,4 +386,5 @@ __all__ = [
     "FingerprintRepository",
     "RuleRepository",
     "TemplateRepository",
+    "pending_claims_pk",
 ]

@@ -5,12 +5,17 @@ addresses nothing of this one), ``SK = TRANSITION#{at}#{id}``: one query reads a
 time order, which is all "time in status" needs. A changelog entry never changes once written, so storing
 is "put what is not there yet": a re-read history costs one batch read and no write, and what was new is
 what the sync counts as created.
+
+Beside them, ``SK = CHANGELOG#READ`` records the issue version (its ``updated_at``) whose history was last
+read in full: an incremental pass re-reading the overlap window of stored issues asks the tracker only for
+the issues whose version moved since (:meth:`TransitionRepository.unread`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from trackbridge.domain.issues import Transition
 from trackbridge.domain.pagination import MAX_PAGE_SIZE, Page
@@ -20,6 +25,7 @@ from trackbridge.storage.paging import query_page
 from trackbridge.storage.table import Item, Table
 
 TRANSITION_PREFIX = "TRANSITION#"
+READ_MARK_SK = "CHANGELOG#READ"
 # An issue's history is read in pages of MAX_PAGE_SIZE; this many pages at most (a bound on every loop).
 MAX_HISTORY_PAGES = 100
 
@@ -88,6 +94,32 @@ class TransitionRepository:
             self.table.batch_put([self.item(tenant, t) for t in new])
         return StoredTransitions(created=len(new), unchanged=len(keyed) - len(new))
 
+    def unread(self, tenant: str, versions: Mapping[str, datetime]) -> list[str]:
+        """The issue refs of ``versions`` (ref -> ``updated_at``) whose history was not read at that version
+        (one batch read per 100 issues)."""
+        keys = {ref: (issue_pk(tenant, ref), READ_MARK_SK) for ref in versions}
+        marks = self.table.batch_get(list(keys.values()), attributes=["read_at_version"]) if keys else {}
+        return [
+            ref
+            for ref, key in keys.items()
+            if key not in marks or marks[key].get("read_at_version") != to_iso(versions[ref])
+        ]
+
+    def mark_read(self, tenant: str, versions: Mapping[str, datetime]) -> None:
+        """Record that the histories of ``versions`` (ref -> ``updated_at``) were read in full, as of then."""
+        if versions:
+            self.table.batch_put(
+                [
+                    {
+                        PK: issue_pk(tenant, ref),
+                        SK: READ_MARK_SK,
+                        "entity": "changelog_read",
+                        "read_at_version": to_iso(at),
+                    }
+                    for ref, at in versions.items()
+                ]
+            )
+
     def list_for_issue(
         self, tenant: str, issue_ref: str, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
     ) -> Page[Transition]:
@@ -115,4 +147,4 @@ class TransitionRepository:
         return found
 
 
-__all__ = ["TRANSITION_PREFIX", "StoredTransitions", "TransitionRepository", "transition_sk"]
+__all__ = ["READ_MARK_SK", "TRANSITION_PREFIX", "StoredTransitions", "TransitionRepository", "transition_sk"]

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from trackbridge.domain.connections import Connection, Schedule, Scope
 from trackbridge.domain.times import from_iso, to_iso
+from trackbridge.domain.tracked_users import TrackedBackfill
 from trackbridge.storage.documents import VersionedDocuments
 from trackbridge.storage.keys import CONNECTION_PREFIX
 from trackbridge.storage.table import Item
@@ -32,6 +33,8 @@ class ConnectionRepository(VersionedDocuments[Connection]):
             "has_webhook_secret": model.has_webhook_secret,
             "auth": model.auth,
             "site_url": model.site_url,
+            "tracked_users": list(model.tracked_users),
+            "tracked_backfill": model.tracked_backfill.model_dump() if model.tracked_backfill else None,
             "created_at": to_iso(model.created_at),
             "updated_at": to_iso(model.updated_at),
             "version": model.version,
@@ -39,6 +42,7 @@ class ConnectionRepository(VersionedDocuments[Connection]):
 
     def model(self, item: Item) -> Connection:
         schedule = item.get("schedule")
+        backfill = item.get("tracked_backfill")
         return Connection(
             id=item["id"],
             name=item["name"],
@@ -53,6 +57,9 @@ class ConnectionRepository(VersionedDocuments[Connection]):
             # Items written before OAuth existed hold stored tokens.
             auth=item.get("auth", "token"),
             site_url=item.get("site_url"),
+            # Items written before tracked users existed track nobody in particular.
+            tracked_users=item.get("tracked_users") or [],
+            tracked_backfill=TrackedBackfill(**backfill) if backfill else None,
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
             version=item["version"],

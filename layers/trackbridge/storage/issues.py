@@ -18,11 +18,14 @@ sync's unconditional batch of new items never buries it.
 
 from __future__ import annotations
 
+import builtins
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 
 from trackbridge.domain.errors import NotFound
-from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
+from trackbridge.domain.issues import NOT_SEEN, Comment, Issue, Sprint, User, Worklog
 from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from trackbridge.domain.sync_plan import StoredVersion
 from trackbridge.domain.times import from_iso, to_iso
@@ -68,6 +71,10 @@ from trackbridge.storage.write_journal import WriteOutcome, put_if_newer, write_
 # Index items a filtered listing reads per page at most (``IssueRepository.list_matching``): ten queries of
 # 100, about 1 MB of listed attributes; the page then ends early and its cursor resumes the walk.
 FILTER_READ_BUDGET = 1000
+
+_C = TypeVar("_C", User, Sprint)
+# A connection's users or sprints read whole by a sync pass: 50,000 at most (far beyond a project's people).
+CATALOG_MAX_PAGES = 500
 
 
 def stored_versions(table: Table, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
@@ -121,6 +128,7 @@ class IssueRepository:
             "parent_ref": issue.parent_ref,
             "sub_issue_refs": list(issue.sub_issue_refs),
             "blocked_by_refs": list(issue.blocked_by_refs),
+            "sprint_ids": list(issue.sprint_ids),
             "created_at": to_iso(issue.created_at),
             "updated_at": updated,
             "deleted_at": iso_or_none(issue.deleted_at),
@@ -157,6 +165,7 @@ class IssueRepository:
             parent_ref=item.get("parent_ref"),
             sub_issue_refs=item.get("sub_issue_refs") or [],
             blocked_by_refs=item.get("blocked_by_refs") or [],
+            sprint_ids=item.get("sprint_ids") or [],
             created_at=from_iso(item["created_at"]),
             updated_at=from_iso(item["updated_at"]),
             deleted_at=datetime_or_none(item.get("deleted_at")),
@@ -485,25 +494,129 @@ class WorklogRepository:
         )
 
 
-class UserRepository:
-    """Tracker accounts seen by a connection; upserted as syncs meet them (no ordering to keep)."""
+class _CatalogRepository(Generic[_C]):
+    """A connection's users or sprints: one item each under the connection (``USER#`` / ``SPRINT#``),
+    written by the sync's writer (its conditional put, like every synced item), read by id or listed in id
+    order. Items stored before these kinds were synced have no ``updated_at`` or hash: they read as such
+    (an empty hash never matches, so the next sync rewrites them)."""
+
+    prefix: ClassVar[str]
+    kind: ClassVar[str]
 
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    @staticmethod
-    def item(tenant: str, user: User) -> Item:
+    @classmethod
+    def key(cls, tenant: str, obj: _C) -> tuple[str, str]:
+        return connection_pk(tenant, obj.connection_id), cls.sort_key(obj.id)
+
+    @classmethod
+    def item(cls, tenant: str, obj: _C) -> Item:
+        """The model's fields as they are (times as ``to_iso`` writes them, which the writer's decisions
+        compare as strings); the hash as given: the sync always gives one (``put`` computes a missing one)."""
+        pk, sk = cls.key(tenant, obj)
+        fields = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in obj.model_dump().items()}
         return {
-            PK: connection_pk(tenant, user.connection_id),
-            SK: user_sk(user.id),
-            "entity": "user",
-            "id": user.id,
-            "connection_id": user.connection_id,
-            "login": user.login,
-            "display_name": user.display_name,
-            "email": user.email,
-            "active": user.active,
+            PK: pk,
+            SK: sk,
+            "entity": cls.kind,
+            **fields,
         }
+
+    @staticmethod
+    @abstractmethod
+    def sort_key(item_id: str) -> str: ...
+
+    @staticmethod
+    @abstractmethod
+    def model(item: Item) -> _C: ...
+
+    def put(self, tenant: str, obj: _C) -> None:
+        """Store ``obj`` unconditionally (the sync writes through the writer's conditional put instead)."""
+        self.table.put(self.item(tenant, obj if obj.content_hash else obj.with_hash()))
+
+    def get(self, tenant: str, connection_id: str, item_id: str) -> _C:
+        item = self.table.get(connection_pk(tenant, connection_id), self.sort_key(item_id))
+        if item is None:
+            raise NotFound(f"no {self.kind} {item_id!r}", details={"id": item_id})
+        return self.model(item)
+
+    def get_many(self, tenant: str, connection_id: str, ids: Iterable[str]) -> builtins.list[_C]:
+        """The stored items of ``ids`` (those found), in the order given: one batch read per 100 ids."""
+        partition = connection_pk(tenant, connection_id)
+        wanted = [(partition, self.sort_key(item_id)) for item_id in dict.fromkeys(ids)]
+        found = self.table.batch_get(wanted) if wanted else {}
+        return [self.model(found[key]) for key in wanted if key in found]
+
+    def list(
+        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[_C]:
+        return query_page(
+            self.table,
+            tenant,
+            self.model,
+            partition=connection_pk(tenant, connection_id),
+            sk_prefix=self.prefix,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def list_matching(
+        self,
+        tenant: str,
+        connection_id: str,
+        keep: Callable[[_C], bool],
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        read_budget: int = FILTER_READ_BUDGET,
+    ) -> Page[_C]:
+        """Items ``keep`` accepts, in id order, reading at most ``read_budget`` items per page (pages of
+        100): a selective filter may answer fewer than ``limit``, with a ``next_cursor`` that resumes after
+        the last item read; a page that fills mid-read resumes right after its last item."""
+        found: builtins.list[_C] = []
+        left = max(1, read_budget)
+        while left > 0:
+            page = self.list(tenant, connection_id, limit=min(MAX_PAGE_SIZE, left), cursor=cursor)
+            left -= MAX_PAGE_SIZE
+            for n, obj in enumerate(page.items):
+                if not keep(obj):
+                    continue
+                found.append(obj)
+                if len(found) == limit:
+                    pk, sk = self.key(tenant, obj)
+                    last = n == len(page.items) - 1
+                    resume = page.next_cursor if last else encode_cursor({PK: pk, SK: sk})
+                    return Page[Any](items=found, next_cursor=resume)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return Page[Any](items=found, next_cursor=cursor)
+
+    def list_all(
+        self, tenant: str, connection_id: str, *, max_pages: int = CATALOG_MAX_PAGES
+    ) -> builtins.list[_C]:
+        """Every stored item of the connection (tombstones too), pages of 100, at most ``max_pages``."""
+        found: builtins.list[_C] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page = self.list(tenant, connection_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+            found.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return found
+
+
+class UserRepository(_CatalogRepository[User]):
+    """Tracker accounts of a connection; a user who left stays, with ``active`` false."""
+
+    prefix = USER_PREFIX
+    kind = "user"
+
+    @staticmethod
+    def sort_key(item_id: str) -> str:
+        return user_sk(item_id)
 
     @staticmethod
     def model(item: Item) -> User:
@@ -514,53 +627,20 @@ class UserRepository:
             display_name=item.get("display_name"),
             email=item.get("email"),
             active=item["active"],
-        )
-
-    def put(self, tenant: str, user: User) -> None:
-        self.table.put(self.item(tenant, user))
-
-    def get(self, tenant: str, connection_id: str, user_id: str) -> User:
-        item = self.table.get(connection_pk(tenant, connection_id), user_sk(user_id))
-        if item is None:
-            raise NotFound(f"no user {user_id!r}", details={"id": user_id})
-        return self.model(item)
-
-    def list(
-        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
-    ) -> Page[User]:
-        return query_page(
-            self.table,
-            tenant,
-            self.model,
-            partition=connection_pk(tenant, connection_id),
-            sk_prefix=USER_PREFIX,
-            limit=limit,
-            cursor=cursor,
+            updated_at=datetime_or_none(item.get("updated_at")) or NOT_SEEN,
+            content_hash=item.get("content_hash") or "",
         )
 
 
-class SprintRepository:
-    """Jira sprints of a connection's boards; upserted by the sync."""
+class SprintRepository(_CatalogRepository[Sprint]):
+    """Sprints of a connection's boards (Jira); a deleted sprint stays as a tombstone (``deleted_at``)."""
 
-    def __init__(self, table: Table) -> None:
-        self.table = table
+    prefix = SPRINT_PREFIX
+    kind = "sprint"
 
     @staticmethod
-    def item(tenant: str, sprint: Sprint) -> Item:
-        return {
-            PK: connection_pk(tenant, sprint.connection_id),
-            SK: sprint_sk(sprint.id),
-            "entity": "sprint",
-            "id": sprint.id,
-            "connection_id": sprint.connection_id,
-            "name": sprint.name,
-            "state": sprint.state,
-            "board_id": sprint.board_id,
-            "goal": sprint.goal,
-            "start_at": iso_or_none(sprint.start_at),
-            "end_at": iso_or_none(sprint.end_at),
-            "complete_at": iso_or_none(sprint.complete_at),
-        }
+    def sort_key(item_id: str) -> str:
+        return sprint_sk(item_id)
 
     @staticmethod
     def model(item: Item) -> Sprint:
@@ -574,28 +654,9 @@ class SprintRepository:
             start_at=datetime_or_none(item.get("start_at")),
             end_at=datetime_or_none(item.get("end_at")),
             complete_at=datetime_or_none(item.get("complete_at")),
-        )
-
-    def put(self, tenant: str, sprint: Sprint) -> None:
-        self.table.put(self.item(tenant, sprint))
-
-    def get(self, tenant: str, connection_id: str, sprint_id: str) -> Sprint:
-        item = self.table.get(connection_pk(tenant, connection_id), sprint_sk(sprint_id))
-        if item is None:
-            raise NotFound(f"no sprint {sprint_id!r}", details={"id": sprint_id})
-        return self.model(item)
-
-    def list(
-        self, tenant: str, connection_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
-    ) -> Page[Sprint]:
-        return query_page(
-            self.table,
-            tenant,
-            self.model,
-            partition=connection_pk(tenant, connection_id),
-            sk_prefix=SPRINT_PREFIX,
-            limit=limit,
-            cursor=cursor,
+            deleted_at=datetime_or_none(item.get("deleted_at")),
+            updated_at=datetime_or_none(item.get("updated_at")) or NOT_SEEN,
+            content_hash=item.get("content_hash") or "",
         )
 
 

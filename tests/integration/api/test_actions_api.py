@@ -20,6 +20,7 @@ from tests.integration.api.actions_support import (
     fresh,
     world,
 )
+from trackbridge.domain.trackers import TRACKERS
 from trackbridge.runtime.api.actions import MAX_UPLOAD_BYTES
 from trackbridge.runtime.api_keys import issue_api_key
 
@@ -91,7 +92,7 @@ def test_providers_describe_each_tracker(world: World) -> None:
         answer = http.get("/v1/providers")
     assert answer.status_code == 200
     providers = {p["name"]: p for p in answer.json()["items"]}
-    assert set(providers) == set(PROVIDER_NAMES)
+    assert set(providers) == set(TRACKERS)
     assert providers["github"]["capabilities"]["attachments"] is False
     assert providers["jira"]["capabilities"]["attachments"] is True
     # Advertised only when the product does it end to end: nothing syncs worklogs or registers webhooks yet.

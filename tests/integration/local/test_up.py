@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from trackbridge.domain.trackers import TRACKERS
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -147,7 +149,7 @@ def test_local_up_serves_until_ctrl_c_then_cleans_up(tmp_path: Path) -> None:
     assert state["api_key"] in stdout
     assert f"{state['api_url']}/docs" in stdout
     assert state["secrets_prefix"] in stdout
-    assert set(state["connections"]) == {"github-sandbox", "gitlab-sandbox", "jira-sandbox"}
+    assert set(state["connections"]) == {f"{provider}-sandbox" for provider in TRACKERS}
     for name, connection_id in state["connections"].items():
         assert re.search(rf"^\s+{name}\s+{connection_id}\s", stdout, re.MULTILINE), stdout
 

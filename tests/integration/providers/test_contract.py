@@ -89,9 +89,11 @@ def test_full_pass_meets_the_request_floor(tracker: Tracker) -> None:
     # A retry (a transient failure the adapter repeated) is counted apart from the pages: it is not waste
     # of the paging, and a loaded machine may cause one. The sandbox counts a retried request when the
     # first attempt reached it, so its total lies between the pages and the pages plus the retries.
+    # A tracker whose listing first asks for the ids (Azure DevOps' WIQL) declares that request.
     stats = tracker.adapter.stats
-    assert stats.requests - stats.retries == len(pages), stats
-    assert len(pages) <= tracker.sandbox.requests()["total"] <= len(pages) + stats.retries
+    floor = len(pages) + tracker.adapter.listing_setup_requests
+    assert stats.requests - stats.retries == floor, stats
+    assert floor <= tracker.sandbox.requests()["total"] <= floor + stats.retries
     largest = max(p.raw_count for p in pages)
     assert largest <= tracker.adapter.page_size
     assert all(p.raw_count == largest for p in pages[:-1])
@@ -280,7 +282,12 @@ def test_webhook_deliveries_parse_into_changes(tracker: Tracker, hooks: HookRece
     about_issue = [c for c in changes if c.entity is WebhookEntity.ISSUE and c.issue_ref == created.ref]
     assert about_issue, [d.event for d in deliveries]
     assert all(c.issue_key == created.key for c in about_issue)
-    assert {c.comment_id for c in changes if c.entity is WebhookEntity.COMMENT} >= {comment.id}
+    # A tracker whose comment event names no comment (Azure DevOps) asks for the issue's comments instead.
+    comment_changes = [c for c in changes if c.entity is WebhookEntity.COMMENT]
+    named = {c.comment_id for c in comment_changes}
+    assert comment.id in named or any(
+        c.comment_id is None and c.issue_ref == created.ref for c in comment_changes
+    ), [d.event for d in deliveries]
     # A change that carries its record (the payload had every field) carries the very record a read of the
     # tracker gives, content hash included; the last one is the edit. Others ask for a fetch.
     complete = [c.issue for c in about_issue if c.issue is not None]
@@ -330,7 +337,7 @@ def test_transient_faults_are_retried(tracker: Tracker, case: str, rule: dict[st
         page = next(adapter.iter_issue_pages())
     assert page.items
     assert adapter.stats.retries == 1
-    assert adapter.stats.requests == 2
+    assert adapter.stats.requests == 2 + adapter.listing_setup_requests
 
 
 PERSISTENT = [
@@ -359,7 +366,7 @@ def test_a_slow_answer_is_not_a_timeout(tracker: Tracker) -> None:
     page = next(tracker.adapter.iter_issue_pages())
     assert page.items
     assert tracker.adapter.stats.retries == 0
-    assert tracker.adapter.stats.requests == 1
+    assert tracker.adapter.stats.requests == 1 + tracker.adapter.listing_setup_requests
 
 
 REFUSED = [

@@ -104,7 +104,9 @@ def test_counters_add_up_on_every_tracker(
     # Given: CHANGED issues edited on the tracker, one of them with a new comment
     stored = IssueRepository(container.table()).list_for_connection(tenant, connection.id, limit=100).items
     keys = sorted((i.key for i in stored), key=lambda k: int(k.lstrip("#").rsplit("-", 1)[-1]))[:CHANGED]
-    refs: list[int | str] = [k if small_provider.name == "jira" else int(k.lstrip("#")) for k in keys]
+    refs: list[int | str] = [
+        k if small_provider.name in ("jira", "youtrack", "linear") else int(k.lstrip("#")) for k in keys
+    ]
     for ref in refs:
         small_provider.update(ref, f"edited {ref}")
     small_provider.comment(refs[0], "a comment on an edited issue")

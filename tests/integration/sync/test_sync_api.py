@@ -109,7 +109,7 @@ def test_sync_routes_refuse_bad_input(
     connection_id = _create_github(api, github_tracker)
     bad_mode = api.call("POST", f"/v1/connections/{connection_id}/syncs", body={"mode": "sideways"})
     assert bad_mode.status == 422
-    later = api.call("POST", f"/v1/connections/{connection_id}/syncs", body={"entities": ["users"]})
+    later = api.call("POST", f"/v1/connections/{connection_id}/syncs", body={"entities": ["worklogs"]})
     assert later.status == 422
     assert api.call("GET", "/v1/sync-operations/op_doesnotexistatallxxx").status == 404
     assert api.call("GET", "/v1/sync-operations/not-an-id").status == 404

@@ -202,7 +202,7 @@ def _models() -> dict[str, type[Any]]:
         ConnectionView,
         WebhookView,
     )
-    from trackbridge.domain.issues import Comment, Worklog
+    from trackbridge.domain.issues import Comment, Sprint, User, Worklog
     from trackbridge.domain.sync import SyncLogEntry, SyncOperation
     from trackbridge.domain.sync_plan import SyncRequest
     from trackbridge.runtime.api import action_models, oauth, sync, views, webhooks
@@ -220,6 +220,8 @@ def _models() -> dict[str, type[Any]]:
         WebhookView,
         Comment,
         Worklog,
+        User,
+        Sprint,
         SyncLogEntry,
         SyncOperation,
         SyncRequest,
@@ -250,11 +252,12 @@ def _models() -> dict[str, type[Any]]:
 
 def _operations_models() -> list[type[Any]]:
     from trackbridge.runtime.api.dlq import RedriveRequest
+    from trackbridge.runtime.api.repositories import RepositoryActivity
     from trackbridge.runtime.connection_health import TenantHealth
     from trackbridge.runtime.dlq import DeadLetterList, DeadLetterMove
     from trackbridge.storage.metrics import MetricsSummary
 
-    return [TenantHealth, MetricsSummary, DeadLetterList, DeadLetterMove, RedriveRequest]
+    return [TenantHealth, MetricsSummary, DeadLetterList, DeadLetterMove, RedriveRequest, RepositoryActivity]
 
 
 def _schedule_models() -> list[type[Any]]:

@@ -18,8 +18,11 @@ def test_lookup_by_name_and_unknown_names() -> None:
     assert tracker("jira") is JIRA
     with pytest.raises(ValidationFailed) as caught:
         tracker("bugzilla")
-    assert caught.value.details == {"provider": "bugzilla", "supported": ["github", "gitlab", "jira"]}
-    assert "supported: github, gitlab, jira" in caught.value.message
+    assert caught.value.details == {
+        "provider": "bugzilla",
+        "supported": ["azure_devops", "github", "gitlab", "jira", "linear", "redmine", "youtrack"],
+    }
+    assert "supported: azure_devops, github, gitlab, jira, linear, redmine, youtrack" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -95,6 +98,33 @@ def test_status_vocabularies() -> None:
         "opened": "todo",
         "reopened": "todo",
         "closed": "done",
+        # YouTrack's default State values
+        "submitted": "todo",
+        "unresolved": "todo",
+        "in progress": "in_progress",
+        "to be discussed": "in_progress",
+        "fixed": "done",
+        "verified": "done",
+        "won't fix": "done",
+        "can't reproduce": "done",
+        "duplicate": "done",
+        "obsolete": "done",
+        "incomplete": "done",
+        "resolved": "done",
+        # Azure DevOps state categories
+        "proposed": "todo",
+        "inprogress": "in_progress",
+        "completed": "done",
+        "removed": "done",
+        # Redmine's default status names ("Resolved" is open there, so it is left to the adapter)
+        "feedback": "in_progress",
+        "rejected": "done",
+        # Linear's WorkflowState.type ("completed" is Azure DevOps' too, and agrees)
+        "triage": "todo",
+        "backlog": "todo",
+        "unstarted": "todo",
+        "started": "in_progress",
+        "canceled": "done",
     }
     assert status_category_of(" Indeterminate ", "jira") == "in_progress"
     # By the tracker's own words: "done" is no GitLab state.
@@ -118,4 +148,8 @@ def test_auth_modes_and_bulk_concurrency() -> None:
         "github": 1,
         "gitlab": 4,
         "jira": 4,
+        "youtrack": 4,
+        "azure_devops": 4,
+        "redmine": 4,
+        "linear": 4,
     }

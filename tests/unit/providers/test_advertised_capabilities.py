@@ -2,7 +2,7 @@
 
 Each advertised capability maps to what uses it: an API route of the app, or a syncer of an entity the tracker
 syncs (``syncable_entities``, within the entities its declaration lists). A capability the adapters declare
-but nothing uses yet (worklogs, sprints, webhook registration, security advisories) stays in the
+but nothing uses yet (worklogs, webhook registration, security advisories) stays in the
 declaration, where ``require`` checks it, and out of the answer.
 """
 
@@ -14,12 +14,10 @@ from trackbridge.domain.trackers import TRACKERS
 from trackbridge.providers.registry import PROVIDERS, describe_providers
 from trackbridge.providers.types import Capabilities
 from trackbridge.runtime.api.app import operations
-from trackbridge.runtime.sync.syncers import (
-    IssuesSyncer,
-    ListingSyncer,
-    RepoCommentsSyncer,
-    syncable_entities,
-)
+from trackbridge.runtime.sync.catalog_syncers import SprintsSyncer, UsersSyncer
+from trackbridge.runtime.sync.jira_syncers import ChangelogsSyncer, WorklogsSyncer
+from trackbridge.runtime.sync.plans import syncable_entities
+from trackbridge.runtime.sync.syncers import IssuesSyncer, ListingSyncer, RepoCommentsSyncer
 
 ISSUE = "/v1/connections/{connection_id}/issues/{key}"
 
@@ -28,15 +26,22 @@ ROUTES_OF: dict[str, set[tuple[str, str]]] = {
     "attachments": {("POST", f"{ISSUE}/attachments")},
     "transitions": {("GET", f"{ISSUE}/transitions"), ("POST", f"{ISSUE}/transitions")},
     "dev_activity": {("POST", "/v1/connections/{connection_id}/scan-links")},
+    "repository_activity": {("GET", "/v1/repositories/{connection_id}/activity")},
 }
 SYNC_OF: dict[str, tuple[str, type[ListingSyncer]]] = {
     # GitHub's comments are one repository-wide listing, synced as their own entity.
     "repo_wide_comments": ("comments", RepoCommentsSyncer),
     # The engine hands the issue listings an ETag cache; the adapter sends If-None-Match.
     "conditional_requests": ("issues", IssuesSyncer),
+    # The catalogs, listed whole by their syncers (runtime.sync.catalog_syncers).
+    "sprints": ("sprints", SprintsSyncer),
+    "users": ("users", UsersSyncer),
+    # Jira's site-wide worklog feeds and bulk changelogs (runtime.sync.jira_syncers).
+    "worklog_feed": ("worklogs", WorklogsSyncer),
+    "changelog_bulkfetch": ("changelogs", ChangelogsSyncer),
 }
 # Declared by adapters, used by nothing yet: must not be advertised.
-NOT_YET = {"worklogs", "sprints", "webhook_registration", "security_advisories"}
+NOT_YET = {"worklogs", "webhook_registration", "security_advisories"}
 
 
 def served_routes() -> set[tuple[str, str]]:

@@ -97,7 +97,7 @@ def test_registered_and_described() -> None:
     assert JiraAdapter.capabilities.worklogs
     assert JiraAdapter.capabilities.sprints
     assert "worklogs" not in described["capabilities"]
-    assert "sprints" not in described["capabilities"]
+    assert described["capabilities"]["sprints"] is True  # the sprints entity and GET /v1/sprints use it
     adapter = create_adapter(
         "jira",
         TrackerConfig(SITE, {"project": "OPS"}, CONNECTION_ID),

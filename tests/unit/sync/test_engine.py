@@ -42,14 +42,9 @@ from trackbridge.providers.errors import RateLimitedError
 from trackbridge.providers.types import Capabilities
 from trackbridge.runtime.sync.checkpoint import STAGE_WAITING_RATE_LIMIT, STAGE_WAITING_RETRY
 from trackbridge.runtime.sync.engine import EngineConfig, SliceOutcome, SyncEngine
+from trackbridge.runtime.sync.plans import syncable_entities
 from trackbridge.runtime.sync.service import SyncService
-from trackbridge.runtime.sync.syncers import (
-    ISSUES,
-    ISSUES_WITH_COMMENTS,
-    REPO_COMMENTS,
-    plan_for,
-    syncable_entities,
-)
+from trackbridge.runtime.sync.syncers import ISSUES, ISSUES_WITH_COMMENTS, REPO_COMMENTS, plan_for
 
 HOUR = timedelta(hours=1)
 

@@ -84,6 +84,7 @@ from ._base import (
 from ._comments import CommentRoutes
 from ._hooks import HookRoutes
 from ._issues import IssueRoutes
+from ._members import MemberMutations
 from ._relations import RelationRoutes
 from ._repository import RepositoryRoutes
 from ._search import SearchRoutes
@@ -99,7 +100,9 @@ from ._state import (
 __all__ = ["GitHubSandbox"]
 
 
-class GitHubSandbox(IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, HookRoutes, RelationRoutes):
+class GitHubSandbox(
+    IssueRoutes, CommentRoutes, RepositoryRoutes, SearchRoutes, HookRoutes, RelationRoutes, MemberMutations
+):
     """GitHub REST for ``acme/widgets``; see the module docstring for the behaviour reproduced."""
 
     kind = "github"

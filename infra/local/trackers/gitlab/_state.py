@@ -497,6 +497,8 @@ def seed_development(state: GitLabState, issues: int, people: list[str]) -> None
         )
         if iid % 4 == 1:
             request.state, request.merged_at = "merged", request.updated_at
+        elif iid % 4 == 3:  # closed without a merge, as some requests end
+            request.state, request.closed_at = "closed", request.updated_at
         state.merge_requests.append(request)
 
 

@@ -92,11 +92,13 @@ from ._hooks import HookRoutes
 from ._instance import InstanceRoutes
 from ._issues import IssueRoutes
 from ._links import LinkRoutes
+from ._members import MemberMutations
 from ._notes import NoteRoutes
 from ._query import (
     Params,
     unauthorized,
 )
+from ._releases import ReleaseRoutes
 from ._render import hook_time, iso_ms
 from ._repository import RepositoryRoutes
 from ._state import (
@@ -112,7 +114,16 @@ from ._state import (
 __all__ = ["GitLabSandbox"]
 
 
-class GitLabSandbox(IssueRoutes, NoteRoutes, InstanceRoutes, HookRoutes, RepositoryRoutes, LinkRoutes):
+class GitLabSandbox(
+    IssueRoutes,
+    NoteRoutes,
+    InstanceRoutes,
+    HookRoutes,
+    RepositoryRoutes,
+    ReleaseRoutes,
+    LinkRoutes,
+    MemberMutations,
+):
     """GitLab REST v4 for ``acme/widgets``; see the module docstring for the behaviour reproduced."""
 
     kind = "gitlab"

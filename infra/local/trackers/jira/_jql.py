@@ -470,6 +470,7 @@ FIELD_ALIASES = {
     "comment": "comment",
     "text": "text",
     "rank": "rank",
+    "worklogauthor": "worklogAuthor",
 }
 # field -> the operators Jira accepts for it
 _EQUALITY = frozenset({"=", "!=", "in", "not in"})
@@ -498,6 +499,8 @@ OPERATORS: dict[str, frozenset[str]] = {
     "comment": frozenset({"~", "!~"}),
     "text": frozenset({"~"}),
     "rank": frozenset(),
+    # As Jira: equality and lists only ("issues nobody logged work on" is no worklogAuthor query).
+    "worklogAuthor": _EQUALITY,
 }
 SORT_FIELDS = frozenset(
     {
@@ -689,8 +692,8 @@ def _clause(clause: Clause, ctx: Context, errors: list[str]) -> Predicate:
     if name == "key" and op in _RANGE:
         return _key_range(clause, ctx, errors)
 
-    getter = _getter(name)
-    multi = name == "labels"
+    getter = _worklog_authors(ctx) if name == "worklogAuthor" else _getter(name)
+    multi = name in ("labels", "worklogAuthor")
     if op in _EMPTY:
 
         def is_empty(issue: Issue) -> bool:
@@ -712,7 +715,7 @@ def _clause(clause: Clause, ctx: Context, errors: list[str]) -> Predicate:
     def check(issue: Issue) -> bool:
         value = getter(issue)
         if multi:
-            present = {label.lower() for label in value}
+            present = {v.lower() for v in value} if name == "labels" else set(value)
             if not present:
                 return positive and want_empty
             hit = bool(present & wanted)
@@ -724,6 +727,16 @@ def _clause(clause: Clause, ctx: Context, errors: list[str]) -> Predicate:
         return hit if positive else not hit
 
     return check
+
+
+def _worklog_authors(ctx: Context) -> Callable[[Issue], set[str]]:
+    """The authors of an issue's worklogs (``worklogAuthor`` matches any of them)."""
+    worklogs = ctx.state.worklogs
+
+    def authors(issue: Issue) -> set[str]:
+        return {worklogs[w].author for w in issue.worklogs if w in worklogs}
+
+    return authors
 
 
 def _getter(name: str) -> Callable[[Issue], Any]:
@@ -759,7 +772,7 @@ def _resolve(
     state = ctx.state
     if isinstance(operand, Function):
         fn = operand.name.lower()
-        if fn == "currentuser" and name in ("assignee", "reporter", "creator"):
+        if fn == "currentuser" and name in ("assignee", "reporter", "creator", "worklogAuthor"):
             return {ctx.account_id}
         if fn in SPRINT_FUNCTIONS and name == "sprint":
             wanted_state = SPRINT_FUNCTIONS[fn]
@@ -789,7 +802,7 @@ def _resolve(
         found = {
             c.id for c in CATEGORIES.values() if lowered in (c.name.lower(), c.key, str(c.id)) and c.id != 1
         }
-    elif name in ("assignee", "reporter", "creator"):
+    elif name in ("assignee", "reporter", "creator", "worklogAuthor"):
         found = {text} if text in state.users else set()
     elif name == "labels":
         return {lowered}

@@ -88,6 +88,7 @@ from ..core import (
     WebhookRequest,
     mutation,
 )
+from ._agile import AgileRoutes
 from ._base import API, NOT_AUTHENTICATED, RATE_REASONS, jira_error
 from ._changelogs import ChangelogRoutes
 from ._createmeta import CreateMetaRoutes
@@ -113,7 +114,7 @@ from ._webhooks import admin_request, app_requests
 __all__ = ["JiraSandbox"]
 
 
-class JiraSandbox(SearchRoutes, IssueRoutes, ChangelogRoutes, SiteRoutes, CreateMetaRoutes):
+class JiraSandbox(AgileRoutes, SearchRoutes, IssueRoutes, ChangelogRoutes, SiteRoutes, CreateMetaRoutes):
     """Jira Cloud for one site with project ACME; see the module docstring for the behaviour reproduced."""
 
     kind = "jira"

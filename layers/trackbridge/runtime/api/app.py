@@ -47,6 +47,7 @@ from trackbridge.runtime.api import (
     actions,
     alerts,
     audit,
+    catalog,
     connections,
     dlq,
     errors,
@@ -56,11 +57,13 @@ from trackbridge.runtime.api import (
     keys,
     links,
     oauth,
+    repositories,
     rules,
     scan_links,
     schedules,
     sync,
     test_runs,
+    tracked_users,
     webhooks,
 )
 from trackbridge.runtime.api import metrics as metrics_api
@@ -141,6 +144,7 @@ for _router in (health.router, connections.router, audit.router, sync.router):
 app.include_router(oauth.router)
 app.include_router(actions.router)
 app.include_router(issues.router)
+app.include_router(catalog.router)
 app.include_router(keys.router)
 app.include_router(webhooks.router)
 app.include_router(links.router)
@@ -152,6 +156,8 @@ app.include_router(dlq.router)
 app.include_router(metrics_api.router)
 app.include_router(alerts.router)
 app.include_router(test_runs.router)
+app.include_router(tracked_users.router)
+app.include_router(repositories.router)
 
 
 @lru_cache(maxsize=1)

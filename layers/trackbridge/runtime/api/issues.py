@@ -6,13 +6,12 @@ Scope ``issues:read``. An unknown ref, a malformed one and another tenant's are 
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import BeforeValidator
 
 from trackbridge.domain.errors import ValidationFailed
 from trackbridge.domain.issues import StatusCategory
@@ -20,6 +19,7 @@ from trackbridge.domain.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, 
 from trackbridge.runtime import container
 from trackbridge.runtime.api.context import Principal, require_principal
 from trackbridge.runtime.api.operations import requires
+from trackbridge.runtime.api.params import Timestamp
 from trackbridge.runtime.issues import IssueDetail, IssueFilter, IssueView, SyncedIssues
 
 if TYPE_CHECKING:
@@ -31,18 +31,6 @@ router = APIGatewayRouter()
 Caller = Annotated[Principal, Depends(require_principal)]
 Reader = Annotated[SyncedIssues, Depends(container.synced_issues)]
 
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
-
-
-def _iso_8601(value: Any) -> Any:
-    # pydantic would also read "1700000000" or "0.5" as a Unix time; the parameter is documented (and
-    # meant) as an ISO 8601 date-time, so anything else is a 422 rather than a guess.
-    if isinstance(value, str) and not _DATE_TIME.match(value):
-        raise ValueError("give an ISO 8601 date-time with a time zone, e.g. 2026-03-04T16:40:22Z")
-    return value
-
-
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
 
 _MAX_VALUE = 200
 
@@ -100,8 +88,9 @@ _FILTERS_DOC = """Filters, all optional and combined with AND:
 * `connection` (a connection id; 404 when the tenant has none such), `status` or `status_category` (a status
   category), `updated_since` (inclusive): these choose the index the listing reads;
 * `status_name` (the tracker's own status, e.g. `In Review`), `assignee`, `label`, `priority`, `type`
-  (case-insensitive, exact) and `q` (text the title or body contains, case-insensitive): checked on the
-  issues that index query reads, at most 1,000 per page. A page may then hold fewer than `limit` issues,
+  (case-insensitive, exact), `sprint` (a sprint id, as `GET /v1/sprints` lists them) and `q` (text the
+  title or body contains, case-insensitive): checked on the issues that index query reads, at most 1,000
+  per page. A page may then hold fewer than `limit` issues,
   even none, while `next_cursor` still leads on: follow it until it is null.
 
 Without a status or value filter, deleted issues are listed too (with `deleted_at`), so a client following
@@ -153,6 +142,12 @@ def list_issues(
         Value,
         Query(min_length=2, max_length=_MAX_VALUE, description="text the title or body contains"),
     ] = None,
+    sprint: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[1-9][0-9]{0,17}$", description="a sprint id (GET /v1/sprints): the sprint's issues"
+        ),
+    ] = None,
     updated_since: Annotated[
         Timestamp | None,
         Query(description="issues updated at or after this ISO 8601 date-time with a time zone"),
@@ -177,7 +172,13 @@ def list_issues(
             details={"parameter": "status_category"},
         )
     match = IssueFilter(
-        status=status_name, assignee=assignee, label=label, priority=priority, issue_type=type, q=q
+        status=status_name,
+        assignee=assignee,
+        label=label,
+        priority=priority,
+        issue_type=type,
+        q=q,
+        sprint=sprint,
     )
     if format == "ndjson":
         if connection is None or match.active or status or status_category:
@@ -207,7 +208,8 @@ def list_issues(
     "/v1/issues/<ref>",
     summary="Read a synced issue with its comments, worklogs and links",
     description="One synced issue by its `ref` (as listings give it), with every stored comment, worklog "
-    "and link; `{connection_id}.{key}` finds it by its key too (`conn_....ACME-12`, one read of its key "
+    "and link, its changelog (`transitions`) and `time_in_status`; `{connection_id}.{key}` finds it by "
+    "its key too (`conn_....ACME-12`, one read of its key "
     "pointer). An unknown ref, a malformed one and another tenant's are the same 404.",
     operation_id="getIssue",
     tags=["issues"],

@@ -131,6 +131,11 @@ TAGS: Final[tuple[tuple[str, str], ...]] = (
     ),
     ("providers", "The trackers trackbridge supports and what each one can do."),
     (
+        "repositories",
+        "What happens in a GitHub or GitLab connection's repository (commits, pull/merge requests, releases, "
+        "languages) per week, from the synced `activity` entity; reading it never calls the tracker.",
+    ),
+    (
         "keys",
         "The tenant's API keys: list and revoke them (`trackbridge keys create` issues them).",
     ),

@@ -11,6 +11,7 @@ entity's :class:`~trackbridge.domain.sync.SyncState` and the operation's counter
 mode         high-water      entity           phases
 ===========  ==============  ===============  =============================================
 full         any             issues/comments  ``full -> catchup -> sweep -> done``
+full, 1st    any             changelogs       ``full -> done`` (reads stored issues: nothing moves)
 full         any             others           ``full -> catchup -> done``
 incremental  none (1st run)  any              ``full -> catchup -> done`` (nothing is stale)
 incremental  set             any              ``incremental -> done``
@@ -30,6 +31,9 @@ this operation). Each step moves inside its phase and, on the phase's last page,
   timestamp. The ids met go into ``seen`` (the sweep spares them; an item met twice counts once);
 * an ``ids`` page (:func:`after_id_page`): the scope's issue ids into ``seen``, which ``ids`` starts afresh;
 * a ``sweep`` page (:func:`after_sweep_page`): ``sweep_cursor`` over the stored items;
+* a page of a derived entity's stored input (:func:`after_stored_page`) or of a tracker's change feed
+  (:func:`after_feed_page`, with :func:`feed_position`: the worklog feeds, whose position is the tracker's
+  own ``until``);
 * a transient failure (:func:`after_transient_failure`): ``retries`` + 1, so retries stay bounded across
   slices; any page that succeeds sets it back to 0.
 
@@ -45,7 +49,7 @@ entity to the operation's results; :func:`progress_after` is what ``progress`` t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from trackbridge.domain.connections import Entity
@@ -57,6 +61,9 @@ STAGE_WAITING_RATE_LIMIT: Final = "waiting_rate_limit"
 STAGE_WAITING_RETRY: Final = "waiting_retry"
 # Entities whose full passes end with a deletion sweep of their own.
 SWEPT_ENTITIES: Final = frozenset({"issues", "comments"})
+# Entities read from what the issue passes stored (changelogs: the histories of stored issues): a full pass
+# reads a store that is not changing under it, so it needs no catch-up pass after it.
+DERIVED_ENTITIES: Final = frozenset({"changelogs"})
 # Entities the deletion check covers: an issue's comments are tombstoned with it (comment deletions of
 # live issues are found by the passes that re-read comment lists, and by full syncs).
 CHECKED_ENTITIES: Final = frozenset({"issues"})
@@ -116,6 +123,8 @@ def plan_phases(
         return ("incremental", *DELETION_CHECK) if check_deletions and checks else ("incremental",)
     if mode == "full" and entity in SWEPT_ENTITIES:
         return ("full", "catchup", "sweep")
+    if entity in DERIVED_ENTITIES:
+        return ("full",)
     return ("full", "catchup")
 
 
@@ -316,6 +325,90 @@ def after_sweep_page(
     return cp if next_cursor is not None else _next(cp, high_water, overlap)
 
 
+def after_stored_page(
+    cp: Checkpoint,
+    *,
+    high_water: datetime | None,
+    met: Sequence[tuple[str, datetime | None]],
+    next_cursor: str | None,
+    overlap: timedelta,
+) -> tuple[Checkpoint, datetime | None]:
+    """A page of stored items (a derived entity's input, read by the store's own cursor in ``page``) was
+    handled; ``next_cursor`` None ends the pass, whose high-water is then the newest ``updated`` met (never
+    past the signpost): the next pass reads what was stored as changed from there on."""
+    changes: dict[str, Any] = {
+        "seen_max": latest((cp.seen_max, latest(updated for _, updated in met))),
+        "processed": cp.processed + len(met),
+        "retries": 0,
+        "page": {"cursor": next_cursor} if next_cursor is not None else None,
+    }
+    cp = cp.model_copy(update=changes)
+    if next_cursor is not None:
+        return cp, high_water
+    high_water = next_high_water(high_water, cp.seen_max, cp.signpost)
+    return _next(cp, high_water, overlap), high_water
+
+
+# ------------------------------------------------------------------------------------ change feeds
+# A tracker's change feed (Jira's /worklog/updated and /worklog/deleted) pages by the tracker's own clock:
+# each page says ``until``, the ``since`` of the next call, and everything changed up to it has been listed
+# (Jira holds back the last minute for that). A feed pass reads the updated feed, then the deleted feed from
+# the same start; its position rides in ``Checkpoint.page`` (epoch milliseconds), and once both feeds end the
+# entity's high-water is the earlier of their ``until``: a tracker time the next pass starts at exactly.
+FEED_UPDATED: Final = "updated"
+FEED_DELETED: Final = "deleted"
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def feed_position(cp: Checkpoint, high_water: datetime | None, overlap: timedelta) -> tuple[str, datetime]:
+    """(feed, since) of the next feed call. An incremental pass starts at the high-water itself (the
+    tracker's own ``until`` of the last feed pass); a catch-up pass after a full one (whose mark is our
+    clock and the items' times) at that mark minus the overlap, or at the operation's start minus it."""
+    page = cp.page or {}
+    if "at" in page:
+        return str(page.get("feed", FEED_UPDATED)), _moment(int(page["at"]))
+    if cp.phase == "incremental" and high_water is not None:
+        return FEED_UPDATED, high_water
+    return FEED_UPDATED, cp.since if cp.since is not None else cp.signpost - overlap
+
+
+def after_feed_page(
+    cp: Checkpoint,
+    *,
+    feed: str,
+    since: datetime,
+    until: datetime,
+    last: bool,
+    met: Sequence[str],
+    overlap: timedelta,
+    seen: IdRanges | None = None,
+) -> tuple[Checkpoint, datetime | None]:
+    """A page of a feed pass was written (``met``: the ids it listed, which join ``seen``). Returns the
+    next checkpoint and, once the deleted feed ends the pass, the entity's new high-water (else None)."""
+    page = dict(cp.page or {})
+    start = int(page.get("start", _ms(since)))
+    until_ms = max(_ms(until), _ms(since))
+    changes: dict[str, Any] = {"processed": cp.processed + len(met), "retries": 0}
+    if seen is not None:
+        changes.update(_track_seen(cp, met, seen))
+    if not last:
+        changes["page"] = {**page, "feed": feed, "at": until_ms, "start": start}
+        return cp.model_copy(update=changes), None
+    if feed == FEED_UPDATED:
+        changes["page"] = {"feed": FEED_DELETED, "at": start, "start": start, "updated_until": until_ms}
+        return cp.model_copy(update=changes), None
+    high_water = _moment(min(int(page.get("updated_until", until_ms)), until_ms))
+    cp = cp.model_copy(update=changes)
+    return _next(cp, high_water, overlap), high_water
+
+
 def after_transient_failure(cp: Checkpoint) -> Checkpoint:
     """A step failed in a way that may pass (an outage): counted, so the retries stay bounded."""
     return cp.model_copy(update={"retries": cp.retries + 1})
@@ -451,14 +544,19 @@ def progress_after(progress: Progress, results: Results, entity: str, cp: Checkp
 __all__ = [
     "CHECKED_ENTITIES",
     "DELETION_CHECK",
+    "DERIVED_ENTITIES",
+    "FEED_DELETED",
+    "FEED_UPDATED",
     "MAX_ERRORS_KEPT",
     "MAX_SEEN_CHARS",
     "STAGE_WAITING_RATE_LIMIT",
     "STAGE_WAITING_RETRY",
     "SWEPT_ENTITIES",
     "add_counts",
+    "after_feed_page",
     "after_id_page",
     "after_listing_page",
+    "after_stored_page",
     "after_sweep_page",
     "after_transient_failure",
     "checkpoint_for",
@@ -466,6 +564,7 @@ __all__ = [
     "deletion_check_due",
     "deletions_checked_at",
     "enter_phase",
+    "feed_position",
     "latest",
     "met_before",
     "next_high_water",

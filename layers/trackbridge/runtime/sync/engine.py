@@ -65,6 +65,7 @@ from trackbridge.runtime.sync.checkpoint import (
     state_retrying,
     with_etags,
 )
+from trackbridge.runtime.sync.plans import syncers_for
 from trackbridge.runtime.sync.ports import (
     Clock,
     ConnectionStore,
@@ -79,7 +80,7 @@ from trackbridge.runtime.sync.ports import (
     SyncedItemStore,
 )
 from trackbridge.runtime.sync.queue import SyncQueue
-from trackbridge.runtime.sync.syncers import ListingSyncer, StepResult, SyncRun, syncers_for
+from trackbridge.runtime.sync.syncers import ListingSyncer, StepResult, SyncRun
 from trackbridge.runtime.sync.writer import ItemWriter, TableItems
 from trackbridge.storage.issues import CommentRepository, IssueRepository
 from trackbridge.storage.table import Table
@@ -168,6 +169,7 @@ class SyncEngine:
             items = items if items is not None else TableItems(table)
         if issues is None or comments is None or items is None:
             raise ValueError("SyncEngine needs a table or all of issues, comments and items")
+        self.table = table
         self.issues: StoredIssues = issues
         self.comments: StoredComments = comments
         self.items: SyncedItemStore = items
@@ -299,6 +301,7 @@ class SyncEngine:
             # The adapter's declared overlap: the one value GET /v1/providers shows (DESIGN section 10).
             overlap=adapter.incremental_overlap,
             now=self.clock,
+            table=self.table,
         )
         covered: list[str] = []
         # Which syncer syncs which entity follows from what the adapter declares, not from its name.

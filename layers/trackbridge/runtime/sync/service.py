@@ -30,9 +30,9 @@ from trackbridge.domain.sync_plan import StartMessage, SyncRequest
 from trackbridge.domain.times import utcnow
 from trackbridge.runtime.observability import logger
 from trackbridge.runtime.sync.checkpoint import CHECKED_ENTITIES, deletion_check_due
+from trackbridge.runtime.sync.plans import syncable_entities
 from trackbridge.runtime.sync.ports import Clock, ConnectionStore, LogStore, OperationStore, StateStore
 from trackbridge.runtime.sync.queue import SyncQueue
-from trackbridge.runtime.sync.syncers import syncable_entities
 
 
 class SyncResults(Protocol):
@@ -88,14 +88,17 @@ class SyncService:
         triggered_by: str,
         enqueue: bool = True,
         check_deletions: bool = False,
+        operation_id: str | None = None,
     ) -> SyncOperation:
+        """``operation_id``: an id the caller chose beforehand (a tracked-users backfill names its
+        operation on the connection before starting it); a fresh one otherwise."""
         connection = self.connection(tenant, connection_id)
         entities = _entities(connection, request.entities)
         if request.mode == "deletions":
             entities = _checked_entities(entities, requested=request.entities is not None)
         now = self.clock()
         op = SyncOperation(
-            id=new_id(IdPrefix.OPERATION),
+            id=operation_id or new_id(IdPrefix.OPERATION),
             connection_id=connection.id,
             mode=request.mode,
             entities=entities,

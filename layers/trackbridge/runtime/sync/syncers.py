@@ -36,8 +36,9 @@ issues that were never stored are not written.
 
 Which syncer syncs which entity follows from the adapter's declared capabilities, never from its name
 (:func:`plan_for`): a tracker with ``repo_wide_comments`` lists comments as their own entity, any other
-brings them with their issues. A new tracker needs no entry here; a new entity (worklogs, sprints, users)
-is one more syncer class and one line in :func:`plan_for`.
+brings them with their issues. A new tracker needs no entry here. The entities every connection syncs are
+:func:`plan_for`'s; those a connection names (advisories, worklogs, changelogs, sprints, users, repository
+activity) are :mod:`~trackbridge.runtime.sync.plans`', one line each, whatever module holds the syncer.
 
 Where the checkpoint goes after a page (phases, keyset ``since``, high-water, seen ids) is the state
 machine's to say (:mod:`~trackbridge.runtime.sync.checkpoint`); a syncer reports what the page held.
@@ -59,7 +60,6 @@ from trackbridge.domain.sync_plan import Checkpoint, IdRanges
 from trackbridge.providers.base import TrackerAdapter
 from trackbridge.providers.errors import NotFoundError
 from trackbridge.providers.pagination import PageCursor
-from trackbridge.providers.registry import PROVIDERS
 from trackbridge.providers.types import Capabilities, Page
 from trackbridge.runtime.sync.checkpoint import (
     after_id_page,
@@ -70,7 +70,9 @@ from trackbridge.runtime.sync.checkpoint import (
 )
 from trackbridge.runtime.sync.deletion_check import first_page, id_listing_for
 from trackbridge.runtime.sync.ports import Clock, StoredComments, StoredIssues
+from trackbridge.runtime.sync.record_matching import adopt_local_records
 from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
+from trackbridge.storage.table import Table
 
 SWEEP_PAGE = 100
 # Comments are small and their sweep only compares ids: bigger pages, fewer queries (DynamoDB stops at 1 MB).
@@ -92,6 +94,8 @@ class SyncRun:
     entities: Sequence[Entity]
     overlap: timedelta
     now: Clock
+    # The engine's DynamoDB table, for entities stored beside the issues (worklog pointers, transitions).
+    table: Table | None = None
 
 
 @dataclass
@@ -187,6 +191,7 @@ class ListingSyncer(ABC):
         versions = run.writer.versions(items)
         decisions = run.writer.decisions(items, versions)
         rows = list(zip(items, versions, decisions, flags, strict=True))
+        adopt_local_records(run, [row[0] for row in rows if row[2] == "create"])
         if not run.include_closed:
             # Update-ordered passes list closed issues too: keep those already stored (now closed), never
             # start storing closed ones.
@@ -438,30 +443,6 @@ def plan_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer | None]:
     return {"issues": ISSUES_WITH_COMMENTS, "comments": None}
 
 
-def opt_in_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer]:
-    """Entities the engine syncs only for connections or operations that name them (security advisories:
-    GitHub lists unpublished ones to security managers only), apart from :func:`plan_for`'s, which every
-    connection syncs by default and ``make bench`` measures."""
-    return {"advisories": ADVISORIES} if capabilities.security_advisories else {}
-
-
-def syncers_for(
-    capabilities: Capabilities, entities: Sequence[str]
-) -> list[tuple[Entity, ListingSyncer | None]]:
-    """The entities of an operation this engine syncs for an adapter with ``capabilities``, issues first."""
-    known = {**plan_for(capabilities), **opt_in_for(capabilities)}
-    ordered = sorted((e for e in entities if e in known), key=lambda e: (e != "issues", e))
-    return [(e, known[e]) for e in ordered]
-
-
-def syncable_entities(provider: str) -> Mapping[Entity, ListingSyncer | None]:
-    """What the engine syncs for a registered tracker (its adapter class's capabilities); {} if unknown."""
-    adapter_class = PROVIDERS.get(provider)
-    if adapter_class is None:
-        return {}
-    return {**plan_for(adapter_class.capabilities), **opt_in_for(adapter_class.capabilities)}
-
-
 __all__ = [
     "ADVISORIES",
     "ISSUES",
@@ -476,8 +457,5 @@ __all__ = [
     "RepoCommentsSyncer",
     "StepResult",
     "SyncRun",
-    "opt_in_for",
     "plan_for",
-    "syncable_entities",
-    "syncers_for",
 ]

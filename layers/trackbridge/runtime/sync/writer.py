@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from trackbridge.domain.activity import LanguageShares, RepoCommit, RepoRelease, RepoRequest
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.errors import PayloadTooLarge
-from trackbridge.domain.issues import Comment, Issue, Worklog
+from trackbridge.domain.issues import Comment, Issue, Sprint, User, Worklog
 from trackbridge.domain.sync import Counters
 from trackbridge.domain.sync_plan import (
     StoredVersion,
@@ -45,13 +46,21 @@ from trackbridge.domain.sync_plan import (
 )
 from trackbridge.runtime.sync.checkpoint import MAX_ERRORS_KEPT
 from trackbridge.runtime.sync.ports import Key, PutOutcome, SyncedItemStore
-from trackbridge.storage.issues import CommentRepository, IssueRepository, WorklogRepository, put_if_newer
+from trackbridge.storage.activity import ActivityRepository
+from trackbridge.storage.issues import (
+    CommentRepository,
+    IssueRepository,
+    SprintRepository,
+    UserRepository,
+    WorklogRepository,
+    put_if_newer,
+)
 from trackbridge.storage.keys import PK, SK
 from trackbridge.storage.sync import SYNC_MARK, stored_sync_versions
 from trackbridge.storage.table import Item, Table
 from trackbridge.storage.write_journal import key_pointer, restore_outside_writes
 
-Synced = Issue | Comment | Worklog
+Synced = Issue | Comment | Worklog | User | Sprint | RepoCommit | RepoRequest | RepoRelease | LanguageShares
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,13 @@ SYNCED_KINDS: dict[type[Any], SyncedKind] = {
     Issue: SyncedKind("issues", IssueRepository.key, IssueRepository.item, lambda issue: issue.ref),
     Comment: SyncedKind("comments", CommentRepository.key, CommentRepository.item, lambda c: c.id),
     Worklog: SyncedKind("worklogs", WorklogRepository.key, WorklogRepository.item, lambda w: w.id),
+    User: SyncedKind("users", UserRepository.key, UserRepository.item, lambda u: u.id),
+    Sprint: SyncedKind("sprints", SprintRepository.key, SprintRepository.item, lambda s: s.id),
+    # Repository activity (issue 19): one entity, four kinds of record, each keyed by storage.activity.
+    **{
+        model: SyncedKind("activity", ActivityRepository.key, ActivityRepository.item, lambda r: r.id)
+        for model in (RepoCommit, RepoRequest, RepoRelease, LanguageShares)
+    },
 }
 
 

@@ -94,7 +94,7 @@ MAX_COMMENT_PAGES = 1_000
 Clock = Callable[[], datetime]
 Outcome = Literal["created", "updated", "unchanged", "deleted", "skipped"]
 Status = Literal["applied", "ping", "ignored", "connection_gone", "activity"]
-_Synced = TypeVar("_Synced", Issue, Comment)
+_Synced = TypeVar("_Synced", Issue, Comment, list[Comment])
 
 
 class UnreadableDelivery(InvalidInput):
@@ -341,6 +341,8 @@ class WebhookApplier:
         if change.action is WebhookAction.DELETE:
             return self._delete_comment(target, change, self._deletion_time(target, change))
         comment = change.comment
+        if comment is None and change.comment_id is None:
+            return self._relist_comments(target, change)
         if comment is None:
             comment_id = _comment_id(change)
             comment = self._fetch(
@@ -350,6 +352,17 @@ class WebhookApplier:
                 return self._delete_comment(target, change, self._gone_time(target), fetched=True)
             return self._write(change, CommentRepository.item(target.tenant, comment), fetched=True)
         return self._write(change, CommentRepository.item(target.tenant, comment))
+
+    def _relist_comments(self, target: _Target, change: WebhookChange) -> ChangeResult:
+        """A comment change that names no comment (Azure DevOps' ``workitem.commented``): the issue's
+        comments are listed and each written as the sync writes them (newer wins); the result says whether
+        any was new or changed."""
+        listed = self._fetch(target, change, lambda: target.adapter.list_issue_comments(change.issue_key))
+        if listed is None:
+            return _skipped(change, "the issue is gone", fetched=True)
+        outcomes = {write_outside_sync(self.table, CommentRepository.item(target.tenant, c)) for c in listed}
+        outcome: Outcome = next((o for o in ("created", "updated") if o in outcomes), "unchanged")
+        return ChangeResult(change.entity, change.action, change.issue_ref, outcome, fetched=True)
 
     def _write_issue(
         self, target: _Target, change: WebhookChange, issue: Issue, *, fetched: bool = False
