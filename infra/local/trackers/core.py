@@ -33,7 +33,8 @@ Public surface (import these from ``infra.local.trackers.core``):
   For provider code: ``.touch()``, ``.view(query, compute)``, ``.emit(event, payload)``,
   ``.send_webhooks(requests)``, ``.rate_status(principal)``, ``.read_json(request)``, ``.now()``.
   Declared per provider for its callers (tests, benchmarks, the demo stack), so none branches on a tracker's
-  name: ``scope_key``, ``credential_fields``, ``listing_route``, ``issue_ref_key``, ``title_field``,
+  name: ``scope_key``, ``credential_fields``, ``listing_route`` (+ ``listing_operation`` for GraphQL; both in
+  ``.listing_fault(**rule)``), ``issue_ref_key``, ``title_field``,
   ``close_fields``; ``.connection_request()`` / ``connection_request_for(describe_entry)`` (the ``POST
   /v1/connections`` body), ``.urls()``, ``.issue_ref(n)``, ``.open_issue(title)``, ``.retitle_issue()``,
   ``.close_issue()``, ``.comment_on_issue()``, ``.remove_comment()``, ``.remove_issue()``,
@@ -52,7 +53,7 @@ Control API (DESIGN section 9; JSON; errors are ``{"error": "..."}`` with 400/40
 ``sprints``, ``rate_limit``; a clean slate: counters, faults, limits, hooks and deliveries are cleared),
 ``GET /_sandbox/requests``, ``POST /_sandbox/requests/reset``, ``POST|GET|DELETE /_sandbox/faults``
 (``POST`` appends rules; see ``_faults`` for matching; extra fields ``method``, ``retry_after_s``,
-``message``), ``POST /_sandbox/mutate`` (``{"action", ...}``, the provider's ``@mutation`` handlers),
+``message``, ``operation`` (a GraphQL operation name)), ``POST /_sandbox/mutate`` (``{"action", ...}``, the provider's ``@mutation`` handlers),
 ``GET /_sandbox/deliveries[?wait=s]`` (webhook attempts) and ``GET /_sandbox`` (kind, sizes, describe()).
 
 Request pipeline (``__call__``, the WSGI app), in this order:
@@ -103,7 +104,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from ._clock import SEED_EPOCH, Clock, iso_z, parse_iso
-from ._faults import FaultBook, FaultRule, parse_rule
+from ._faults import FaultBook, FaultRule, graphql_operation, parse_rule
 from ._paging import (
     ListWindow,
     SortedKeys,
@@ -171,6 +172,15 @@ class Sizes:
     worklogs_per_issue: int = 0
     users: int = 8
     sprints: int = 4
+
+    def seeding(self) -> dict[str, Any]:
+        """The sizes every tracker's ``seed_state`` takes (``seed_state(rng, **sizes.seeding())``)."""
+        return {
+            "issues": self.issues,
+            "comments_per_issue": self.comments_per_issue,
+            "closed_ratio": self.closed_ratio,
+            "users": self.users,
+        }
 
     # field -> (minimum, maximum); bounds keep one request from asking for more memory than a laptop has.
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
@@ -505,6 +515,8 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
     credential_fields: ClassVar[Mapping[str, str]] = {"token": "token"}
     # Fault-rule route pattern (see ``_faults``) of the issue listing a sync pages through.
     listing_route: ClassVar[str] = "GET */issues"
+    # Its GraphQL operation name, when one route serves every query (Linear's ``POST /graphql``).
+    listing_operation: ClassVar[str | None] = None
     # The keyword ``/_sandbox/mutate`` takes to name an issue, and the one its ``create`` answer names it by.
     issue_ref_key: ClassVar[str] = "number"
     # The issue field that holds the title in ``create``/``update`` mutations.
@@ -542,6 +554,14 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
             for key, value in self.describe().items()
             if key.endswith("url") and isinstance(value, str) and value.startswith("http")
         )
+
+    @classmethod
+    def listing_fault(cls, **rule: Any) -> dict[str, Any]:
+        """A fault rule (``add_faults``) doing ``rule``'s action to the issue listing a sync pages through."""
+        aim = {"route": cls.listing_route}
+        if cls.listing_operation:
+            aim["operation"] = cls.listing_operation
+        return {**aim, **rule}
 
     def issue_ref(self, issue: int | str) -> dict[str, Any]:
         """The ``/_sandbox/mutate`` keyword naming ``issue``: a number, or trackbridge's key (``#12``)."""
@@ -771,7 +791,8 @@ class SandboxTracker(abc.ABC, Generic[StateT]):
         with self._counter_lock:
             self._by_route[key] = self._by_route.get(key, 0) + 1
 
-        rule = self._faults.match(request.method, spec.template if spec else "<unmatched>")
+        operation = graphql_operation(request.get_data(cache=True)) if self._faults.names_operations else None
+        rule = self._faults.match(request.method, spec.template if spec else "<unmatched>", operation)
         if rule is not None:
             with self._counter_lock:
                 self._faulted += 1

@@ -8,7 +8,8 @@ exactly the sandboxes' host:ports while the world runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,13 +73,14 @@ def connection_body(name: str, sandbox: SandboxTracker[Any], *, token: str | Non
     }
 
 
-@pytest.fixture(scope="module")
-def world(local_resources: LocalResources) -> Iterator[World]:
+@contextmanager
+def running_world(names: Sequence[str]) -> Iterator[World]:
+    """The local gateway and a sandbox of each tracker in ``names``, their URLs allowed as egress."""
     container.reset()
     started: dict[str, SandboxTracker[Any]] = {}
     gateway = LocalApiGateway(LocalFunctions(), throttle_rate=10_000, throttle_burst=10_000)
     try:
-        for name in PROVIDER_NAMES:
+        for name in names:
             started[name] = SANDBOXES[name](seed="actions", issues=SEED_ISSUES, comments_per_issue=1).start()
         gateway.start()
         urls = [str(u) for s in started.values() for k, u in s.describe().items() if k.endswith("url")]
@@ -89,6 +91,20 @@ def world(local_resources: LocalResources) -> Iterator[World]:
         for sandbox in started.values():
             sandbox.stop()
         container.reset()
+
+
+@pytest.fixture(scope="module")
+def world(local_resources: LocalResources) -> Iterator[World]:
+    with running_world(PROVIDER_NAMES) as running:
+        yield running
+
+
+def declared_connection(world: World, http: httpx.Client, name: str) -> Tracker:
+    """A fresh connection to ``name``'s reset sandbox, with the body the sandbox declares."""
+    sandbox = fresh(world, name)
+    answer = http.post("/v1/connections", json=sandbox.connection_request())
+    assert answer.status_code == 201, answer.text
+    return Tracker(name, sandbox, answer.json()["id"])
 
 
 @pytest.fixture
@@ -111,4 +127,15 @@ def fresh(world: World, name: str) -> SandboxTracker[Any]:
     return sandbox
 
 
-__all__ = ["PROVIDER_NAMES", "Tracker", "World", "client", "connect", "connection_body", "fresh", "world"]
+__all__ = [
+    "PROVIDER_NAMES",
+    "Tracker",
+    "World",
+    "client",
+    "connect",
+    "connection_body",
+    "declared_connection",
+    "fresh",
+    "running_world",
+    "world",
+]

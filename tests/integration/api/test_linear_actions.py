@@ -11,18 +11,13 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from infra.local.apigw import LocalApiGateway
-from infra.local.invoke import LocalFunctions
-from infra.local.trackers import SANDBOXES
-from tests.integration.api.actions_support import Tracker, World, client
+from tests.integration.api.actions_support import Tracker, World, client, declared_connection, running_world
 from tests.integration.api.test_actions_api import (
     test_bulk_mixed_items_answer_in_order,
     test_connection_test_reports_each_check,
     test_create_update_comment_transition_are_synced_and_audited,
     test_unknown_issue_is_a_404,
 )
-from tests.support.sandboxes import egress_allowed
-from trackbridge.runtime import container
 
 if TYPE_CHECKING:
     from infra.local.provision import LocalResources
@@ -40,27 +35,13 @@ __all__ = [
 
 @pytest.fixture(scope="module")
 def world(local_resources: LocalResources) -> Iterator[World]:
-    container.reset()
-    sandbox = SANDBOXES["linear"](seed="actions", issues=6, comments_per_issue=1).start()
-    gateway = LocalApiGateway(LocalFunctions(), throttle_rate=10_000, throttle_burst=10_000)
-    try:
-        gateway.start()
-        with egress_allowed(*sandbox.urls()):
-            yield World(gateway, {"linear": sandbox})
-    finally:
-        gateway.stop()
-        sandbox.stop()
-        container.reset()
+    with running_world(["linear"]) as running:
+        yield running
 
 
 @pytest.fixture
 def tracker(world: World, client: httpx.Client) -> Tracker:
-    sandbox = world.sandboxes["linear"]
-    sandbox.reset()
-    sandbox.clear_faults()
-    answer = client.post("/v1/connections", json=sandbox.connection_request())
-    assert answer.status_code == 201, answer.text
-    return Tracker("linear", sandbox, answer.json()["id"])
+    return declared_connection(world, client, "linear")
 
 
 def test_a_state_by_name_search_and_linears_refusals(tracker: Tracker, client: httpx.Client) -> None:

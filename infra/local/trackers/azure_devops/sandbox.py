@@ -83,13 +83,7 @@ class Azure_DevOpsSandbox(SandboxTracker[AdoState]):
     issue_ref_key = "id"
 
     def build_state(self, sizes: Sizes, rng: random.Random) -> AdoState:
-        return seed_state(
-            rng,
-            issues=sizes.issues,
-            comments_per_issue=sizes.comments_per_issue,
-            closed_ratio=sizes.closed_ratio,
-            users=sizes.users,
-        )
+        return seed_state(rng, **sizes.seeding())
 
     def describe_extra(self) -> dict[str, Any]:
         return {"project": f"{ORGANIZATION}/{PROJECT}"}

@@ -123,13 +123,7 @@ class GitHubSandbox(
     close_fields: ClassVar[Mapping[str, Any]] = {"state": "closed"}
 
     def build_state(self, sizes: Sizes, rng: random.Random) -> GitHubState:
-        return seed_state(
-            rng,
-            issues=sizes.issues,
-            comments_per_issue=sizes.comments_per_issue,
-            closed_ratio=sizes.closed_ratio,
-            users=sizes.users,
-        )
+        return seed_state(rng, **sizes.seeding())
 
     def describe_extra(self) -> dict[str, Any]:
         return {"repo": self.state.full_name}

@@ -144,13 +144,7 @@ class GitLabSandbox(
     close_fields: ClassVar[Mapping[str, Any]] = {"state_event": "close"}
 
     def build_state(self, sizes: Sizes, rng: random.Random) -> GitLabState:
-        return seed_state(
-            rng,
-            issues=sizes.issues,
-            comments_per_issue=sizes.comments_per_issue,
-            closed_ratio=sizes.closed_ratio,
-            users=sizes.users,
-        )
+        return seed_state(rng, **sizes.seeding())
 
     def describe_extra(self) -> dict[str, Any]:
         return {

@@ -96,17 +96,12 @@ class LinearSandbox(SandboxTracker[LinearState]):
     # What callers need (see core): a team-scoped connection with an API key; issues named by identifier.
     scope_key = "team"
     listing_route = "POST /graphql"
+    listing_operation = "Issues"  # the adapter's ``query Issues(...)``; faults spare every other query
     issue_ref_key = "identifier"
     close_fields: ClassVar[Mapping[str, Any]] = {"state": "completed"}
 
     def build_state(self, sizes: Sizes, rng: random.Random) -> LinearState:
-        return seed_state(
-            rng,
-            issues=sizes.issues,
-            comments_per_issue=sizes.comments_per_issue,
-            closed_ratio=sizes.closed_ratio,
-            users=sizes.users,
-        )
+        return seed_state(rng, **sizes.seeding())
 
     @property
     def app_url(self) -> str:

@@ -81,13 +81,7 @@ class RedmineSandbox(RedmineApi):
     close_fields: ClassVar[Mapping[str, Any]] = {"status_id": 5}
 
     def build_state(self, sizes: Sizes, rng: random.Random) -> RedmineState:
-        return seed_state(
-            rng,
-            issues=sizes.issues,
-            comments_per_issue=sizes.comments_per_issue,
-            closed_ratio=sizes.closed_ratio,
-            users=sizes.users,
-        )
+        return seed_state(rng, **sizes.seeding())
 
     def describe_extra(self) -> dict[str, Any]:
         return {"project": PROJECT_IDENTIFIER}

@@ -37,6 +37,10 @@ from ._state import (
 __all__ = ["YouTrackBase"]
 
 HOOK_EVENTS = {"issue": "issues", "comment": "comments"}
+# The activity categories the stream records (developer portal, "Activity Category"): an issue created or
+# deleted, a comment added or removed (deleted, or moved to the recycle bin, and back).
+ISSUE_CATEGORY = "IssueCreatedCategory"
+COMMENT_CATEGORY = "CommentsCategory"
 
 
 class YouTrackBase(SandboxTracker[YouTrackState]):
@@ -51,13 +55,7 @@ class YouTrackBase(SandboxTracker[YouTrackState]):
     bad_json_message = "Unexpected JSON"
 
     def build_state(self, sizes: Sizes, rng: random.Random) -> YouTrackState:
-        return seed_state(
-            rng,
-            issues=sizes.issues,
-            comments_per_issue=sizes.comments_per_issue,
-            closed_ratio=sizes.closed_ratio,
-            users=sizes.users,
-        )
+        return seed_state(rng, **sizes.seeding())
 
     @property
     def token(self) -> str:
@@ -329,22 +327,26 @@ class YouTrackBase(SandboxTracker[YouTrackState]):
             now,
         )
         self.state.add_issue(issue)
+        self.state.record(ISSUE_CATEGORY, issue, now, added=True)
         self.touch()
         self.emit_change(issue, "issue.created")
         return issue
 
     def add_comment(self, issue: Issue, text: str) -> Comment:
         comment = self.state.add_comment(issue, BOT_LOGIN, text, self.now_ms())
+        self.state.record(COMMENT_CATEGORY, issue, comment.created, added=True, comment=comment.number)
         self.changed(issue, "comment.added", comment)
         return comment
 
     def drop_comment(self, issue: Issue, comment: Comment) -> None:
         self.state.comments.pop(comment.number, None)
         issue.comments.remove(comment.number)
+        self.state.record(COMMENT_CATEGORY, issue, self.now_ms(), added=False, comment=comment.number)
         self.changed(issue, "comment.removed", comment)
 
     def drop_issue(self, issue: Issue) -> None:
         self.state.remove_issue(issue)
+        self.state.record(ISSUE_CATEGORY, issue, self.now_ms(), added=False)
         self.touch()
         self.emit_change(issue, "issue.removed")
 

@@ -17,6 +17,14 @@ shared/research/tracker-apis.md section 6. What it reproduces:
   ``Type``/``Assignee``; issues are addressed by ``ACME-12`` or their entity id ``2-1012``.
 - Comments per issue, ``deleted: true`` for one in the recycle bin; ``updated`` is null until edited.
 - No rate-limit headers are documented: the limit answers ``429`` with ``Retry-After`` only.
+- ``GET /api/activitiesPage`` ("Issue Activities Page", "ActivityCursorPage", "Pagination for
+  Activities"; https://www.jetbrains.com/help/youtrack/devportal/operations-api-activitiesPage.html,
+  https://www.jetbrains.com/help/youtrack/devportal/api-entity-ActivityCursorPage.html): ``categories``
+  (required), ``start``/``end``, ``cursor``, ``reverse``, ``$top``; answers ``afterCursor``/``beforeCursor``,
+  ``hasAfter``/``hasBefore`` and ``activities`` (``id``, ``timestamp``, ``category(id)``, ``target``,
+  ``added``/``removed``). The stream records ``IssueCreatedCategory`` (an issue created, or deleted: the
+  issue in ``removed``) and ``CommentsCategory`` (a comment added, deleted or binned, or restored) from the
+  sandbox's start; seeded records have no activities.
 - Webhooks as trackbridge's YouTrack app sends them (YouTrack has no native signed webhooks): its HTTP
   handler ``/api/extensionEndpoints/trackbridge/hooks`` stores a delivery URL and secret; its workflow rules
   post ``{"event", "project", "timestamp", "issue", "comment"}`` with ``X-Trackbridge-Token`` (the secret),
