@@ -4,7 +4,8 @@ Reads the connection and its credentials where the stack keeps them (DynamoDB an
 embedded stack's when ``.trackbridge/local.json`` exists, else the ambient AWS environment), lists the
 tracker through the connection's adapter, and prints lost / duplicated / stale / wrongly-deleted counts
 (exit 1 if any, 2 for bad input), each with a line per entity that has findings (issue, comment, worklog,
-transition: worklogs and changelogs are checked when the connection's ``entities`` name them).
+transition, user, sprint, activity, advisory: all but issues and comments are checked when the connection's
+``entities`` name them).
 ``--strict`` also fails on stored live items the tracker no longer has:
 right after a full sync there must be none; between full syncs some are expected (a GitHub comment deleted
 since), so they are only reported. Credentials are used in memory only and never printed.
@@ -64,9 +65,14 @@ def verify(args: argparse.Namespace) -> int:
                 connection.id,
                 adapter,
                 include_closed=connection.include_closed,
+                with_issues="issues" in connection.entities,
                 with_comments="comments" in connection.entities,
                 with_worklogs="worklogs" in connection.entities,
                 with_changelogs="changelogs" in connection.entities,
+                with_users="users" in connection.entities,
+                with_sprints="sprints" in connection.entities,
+                with_activity="activity" in connection.entities,
+                with_advisories="advisories" in connection.entities,
                 strict=args.strict,
             )
     except TrackbridgeError as exc:

@@ -7,10 +7,17 @@ request counts toward the rule; the rule fires on every ``every``-th one and exp
 applies. A fired rule may delay the request, reset the connection, answer with ``status`` in the
 provider's error shape (with ``Retry-After`` when ``retry_after_s`` is set), truncate the JSON body, or
 exhaust the primary rate limit for ``rate_limit_reset_s`` seconds.
+
+One route serving every query (GraphQL's ``POST /graphql``) defeats route matching alone, so a rule may also
+name an ``operation``: a shell-style pattern matched against the request's GraphQL operation name (the body's
+``operationName``, else the name of the document's first operation, see :func:`graphql_operation`). A rule
+with an ``operation`` never matches a request that names none.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
@@ -30,7 +37,33 @@ _FIELDS = {
     "rate_limit_reset_s",
     "retry_after_s",
     "message",
+    "operation",
 }
+
+# The name of a document's first operation: ``query Issues(...)``, ``mutation IssueCreate {``.
+_OPERATION = re.compile(rb"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def graphql_operation(body: bytes) -> str | None:
+    """The GraphQL operation a request body runs: ``operationName``, else its document's first named one.
+
+    A body that is not a GraphQL request (not JSON, no ``query``) names none. The regex is enough for what a
+    fault rule targets and keeps the core free of a GraphQL parser; the provider's handler still parses.
+    """
+    if not body.lstrip().startswith(b"{"):
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    named = document.get("operationName")
+    if isinstance(named, str) and named:
+        return named
+    query = document.get("query")
+    found = _OPERATION.search(query.encode()) if isinstance(query, str) else None
+    return found.group(1).decode() if found else None
 
 
 @dataclass(slots=True)
@@ -46,6 +79,7 @@ class FaultRule:
     rate_limit_reset_s: float | None = None
     retry_after_s: int | None = None
     message: str | None = None
+    operation: str | None = None
     # bookkeeping, reported by GET /_sandbox/faults
     id: int = 0
     seen: int = 0
@@ -55,9 +89,11 @@ class FaultRule:
     def expired(self) -> bool:
         return self.times is not None and self.fired >= self.times
 
-    def matches(self, method: str, template: str) -> bool:
+    def matches(self, method: str, template: str, operation: str | None = None) -> bool:
         pattern = self.route.strip()
         if self.method and self.method.upper() != method:
+            return False
+        if self.operation and not (operation and fnmatchcase(operation, self.operation)):
             return False
         if pattern == "*":
             return True
@@ -100,6 +136,9 @@ def parse_rule(raw: Any) -> FaultRule:
         raise ValueError("rate_limit_reset_s must be between 0 and 86400")
     rule.retry_after_s = _typed(raw, "retry_after_s", int, None)
     rule.message = _typed(raw, "message", str, None)
+    rule.operation = _typed(raw, "operation", str, None)
+    if rule.operation is not None and not rule.operation.strip():
+        raise ValueError("operation must name a GraphQL operation (or a pattern of names)")
     actions = (
         rule.status,
         rule.delay_s or None,
@@ -152,12 +191,18 @@ class FaultBook:
         with self._lock:
             return [rule.describe() for rule in self._rules]
 
-    def match(self, method: str, template: str) -> FaultRule | None:
+    @property
+    def names_operations(self) -> bool:
+        """Whether a rule names a GraphQL operation: only then is a request's body worth reading to match."""
+        with self._lock:
+            return any(rule.operation for rule in self._rules)
+
+    def match(self, method: str, template: str, operation: str | None = None) -> FaultRule | None:
         """Count the request against every matching rule; return the first whose turn it is."""
         chosen: FaultRule | None = None
         with self._lock:
             for rule in self._rules:
-                if rule.expired or not rule.matches(method, template):
+                if rule.expired or not rule.matches(method, template, operation):
                     continue
                 rule.seen += 1
                 if chosen is None and rule.seen % rule.every == 0:

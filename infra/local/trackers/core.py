@@ -53,7 +53,8 @@ Control API (DESIGN section 9; JSON; errors are ``{"error": "..."}`` with 400/40
 ``sprints``, ``rate_limit``; a clean slate: counters, faults, limits, hooks and deliveries are cleared),
 ``GET /_sandbox/requests``, ``POST /_sandbox/requests/reset``, ``POST|GET|DELETE /_sandbox/faults``
 (``POST`` appends rules; see ``_faults`` for matching; extra fields ``method``, ``retry_after_s``,
-``message``, ``operation`` (a GraphQL operation name)), ``POST /_sandbox/mutate`` (``{"action", ...}``, the provider's ``@mutation`` handlers),
+``message``, ``operation`` (a GraphQL operation name)), ``POST /_sandbox/mutate`` (``{"action", ...}``,
+the provider's ``@mutation`` handlers),
 ``GET /_sandbox/deliveries[?wait=s]`` (webhook attempts) and ``GET /_sandbox`` (kind, sizes, describe()).
 
 Request pipeline (``__call__``, the WSGI app), in this order:

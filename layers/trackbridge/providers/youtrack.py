@@ -20,6 +20,13 @@ Authorization", "Search Query Reference"):
   ``{"query": "State Fixed tag ops", "issues": [{"idReadable": "ACME-12"}]}``), values with blanks braced.
 - **Comments** are per issue (``/api/issues/{id}/comments``); a comment moved to the recycle bin is
   ``deleted: true`` and counts as gone.
+- **Removals** are in the activity stream (developer portal: "Issue Activities Page" ``/api/activitiesPage``,
+  "ActivityCursorPage", "Pagination for Activities"): ``IssueCreatedCategory`` with the issue in ``removed``
+  is a deleted issue, ``CommentsCategory`` with the comment in ``removed`` a deleted (or binned) one. Pages
+  run oldest first from ``start`` (epoch ms) and then from the page's ``afterCursor`` while ``hasAfter``;
+  :meth:`YouTrackAdapter.iter_deleted` is the deletion check's feed
+  (:class:`~trackbridge.runtime.sync.deletion_check.ListsDeletions`), so a check costs the stream's pages
+  instead of an id listing plus a GET per missing issue.
 - **Auth**: a permanent token, ``Authorization: Bearer perm:...``.
 - **Errors**: ``{"error": "...", "error_description": "..."}``; no rate-limit headers are documented, so
   only ``Retry-After`` is read (on 429 and 503).
@@ -74,6 +81,15 @@ ISSUE_FIELDS = (
 COMMENT_FIELDS = "id,text,created,updated,deleted,author(login),issue(id,project(shortName))"
 USER_FIELDS = "id,login,fullName,email,banned"
 STATE_FIELD = "State"
+# The activity stream's removals: issues deleted, comments deleted or binned (and restored).
+ACTIVITY_CATEGORIES = "IssueCreatedCategory,CommentsCategory"
+_ENTITY_REF = "id,idReadable,project(shortName)"
+ACTIVITY_FIELDS = (
+    "afterCursor,hasAfter,activities(id,timestamp,category(id),"
+    f"target({_ENTITY_REF},deleted,issue({_ENTITY_REF})),added(id),removed(id,{_ENTITY_REF}))"
+)
+# A bound on one feed's pages (a page is ``page_size`` activities): far beyond any interval's removals.
+MAX_ACTIVITY_PAGES = 10_000
 # The trackbridge app's HTTP handler that stores a project's delivery URL and secret (see the docstring).
 HOOKS_ENDPOINT = "extensionEndpoints/trackbridge/hooks"
 DEFAULT_WEBHOOK_EVENTS = ("issues", "comments")
@@ -328,6 +344,78 @@ class YouTrackAdapter(TrackerAdapter):
             raw_items = self.expect_list(page.body, "issues")
             ids = self.normalize("issue id", partial(_entity_ids, raw_items))
             yield Page(ids, len(ids), page.next_cursor)
+
+    # ---- the activity stream: the deletion check's removal feed ----------------------------------
+    def iter_deleted(
+        self, cursor: PageCursor | None = None, *, since: datetime | None = None
+    ) -> Iterator[Page[tuple[str, str | None, bool]]]:
+        """Issue and comment removals (issue key, comment id or None, certain) from ``cursor`` (a page's
+        ``afterCursor``), else from ``since``, oldest first: one request a page, at most
+        :data:`MAX_ACTIVITY_PAGES`; ``next_cursor`` is None once ``hasAfter`` is false."""
+        params: dict[str, Any] = {
+            "categories": ACTIVITY_CATEGORIES,
+            "fields": ACTIVITY_FIELDS,
+            "reverse": "false",
+            "$top": self.page_size,
+        }
+        if since is not None:
+            params["start"] = int(since.timestamp() * 1000)
+        token = cursor.token if cursor is not None else None
+        for _ in range(MAX_ACTIVITY_PAGES):
+            query = {k: v for k, v in params.items() if k != "start"} | {"cursor": token} if token else params
+            body = self.expect_dict(self.get_json("activitiesPage", params=query), "activities page")
+            page = self.normalize("activities page", partial(self._removals, body))
+            yield page
+            if page.next_cursor is None:
+                return
+            token = page.next_cursor.token
+
+    def _removals(self, body: Mapping[str, Any]) -> Page[tuple[str, str | None, bool]]:
+        """A page's activities replayed in order, an entity's last event deciding; a comment's removal
+        counts only while its ``target`` (its state now) is still deleted, so one restored on a later page is
+        not reported. A removal is certain when the stream names the issue's project as this connection's
+        (and, for a comment, says it is deleted), and uncertain (confirmed by a GET) otherwise: a project's
+        short name can be changed, and a key with the old prefix may now name another project's issue."""
+        verdicts: dict[tuple[str, str | None], bool | None] = {}  # True gone, None gone if confirmed
+        activities = body.get("activities") or []
+        for activity in activities:
+            category = (activity.get("category") or {}).get("id")
+            target = activity.get("target") or {}
+            if category == "IssueCreatedCategory":
+                issue = {**target, **((activity.get("removed") or activity.get("added") or [{}])[0])}
+                comment_id = None
+            elif category == "CommentsCategory" and target.get("id"):
+                issue, comment_id = target.get("issue") or {}, str(target["id"])
+            else:
+                continue
+            key, ours = issue.get("idReadable"), self._ours(issue)
+            if not key or ours is False:
+                continue
+            # A comment's ``target`` is its state now: restored since (``deleted: false``) it is not gone,
+            # and without the flag (a permanently deleted comment may not say) a GET settles it.
+            now_gone = True if comment_id is None else target.get("deleted")
+            went = bool(activity.get("removed")) and now_gone is not False
+            verdicts[(str(key), comment_id)] = (True if ours and now_gone else None) if went else False
+        removed = tuple(
+            (key, cid, gone is True) for (key, cid), gone in verdicts.items() if gone is not False
+        )
+        after = body.get("afterCursor")
+        more = bool(body.get("hasAfter")) and bool(after)
+        return Page(
+            removed,
+            len(activities),
+            PageCursor(token=str(after)) if more else None,
+            skipped=len(activities) - len(removed),
+        )
+
+    def _ours(self, issue: Mapping[str, Any]) -> bool | None:
+        """Whether an activity's issue is this connection's: True/False by its project, else None when
+        only its key's prefix says it is (False when that says it is not)."""
+        project = issue.get("project")
+        if isinstance(project, Mapping) and project.get("shortName"):
+            return project["shortName"] == self.project
+        match = _ISSUE_KEY.fullmatch(str(issue.get("idReadable") or ""))
+        return None if match and match.group(1) == self.project else False
 
     def _raw_issue(self, key: str) -> dict[str, Any]:
         raw = self.expect_dict(

@@ -26,7 +26,8 @@ from trackbridge.domain.sync import SyncOperation
 from trackbridge.domain.sync_plan import SyncRequest
 from trackbridge.runtime import container
 from trackbridge.runtime.sync.activity_syncers import ACTIVITY_FLOOR
-from trackbridge.storage.activity import activity_pk
+from trackbridge.runtime.verify import VerifyReport
+from trackbridge.storage.activity import ActivityRepository, activity_pk
 from trackbridge.storage.sync import SYNC_MARK
 from trackbridge.storage.table import Item
 
@@ -82,6 +83,15 @@ def _by_kind(stored: dict[str, Item]) -> dict[str, int]:
     return kinds
 
 
+def _verified(verify: Callable[..., VerifyReport], connection: Connection, stored: dict[str, Item]) -> None:
+    """``trackbridge verify`` of the activity alone (the issues are not synced here): every record a full
+    pass reads is stored once, as the tracker has it."""
+    report = verify(connection, with_issues=False, with_activity=True, strict=True)
+    assert report.by_entity() == {}, report.to_dict()
+    assert report.ok
+    assert report.activity_checked == len(stored)
+
+
 def _activity_requests(name: str, tracker: SandboxTracker[Any]) -> dict[str, int]:
     by_route = tracker.requests()["by_route"]
     return {route: n for route, n in by_route.items() if route.endswith(ROUTES[name])}
@@ -102,6 +112,7 @@ def test_full_then_nothing_new_then_incremental(
     aws: Any,
     tenant: str,
     harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
 ) -> None:
     name, tracker = provider
     connection = create_connection(tenant, **connection_fields(tracker))
@@ -118,6 +129,7 @@ def test_full_then_nothing_new_then_incremental(
     languages = next(item for item in stored.values() if item["id"] == LANGUAGES_ID)
     assert languages["shares"]
     assert abs(sum(languages["shares"].values()) - 100) < 0.1
+    _verified(verify, connection, stored)
 
     # When an incremental sync runs with nothing new at the tracker
     tracker.reset_requests()
@@ -151,8 +163,9 @@ def test_full_then_nothing_new_then_incremental(
         changed_sk = f"REQUEST#{len(tracker.state.merge_requests):010d}"  # type: ignore[attr-defined]
     incremental = _sync(harness, tenant, connection, "incremental")
 
-    # Then only they are written
+    # Then only they are written, and verify finds every record as the tracker has it
     latest = _stored(tenant, connection)
+    _verified(verify, connection, latest)
     assert _by_kind(latest)["commit"] == seeded["commit"] + 2
     assert incremental.results.by_entity["activity"].created == 2 + (name == "gitlab")
     assert incremental.results.by_entity["activity"].updated == (name == "github")
@@ -168,6 +181,7 @@ def test_a_failing_listing_is_retried_and_the_sync_completes(
     github_connection: Connection,
     tenant: str,
     harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
 ) -> None:
     # Given the releases listing answers 503 twice, then recovers
     harness = harness_factory()
@@ -182,6 +196,31 @@ def test_a_failing_listing_is_retried_and_the_sync_completes(
     assert _by_kind(stored)["release"] == len(github_tracker.state.releases)
     assert op.results.by_entity["activity"].created == len(stored)
     assert op.results.failed == 0
+    _verified(verify, github_connection, stored)
+
+
+def test_verify_finds_a_lost_and_a_stale_activity_record(
+    github_tracker: GitHubSandbox,
+    github_connection: Connection,
+    tenant: str,
+    harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
+) -> None:
+    # Given a full sync, then one stored pull request lost and one stored release changed behind its back
+    _sync(harness_factory(), tenant, github_connection, "full")
+    table, repo = container.table(), ActivityRepository(container.table())
+    request = repo.requests(tenant, github_connection.id)[0]
+    release = repo.releases(tenant, github_connection.id)[0]
+    table.delete(*repo.key(tenant, request))
+    edited = release.model_copy(update={"name": "Edited behind the sync", "content_hash": ""})
+    table.put(repo.item(tenant, edited))
+    # Then verify reports exactly those two, under the activity entity, and fails
+    report = verify(github_connection, with_issues=False, with_activity=True)
+    assert (report.lost, report.stale) == ([f"activity {request.id}"], [f"activity {release.id}"])
+    assert report.by_entity() == {
+        "activity": {"lost": 1, "duplicated": 0, "stale": 1, "wrongly_deleted": 0, "extra": 0}
+    }
+    assert not report.ok
 
 
 def test_a_connection_that_does_not_name_activity_does_not_sync_it(

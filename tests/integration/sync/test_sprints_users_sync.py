@@ -21,6 +21,7 @@ from trackbridge.domain.issues import Sprint, User
 from trackbridge.domain.sync import SyncOperation
 from trackbridge.domain.sync_plan import SyncRequest
 from trackbridge.runtime import container
+from trackbridge.runtime.verify import VerifyReport
 from trackbridge.storage.issues import IssueRepository, SprintRepository, UserRepository
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sync")]
@@ -53,6 +54,16 @@ def _sprint_of_issues(tenant: str, connection: Connection) -> dict[str, list[str
     return {issue.key: issue.sprint_ids for issue in issues if issue.deleted_at is None}
 
 
+def _verified(
+    verify: Callable[..., VerifyReport], connection: Connection, *, users: bool = False, sprints: bool = False
+) -> VerifyReport:
+    """``trackbridge verify`` of the catalogs alone (strict: each is listed whole on every pass)."""
+    report = verify(connection, with_issues=False, with_users=users, with_sprints=sprints, strict=True)
+    assert report.by_entity() == {}, report.to_dict()
+    assert report.ok
+    return report
+
+
 @pytest.fixture
 def jira(jira_sandbox: JiraSandbox) -> JiraSandbox:
     return fresh(jira_sandbox)
@@ -64,7 +75,11 @@ def jira_connection(aws: Any, tenant: str, jira: JiraSandbox) -> Connection:
 
 
 def test_jira_sprints_sync_whole_then_only_what_changed(
-    jira: JiraSandbox, jira_connection: Connection, tenant: str, harness_factory: Callable[..., Harness]
+    jira: JiraSandbox,
+    jira_connection: Connection,
+    tenant: str,
+    harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
 ) -> None:
     harness = harness_factory()
     seeded = {str(s.id): s for s in jira.state.sprints.values()}
@@ -86,6 +101,8 @@ def test_jira_sprints_sync_whole_then_only_what_changed(
     }
     by_route = jira.requests()["by_route"]
     assert {r: n for r, n in by_route.items() if r in AGILE_ROUTES} == dict.fromkeys(AGILE_ROUTES, 1)
+    # And verify finds every sprint stored as the tracker lists it
+    assert _verified(verify, jira_connection, sprints=True).sprints_checked == len(seeded)
 
     # When nothing changed, an incremental sync lists the catalog again and writes nothing
     op = _run(harness, tenant, jira_connection, "incremental", "sprints")
@@ -122,10 +139,16 @@ def test_jira_sprints_sync_whole_then_only_what_changed(
     relation = _sprint_of_issues(tenant, jira_connection)
     assert relation[jira.state.key(target)] == [str(created)]
     assert all(relation[key] == [] for key in moved)
+    # And verify finds the catalog as the tracker lists it (the tombstoned sprint is listed no more)
+    assert _verified(verify, jira_connection, sprints=True).sprints_checked == len(seeded)
 
 
 def test_a_vanished_sprint_that_still_answers_is_not_tombstoned(
-    jira: JiraSandbox, jira_connection: Connection, tenant: str, harness_factory: Callable[..., Harness]
+    jira: JiraSandbox,
+    jira_connection: Connection,
+    tenant: str,
+    harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
 ) -> None:
     harness = harness_factory()
     _run(harness, tenant, jira_connection, "full", "sprints")
@@ -138,6 +161,11 @@ def test_a_vanished_sprint_that_still_answers_is_not_tombstoned(
     stored = _sprints(tenant, jira_connection)[str(sprint.id)]
     assert stored.deleted_at is None
     assert stored.board_id == "999"  # written as the tracker answers now
+    # And verify reports it as extra (stored live, no longer listed): not a failure unless strict
+    report = verify(jira_connection, with_issues=False, with_sprints=True)
+    assert (report.extra, report.lost, report.stale) == ([f"sprint {sprint.id}"], [], [])
+    assert report.ok
+    assert not verify(jira_connection, with_issues=False, with_sprints=True, strict=True).ok
 
 
 def _leave(tracker: SandboxTracker[Any], user: User) -> None:
@@ -165,6 +193,7 @@ def test_users_sync_whole_keep_who_left_and_add_who_joined(
     aws: Any,
     tenant: str,
     harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
 ) -> None:
     tracker = fresh(small_sandboxes[provider])
     connection = create_connection(tenant, **connection_fields(tracker))
@@ -175,6 +204,7 @@ def test_users_sync_whole_keep_who_left_and_add_who_joined(
     assert first
     assert _counts(op, "users")["created"] == len(first)
     assert all(u.active and u.content_hash for u in first.values())
+    assert _verified(verify, connection, users=True).users_checked == len(first)
     # When nothing changed: no write (every stored copy is the same, update time included)
     op = _run(harness, tenant, connection, "full", "users")
     assert (_counts(op, "users")["unchanged"], _counts(op, "users")["updated"]) == (len(first), 0)
@@ -190,10 +220,16 @@ def test_users_sync_whole_keep_who_left_and_add_who_joined(
     assert (_counts(op, "users")["created"], _counts(op, "users")["deleted"]) == (1, 1)
     assert len(after) == len(first) + 1
     assert all(after[k] == first[k] for k in first if k != leaver.id)
+    # And verify finds every listed person stored as the tracker has them, the leaver not counted as extra
+    _verified(verify, connection, users=True)
 
 
 def test_a_failing_listing_writes_nothing_and_retries(
-    jira: JiraSandbox, jira_connection: Connection, tenant: str, harness_factory: Callable[..., Harness]
+    jira: JiraSandbox,
+    jira_connection: Connection,
+    tenant: str,
+    harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
 ) -> None:
     harness = harness_factory()
     _run(harness, tenant, jira_connection, "full", "users", "sprints")
@@ -209,6 +245,7 @@ def test_a_failing_listing_writes_nothing_and_retries(
     # Then the retries outlast the faults and nothing is lost, deactivated or tombstoned
     assert (_users(tenant, jira_connection), _sprints(tenant, jira_connection)) == before
     assert op.results.deleted == 0
+    _verified(verify, jira_connection, users=True, sprints=True)
     # And when the listing keeps failing, the operation fails without touching what is stored
     jira.add_faults([{"route": "GET /rest/api/3/user/assignable/search", "times": 100, "status": 500}])
     impatient = harness_factory(config=replace(TEST_CONFIG, max_transient_retries=1))
@@ -220,3 +257,35 @@ def test_a_failing_listing_writes_nothing_and_retries(
     assert final.status == "Failed"
     assert final.results.errors[-1]["entity"] == "users"
     assert _users(tenant, jira_connection) == before[0]
+    jira.clear_faults()
+    _verified(verify, jira_connection, users=True, sprints=True)
+
+
+def test_verify_finds_a_lost_a_stale_and_a_wrongly_deleted_catalog_item(
+    jira: JiraSandbox,
+    jira_connection: Connection,
+    tenant: str,
+    harness_factory: Callable[..., Harness],
+    verify: Callable[..., VerifyReport],
+) -> None:
+    _run(harness_factory(), tenant, jira_connection, "full", "users", "sprints")
+    users = sorted(_users(tenant, jira_connection).values(), key=lambda u: u.id)
+    sprint = sorted(_sprints(tenant, jira_connection).values(), key=lambda s: s.id)[0]
+    # Given, behind the sync's back: one person lost, one stored as gone while active, one sprint edited
+    table = container.table()
+    table.delete(*UserRepository.key(tenant, users[0]))
+    UserRepository(table).put(tenant, users[1].model_copy(update={"active": False}).with_hash())
+    SprintRepository(table).put(tenant, sprint.model_copy(update={"name": "Edited"}).with_hash())
+    # Then verify reports exactly those, each under its entity, and fails
+    report = verify(jira_connection, with_issues=False, with_users=True, with_sprints=True)
+    assert (report.lost, report.wrongly_deleted, report.stale) == (
+        [f"user {users[0].id}"],
+        [f"user {users[1].id}"],
+        [f"sprint {sprint.id}"],
+    )
+    found = {entity: {k: n for k, n in counts.items() if n} for entity, counts in report.by_entity().items()}
+    assert found == {
+        "user": {"lost": 1, "wrongly_deleted": 1},
+        "sprint": {"stale": 1},
+    }
+    assert not report.ok

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from infra.local.trackers._faults import FaultBook, parse_rule
+from infra.local.trackers._faults import FaultBook, graphql_operation, parse_rule
 from infra.local.trackers._ratelimit import RateLimiter
 from infra.local.trackers.core import (
     Clock,
@@ -69,10 +69,36 @@ def test_fault_rule_patterns() -> None:
     assert not explicit.matches("POST", "/x")
 
 
+def test_a_fault_rule_naming_an_operation_matches_only_that_graphql_operation() -> None:
+    rule = parse_rule({"route": "POST /graphql", "operation": "Issue*", "status": 500})
+
+    assert rule.matches("POST", "/graphql", "Issues")
+    assert not rule.matches("POST", "/graphql", "Comments")
+    assert not rule.matches("POST", "/graphql")  # a request naming no operation
+    assert parse_rule({"route": "POST /graphql", "status": 500}).matches("POST", "/graphql", "Comments")
+
+
+@pytest.mark.parametrize(
+    ("body", "operation"),
+    [
+        (b'{"query": "query Issues($first: Int!) { issues { nodes { id } } }"}', "Issues"),
+        (b'{"query": "mutation IssueCreate { x }", "operationName": "Chosen"}', "Chosen"),
+        (b'{"query": "{ viewer { id } }"}', None),  # anonymous
+        (b'{"query": "query{ subscriptionX { id } }"}', None),  # a field's name is no operation
+        (b"not json", None),
+        (b"", None),
+        (b'{"query": 3}', None),
+    ],
+)
+def test_graphql_operation_names_what_the_body_runs(body: bytes, operation: str | None) -> None:
+    assert graphql_operation(body) == operation
+
+
 @pytest.mark.parametrize(
     "raw",
     [
         {"route": "*"},
+        {"route": "POST /graphql", "operation": " ", "status": 500},
         {"status": 302},
         {"delay_s": 999},
         {"times": 0, "status": 500},

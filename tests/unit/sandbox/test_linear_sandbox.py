@@ -10,6 +10,7 @@ import httpx
 import pytest
 from werkzeug.test import Client
 
+from infra.local.trackers._faults import graphql_operation
 from infra.local.trackers.linear import LinearSandbox
 from infra.local.trackers.linear._state import Hook, Label, new_id
 from trackbridge.providers.linear import ISSUES_QUERY, LABELS_PER_ISSUE, LinearAdapter
@@ -119,3 +120,16 @@ def test_an_issue_with_more_labels_than_a_page_holds_is_read_whole(sandbox: Line
         assert adapter.get_issue(ref).labels == sorted(names)
         assert adapter.stats.requests == 2  # the issue, then its labels in full
     client.close()
+
+
+def test_a_listing_fault_hits_the_issues_query_and_spares_the_others(sandbox: LinearSandbox) -> None:
+    issues = "query Issues($first: Int!) { issues(first: $first) { nodes { id } } }"
+    sandbox.add_faults([sandbox.listing_fault(status=503, times=1)])
+
+    spared = _post(sandbox, "query Viewer { viewer { id } }")
+    hit = _post(sandbox, issues, {"first": 2})
+    after = _post(sandbox, issues, {"first": 2})
+
+    assert (spared.status_code, hit.status_code, after.status_code) == (200, 503, 200)
+    # The operation declared is the one the adapter's issue listing runs.
+    assert graphql_operation(json.dumps({"query": ISSUES_QUERY}).encode()) == sandbox.listing_operation

@@ -19,6 +19,7 @@ from ._state import (
     RESOLVED,
     STATES,
     TYPES,
+    Activity,
     Comment,
     Issue,
 )
@@ -110,3 +111,41 @@ def project_fields() -> list[dict[str, Any]]:
         field("Priority", "Enum", [_enum(name) for name in PRIORITIES]),
         field("Type", "Enum", [_enum(name) for name in TYPES]),
     ]
+
+
+def _issue_ref(number: int) -> dict[str, Any]:
+    return {
+        "id": f"2-{ISSUE_ID_BASE + number}",
+        "idReadable": f"{PROJECT_KEY}-{number}",
+        "project": project_json(),
+        "$type": "Issue",
+    }
+
+
+def activity_json(activity: Activity, comments: dict[int, Comment]) -> dict[str, Any]:
+    """An ``ActivityItem`` (developer portal: "ActivityItem", "Activity Category"): ``target`` is the issue
+    for ``IssueCreatedCategory`` and the comment (with its issue) for ``CommentsCategory``; the entity itself
+    is in ``added`` or ``removed`` (a list; the other one empty)."""
+    issue = _issue_ref(activity.issue)
+    if activity.comment is None:
+        target, kind = issue, "IssueCreatedActivityItem"
+    else:
+        stored = comments.get(activity.comment)
+        target = {
+            "id": f"4-{activity.comment}",
+            "deleted": stored.deleted if stored is not None else True,
+            "issue": issue,
+            "$type": "IssueComment",
+        }
+        kind = "CommentActivityItem"
+    return {
+        "id": activity.id,
+        "timestamp": activity.timestamp,
+        "category": {"id": activity.category, "$type": "ActivityCategory"},
+        "target": target,
+        "targetMember": None,
+        "added": [target] if activity.added else [],
+        "removed": [] if activity.added else [target],
+        "author": {"login": "sandbox-bot", "$type": "User"},
+        "$type": kind,
+    }

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core import ApiError, Reply, SandboxRequest, route
-from ._base import YouTrackBase
+from ._base import COMMENT_CATEGORY, YouTrackBase
 from ._query import project
-from ._render import comment_json, project_fields, project_json, user
+from ._render import activity_json, comment_json, project_fields, project_json, user
 from ._state import BOT_LOGIN, PROJECT_ID, PROJECT_KEY
 
 
@@ -23,6 +23,35 @@ def _text(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
     if not isinstance(value, str) or (required and not value.strip()):
         raise ApiError(400, f"{name} is required and must be a string", error="bad_request")
     return value
+
+
+def _millis_arg(args: Mapping[str, str], name: str) -> int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"Invalid value of {name}: {raw}", error="invalid_query") from None
+
+
+# A cursor is opaque to clients; the sandbox's is the position in the stream it points after, in hex.
+_CURSOR_PREFIX = "yt-act-"
+
+
+def _cursor_text(position: int | None) -> str | None:
+    return None if position is None else f"{_CURSOR_PREFIX}{position:x}"
+
+
+def _cursor_arg(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    try:
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError(raw)
+        return int(raw.removeprefix(_CURSOR_PREFIX), 16)
+    except ValueError:
+        raise ApiError(400, "Invalid cursor", error="invalid_query") from None
 
 
 class IssueRoutes(YouTrackBase):
@@ -152,8 +181,12 @@ class IssueRoutes(YouTrackBase):
         text = _text(body, "text", required=False)
         if text is not None:
             comment.text = text
-        if isinstance(body.get("deleted"), bool):
+        if isinstance(body.get("deleted"), bool) and body["deleted"] != comment.deleted:
+            # To the recycle bin and back: the stream shows the comment removed, then added again.
             comment.deleted = body["deleted"]
+            self.state.record(
+                COMMENT_CATEGORY, issue, self.now_ms(), added=not comment.deleted, comment=comment.number
+            )
         comment.updated = max(self.now_ms(), comment.created + 1)
         self.changed(issue, "comment.removed" if comment.deleted else "comment.updated", comment)
         return Reply(project(comment_json(comment), self.selection(request)))
@@ -163,6 +196,43 @@ class IssueRoutes(YouTrackBase):
         issue, comment = self._comment_or_404(issue_id, comment_id)
         self.drop_comment(issue, comment)
         return Reply(None)
+
+    # ---- the activity stream -------------------------------------------------------------------------
+    @route("GET", "/api/activitiesPage", conditional=False)
+    def activities_page(self, request: SandboxRequest) -> Reply:
+        """``categories`` (required), ``start``/``end`` (epoch ms), ``cursor`` (an ``afterCursor`` or
+        ``beforeCursor`` of an earlier page), ``reverse`` and ``$top``: a page of the stream, oldest first
+        unless reversed, with the cursors either side of it and whether more lie there."""
+        args = request.args
+        wanted = {c.strip() for c in (args.get("categories") or "").split(",") if c.strip()}
+        if not wanted:
+            raise ApiError(400, "categories parameter is required", error="bad_request")
+        start, end = (_millis_arg(args, name) for name in ("start", "end"))
+        reverse = (args.get("reverse") or "false").lower() == "true"
+        after = _cursor_arg(args.get("cursor"))
+        _, top = self.window(request)
+        stream = [
+            a
+            for a in (reversed(self.state.activities) if reverse else self.state.activities)
+            if a.category in wanted
+            and (start is None or a.timestamp >= start)
+            and (end is None or a.timestamp <= end)
+            and (after is None or (a.number < after if reverse else a.number > after))
+        ]
+        chosen = stream[: max(top, 1)]
+        # An empty page still says where to go on from: its cursor, or the stream's current end.
+        end_of_stream = after if after is not None else (0 if reverse else len(self.state.activities))
+        first, last = (chosen[0].number, chosen[-1].number) if chosen else (end_of_stream, end_of_stream)
+        page = {
+            "afterCursor": _cursor_text(last),
+            "beforeCursor": _cursor_text(first),
+            "hasAfter": len(stream) > len(chosen),
+            "hasBefore": (first < len(self.state.activities)) if reverse else first > 1,
+            "reverse": reverse,
+            "activities": [activity_json(a, self.state.comments) for a in chosen],
+            "$type": "CursorPage",
+        }
+        return Reply(project(page, self.selection(request)))
 
     # ---- trackbridge's YouTrack app: its HTTP handler for delivery targets --------------------------
     @route("POST", "/api/extensionEndpoints/trackbridge/hooks", conditional=False)

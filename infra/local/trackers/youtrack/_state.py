@@ -82,6 +82,26 @@ class Issue:
         return f"{PROJECT_KEY}-{self.number}"
 
 
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One entry of the activity stream (``/api/activitiesPage``): an issue or comment added or removed.
+
+    ``category`` is ``IssueCreatedCategory`` (the issue itself in ``added``/``removed``) or
+    ``CommentsCategory`` (``comment`` is the comment's number); ``number`` orders the stream and is what a
+    cursor points after."""
+
+    number: int
+    timestamp: int
+    category: str
+    issue: int
+    added: bool
+    comment: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"5-{self.number}"
+
+
 @dataclass(slots=True)
 class Hook:
     """A delivery target the trackbridge app stores for the project (its HTTP handler's data)."""
@@ -98,6 +118,9 @@ class YouTrackState:
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     hooks: dict[str, Hook] = field(default_factory=dict)
+    # The activity stream since the sandbox started (seeded records have none: a feed is read from a
+    # cursor or a time after seeding).
+    activities: list[Activity] = field(default_factory=list)
     by_created: SortedKeys = field(default_factory=SortedKeys)  # (created, number)
     by_updated: SortedKeys = field(default_factory=SortedKeys)  # (updated, number)
     next_issue: int = 1
@@ -140,6 +163,13 @@ class YouTrackState:
         issue.comments.append(comment.number)
         self.next_comment += 1
         return comment
+
+    def record(
+        self, category: str, issue: Issue, when: int, *, added: bool, comment: int | None = None
+    ) -> None:
+        self.activities.append(
+            Activity(len(self.activities) + 1, when, category, issue.number, added, comment)
+        )
 
     def remove_issue(self, issue: Issue) -> None:
         del self.issues[issue.number]

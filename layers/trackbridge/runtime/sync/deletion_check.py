@@ -25,17 +25,33 @@ Jira        ``POST /rest/api/3/search/jql`` with ``fields: ["id"]`` and         
 
 plus one GET per stored issue missing from the listing. Each listing pages in an order updates cannot change
 (DESIGN section 10), with the connection's ``include_closed``; ETags are not sent: a 304 carries no ids.
+
+**Removal feeds.** A tracker that records removals as events says what went instead of leaving it to be
+inferred from absence: an adapter with such a feed declares it by having ``iter_deleted``
+(:class:`ListsDeletions`; YouTrack's ``/api/activitiesPage``). Once a deletion check (or a full sync's
+sweep) has finished, the next check reads the feed from that check's start (minus the adapter's overlap)
+instead of the id listing, tombstones the issues and comments the feed names as removed, and skips the
+sweep: it costs the feed's pages, with no GET per missing issue. What the feed leaves in doubt (a removal it
+cannot tie to the connection's scope) is confirmed with a GET first (DESIGN section 10: a tombstone needs
+the tracker's word). A connection never checked yet, or one whose state cannot be read, takes the listing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, cast, runtime_checkable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
+from trackbridge.domain.errors import NotFound
+from trackbridge.domain.issues import Comment, Issue, tombstone
 from trackbridge.providers.base import TrackerAdapter
+from trackbridge.providers.errors import NotFoundError
 from trackbridge.providers.pagination import PageCursor
 from trackbridge.providers.types import Page
+from trackbridge.storage.sync import SyncStateRepository
+from trackbridge.storage.table import Table
 
 _T = TypeVar("_T")
 
@@ -67,6 +83,22 @@ class ListsIssueIds(Protocol):
     ) -> Iterator[Page[str]]: ...
 
 
+# One removal a feed reports: (issue key, comment id or None for the issue itself, certain). An uncertain one
+# (the feed cannot tie it to the connection's scope for sure) is confirmed by a GET before any tombstone.
+Removal = tuple[str, str | None, bool]
+
+
+@runtime_checkable
+class ListsDeletions(Protocol):
+    """An adapter whose tracker records issue and comment removals as a feed: pages of what stays removed
+    (an item removed and restored within a page is not reported), read from ``cursor`` when one is given,
+    else from ``since``; ``next_cursor`` None once the feed is caught up."""
+
+    def iter_deleted(
+        self, cursor: PageCursor | None = None, *, since: datetime | None = None
+    ) -> Iterator[Page[Removal]]: ...
+
+
 class IdListing:
     """The default: the adapter's full issue listing (created/id order), of which only the ids are kept.
     For GitHub and GitLab this is already the cheapest listing there is."""
@@ -90,6 +122,79 @@ class AdapterIdListing(IdListing):
         return IdPage(tuple(page.items), page.next_cursor)
 
 
+def feed_start(table: Table, tenant: str, connection_id: str, overlap: timedelta) -> datetime | None:
+    """Where a removal feed is read from: the start of the last finished deletion check (or full sync sweep),
+    every removal before which is tombstoned, minus ``overlap`` for the tracker's clock; None when the
+    connection was never checked, so the listing (which needs no starting point) runs instead."""
+    state = SyncStateRepository(table).find(tenant, connection_id, "issues")
+    checked = state.deletions_checked_at if state is not None else None
+    return checked - overlap if checked is not None else None
+
+
+def _gone(confirm: Callable[[], Any]) -> bool:
+    """Whether the tracker answers 404/410 for what ``confirm`` asks for (True: it is gone)."""
+    try:
+        confirm()
+    except NotFoundError:
+        return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Removals:
+    """What one feed page makes of the store: the tombstones to write and the confirming GETs it cost."""
+
+    tombstones: tuple[Issue | Comment, ...]
+    requests: int
+
+
+def removals(
+    adapter: TrackerAdapter,
+    reported: Sequence[Removal],
+    *,
+    stored: Mapping[str, Issue],
+    comment_of: Callable[[Issue, str], Comment],
+    comments_of: Callable[[Issue], list[Comment]],
+    now: datetime,
+) -> Removals:
+    """The tombstones for what a feed page reports: each removed issue the store holds live, with its live
+    comments, and each removed comment the store holds live. An uncertain removal is asked for first and
+    only a 404/410 makes it one; an item the store does not hold, or holds as a tombstone, is left alone."""
+    requests = 0
+    confirmed: list[tuple[str, str | None]] = []
+    for key, comment_id, certain in dict.fromkeys(reported):
+        if not certain:
+            requests += 1
+            ask = (
+                partial(adapter.get_issue, key)
+                if comment_id is None
+                else partial(adapter.get_comment, key, comment_id)
+            )
+            if not _gone(ask):
+                continue
+        confirmed.append((key, comment_id))
+    out: list[Issue | Comment] = []
+    gone_refs: set[str] = set()
+    for key, comment_id in confirmed:
+        issue = stored.get(key)
+        if issue is None or comment_id is not None or issue.deleted_at is not None or issue.ref in gone_refs:
+            continue
+        gone_refs.add(issue.ref)
+        out += [tombstone(c, now) for c in comments_of(issue) if c.deleted_at is None]
+        out.append(tombstone(issue, now))
+    for key, comment_id in confirmed:
+        issue = stored.get(key)
+        if issue is None or comment_id is None or issue.ref in gone_refs:
+            continue
+        try:
+            comment = comment_of(issue, comment_id)
+        except NotFound:
+            continue
+        if comment.deleted_at is None:
+            out.append(tombstone(comment, now))
+    return Removals(tuple(out), requests)
+
+
 DEFAULT_LISTING = IdListing()
 ADAPTER_LISTING = AdapterIdListing()
 
@@ -105,7 +210,12 @@ __all__ = [
     "AdapterIdListing",
     "IdListing",
     "IdPage",
+    "ListsDeletions",
     "ListsIssueIds",
+    "Removal",
+    "Removals",
+    "feed_start",
     "first_page",
     "id_listing_for",
+    "removals",
 ]

@@ -51,7 +51,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, cast, runtime_checkable
 
 from trackbridge.domain.connections import Entity
 from trackbridge.domain.ids import parse_issue_ref
@@ -68,10 +68,17 @@ from trackbridge.runtime.sync.checkpoint import (
     met_before,
     seen_of,
 )
-from trackbridge.runtime.sync.deletion_check import first_page, id_listing_for
+from trackbridge.runtime.sync.deletion_check import (
+    ListsDeletions,
+    feed_start,
+    first_page,
+    id_listing_for,
+    removals,
+)
 from trackbridge.runtime.sync.ports import Clock, StoredComments, StoredIssues
 from trackbridge.runtime.sync.record_matching import adopt_local_records
 from trackbridge.runtime.sync.writer import ItemWriter, WriteCounts
+from trackbridge.storage.issues import CommentRepository, IssueRepository
 from trackbridge.storage.table import Table
 
 SWEEP_PAGE = 100
@@ -238,7 +245,13 @@ class ListingSyncer(ABC):
         return counts
 
     def _list_ids(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
-        """One page of the deletion check's id listing, added to ``seen``; nothing is written."""
+        """One page of the deletion check's id listing, added to ``seen``; nothing is written. An adapter
+        with a removal feed reads it instead once the connection has been checked (:meth:`_read_removals`)."""
+        if isinstance(run.adapter, ListsDeletions) and run.table is not None:
+            feed = _cursor(cp.page.get("feed")) if cp.page else None
+            since = feed_start(run.table, run.tenant, run.connection_id, run.overlap) if not cp.page else None
+            if feed is not None or since is not None:
+                return self._read_removals(run, cp, high_water, run.table, feed, since)
         page = id_listing_for(run.adapter).page(
             run.adapter, include_closed=run.include_closed, cursor=_cursor(cp.page)
         )
@@ -250,6 +263,44 @@ class ListingSyncer(ABC):
             overlap=run.overlap,
         )
         return StepResult(cp, WriteCounts(), len(page.ids), high_water)
+
+    def _read_removals(
+        self,
+        run: SyncRun,
+        cp: Checkpoint,
+        high_water: datetime | None,
+        table: Table,
+        cursor: PageCursor | None,
+        since: datetime | None,
+    ) -> StepResult:
+        """One page of the removal feed (:class:`~trackbridge.runtime.sync.deletion_check.ListsDeletions`):
+        what it names is tombstoned. Its last page ends the check without the sweep: nothing was inferred
+        from absence, so there is nothing to ask about (``stored_before=False``)."""
+        page = first_page(cast(ListsDeletions, run.adapter).iter_deleted(cursor, since=since))
+        named = {key for key, _, _ in page.items}
+        comments = CommentRepository(table)
+        found = removals(
+            run.adapter,
+            page.items,
+            stored=IssueRepository(table).find_by_keys(run.tenant, run.connection_id, named) if named else {},
+            comment_of=lambda issue, comment_id: comments.get(run.tenant, issue.ref, comment_id),
+            comments_of=lambda issue: _stored_comments(run, issue.ref),
+            now=run.now(),
+        )
+        counts = WriteCounts()
+        if found.tombstones:
+            counts.add(run.writer.write(found.tombstones, tombstones=True))
+        more = page.next_cursor is not None
+        cp = after_id_page(
+            cp,
+            high_water=high_water,
+            ids=(),
+            next_page={"feed": page.next_cursor.to_dict()} if page.next_cursor is not None else None,
+            overlap=run.overlap,
+        )
+        if not more:
+            cp = cp.model_copy(update={"stored_before": False})
+        return StepResult(cp, counts, len(page.items), high_water)
 
     def _sweep(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         """One page of stored issues checked against what the passes of this full sync (or the id listing
