@@ -160,6 +160,8 @@ def test_a_push_webhook_links_the_issue_its_commit_names(
     connection_id = _connect(api, tenant, forge, webhook=True)
     hooks.clear()
     _register_push_hook(forge, hooks.url)
+    # Registering sends a ping (GitHub) from the sandbox's delivery thread: it must be in before counting
+    assert forge.wait_for_deliveries(60.0)
     before = len(hooks.wait_for(0))
 
     # When: a commit naming issue 5 is pushed, and its delivery reaches the webhook function
