@@ -22,33 +22,13 @@ import argparse
 import math
 import sys
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+from benchmarks._floor_rows import FloorRow
 from benchmarks.sync_requests import _allow, _connection, _fresh_table, _sandbox, _start_aws, run_operation
 
 FORGES = ("github", "gitlab")
 PAGE = 100
-
-
-@dataclass(frozen=True)
-class Row:
-    provider: str
-    run: str
-    requests: int
-    floor: int
-    written: int
-
-    @property
-    def ok(self) -> bool:
-        return self.requests <= self.floor and (self.run != "idle" or self.written == 0)
-
-    def line(self) -> str:
-        verdict = "ok" if self.ok else "OVER FLOOR" if self.requests > self.floor else "WROTE ON IDLE"
-        return (
-            f"activity  {self.provider:<7} {self.run:<8} requests {self.requests:>3} / floor {self.floor:<3} "
-            f"written {self.written:>4}  {verdict}"
-        )
 
 
 def _full_floor(provider: str, tracker: Any) -> int:
@@ -66,13 +46,13 @@ def _full_floor(provider: str, tracker: Any) -> int:
     return sum(min(max(1, math.ceil(n / PAGE)), ACTIVITY_FULL_PAGES) for n in sizes) + 1 + ACTIVITY_FLOOR
 
 
-def run_forge(provider: str, issues: int) -> list[Row]:
+def run_forge(provider: str, issues: int) -> list[FloorRow]:
     from trackbridge.domain.sync_plan import SyncRequest
     from trackbridge.runtime import container
     from trackbridge.runtime.sync.activity_syncers import ACTIVITY_FLOOR
 
     tracker = _sandbox(provider, issues, 0)
-    rows: list[Row] = []
+    rows: list[FloorRow] = []
     try:
         _allow(tracker)
         tenant = f"bench-activity-{uuid.uuid4().hex[:8]}"
@@ -88,7 +68,7 @@ def run_forge(provider: str, issues: int) -> list[Row]:
                 )
             counted = op.results.by_entity.get("activity")
             written = (counted.created + counted.updated) if counted else 0
-            rows.append(Row(provider, run, op.requests, floor, written))
+            rows.append(FloorRow("activity", provider, run, op.requests, floor, written))
 
         sync("full", "full", _full_floor(provider, tracker))
         sync("idle", "incremental", ACTIVITY_FLOOR)

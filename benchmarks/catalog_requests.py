@@ -18,35 +18,14 @@ from __future__ import annotations
 import math
 import sys
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+from benchmarks._floor_rows import FloorRow
 from benchmarks.sync_requests import _allow, _connection, _fresh_table, _sandbox, _start_aws, run_operation
 
 PLAN: dict[str, tuple[str, ...]] = {"github": ("users",), "gitlab": ("users",), "jira": ("users", "sprints")}
 PEOPLE_PAGE = {"github": 100, "gitlab": 100, "jira": 1000}
 AGILE_PAGE = 50
-
-
-@dataclass(frozen=True)
-class Row:
-    provider: str
-    entity: str
-    run: str
-    requests: int
-    floor: int
-    written: int
-
-    @property
-    def ok(self) -> bool:
-        return self.requests <= self.floor and (self.run != "idle" or self.written == 0)
-
-    def line(self) -> str:
-        verdict = "ok" if self.ok else "OVER FLOOR" if self.requests > self.floor else "WROTE ON IDLE"
-        return (
-            f"{self.entity:<8} {self.provider:<7} {self.run:<5} requests {self.requests:>3} / floor "
-            f"{self.floor:<3} written {self.written:>4}  {verdict}"
-        )
 
 
 def _floor(provider: str, entity: str, tracker: Any, listed: int) -> int:
@@ -59,12 +38,12 @@ def _floor(provider: str, entity: str, tracker: Any, listed: int) -> int:
     )
 
 
-def run_tracker(provider: str) -> list[Row]:
+def run_tracker(provider: str) -> list[FloorRow]:
     from trackbridge.domain.sync_plan import SyncRequest
     from trackbridge.runtime import container
 
     tracker = _sandbox(provider, 50, 0)
-    rows: list[Row] = []
+    rows: list[FloorRow] = []
     try:
         _allow(tracker)
         tenant = f"bench-catalog-{uuid.uuid4().hex[:8]}"
@@ -80,7 +59,8 @@ def run_tracker(provider: str) -> list[Row]:
                     )
                 counted = op.results.by_entity[entity]
                 floor = _floor(provider, entity, tracker, counted.processed)
-                rows.append(Row(provider, entity, run, op.requests, floor, counted.created + counted.updated))
+                written = counted.created + counted.updated
+                rows.append(FloorRow(entity, provider, run, op.requests, floor, written))
         return rows
     finally:
         tracker.stop()

@@ -17,7 +17,7 @@ from trackbridge.runtime.api.app import operations
 from trackbridge.runtime.sync.catalog_syncers import SprintsSyncer, UsersSyncer
 from trackbridge.runtime.sync.jira_syncers import ChangelogsSyncer, WorklogsSyncer
 from trackbridge.runtime.sync.plans import syncable_entities
-from trackbridge.runtime.sync.syncers import IssuesSyncer, ListingSyncer, RepoCommentsSyncer
+from trackbridge.runtime.sync.syncers import EntitySyncer, IssuesSyncer, RepoCommentsSyncer
 
 ISSUE = "/v1/connections/{connection_id}/issues/{key}"
 
@@ -28,7 +28,7 @@ ROUTES_OF: dict[str, set[tuple[str, str]]] = {
     "dev_activity": {("POST", "/v1/connections/{connection_id}/scan-links")},
     "repository_activity": {("GET", "/v1/repositories/{connection_id}/activity")},
 }
-SYNC_OF: dict[str, tuple[str, type[ListingSyncer]]] = {
+SYNC_OF: dict[str, tuple[str, type[EntitySyncer]]] = {
     # GitHub's comments are one repository-wide listing, synced as their own entity.
     "repo_wide_comments": ("comments", RepoCommentsSyncer),
     # The engine hands the issue listings an ETag cache; the adapter sends If-None-Match.

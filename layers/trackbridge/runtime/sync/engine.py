@@ -80,7 +80,7 @@ from trackbridge.runtime.sync.ports import (
     SyncedItemStore,
 )
 from trackbridge.runtime.sync.queue import SyncQueue
-from trackbridge.runtime.sync.syncers import ListingSyncer, StepResult, SyncRun
+from trackbridge.runtime.sync.syncers import EntitySyncer, StepResult, SyncRun
 from trackbridge.runtime.sync.writer import ItemWriter, TableItems
 from trackbridge.storage.issues import CommentRepository, IssueRepository
 from trackbridge.storage.table import Table
@@ -330,7 +330,7 @@ class SyncEngine:
         run: _Slice,
         context: RemainingTime,
         sync_run: SyncRun,
-        syncer: ListingSyncer,
+        syncer: EntitySyncer,
         guard: _CancelGuard,
         entity: str,
         cp: Checkpoint,

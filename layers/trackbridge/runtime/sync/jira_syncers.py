@@ -50,7 +50,7 @@ from trackbridge.runtime.sync.checkpoint import (
     seen_of,
 )
 from trackbridge.runtime.sync.deletion_check import first_page
-from trackbridge.runtime.sync.syncers import ListingSyncer, StepResult, SyncRun
+from trackbridge.runtime.sync.syncers import EntitySyncer, ListingSyncer, StepResult, SyncRun
 from trackbridge.runtime.sync.writer import WriteCounts
 from trackbridge.storage.changelogs import TransitionRepository
 from trackbridge.storage.issues import IssueRepository, WorklogRepository
@@ -300,13 +300,10 @@ def _stored_worklogs(
     return found
 
 
-class ChangelogsSyncer(ListingSyncer):
+class ChangelogsSyncer(EntitySyncer):
     """Complete status and assignee histories of the stored issues that changed since the high-water."""
 
     entity = "changelogs"
-
-    def fetch(self, run: SyncRun, since: datetime | None, cursor: PageCursor | None) -> Page[Any]:
-        raise NotImplementedError("changelogs read stored issues: see step")
 
     def step(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
         if cp.phase not in ("full", "catchup", "incremental"):
@@ -369,9 +366,9 @@ WORKLOGS = WorklogsSyncer()
 CHANGELOGS = ChangelogsSyncer()
 
 
-def jira_plan(capabilities: Capabilities) -> dict[Entity, ListingSyncer]:
+def jira_plan(capabilities: Capabilities) -> dict[Entity, EntitySyncer]:
     """The opt-in entities of a tracker with a worklog feed and bulk changelogs (Jira)."""
-    plan: dict[Entity, ListingSyncer] = {}
+    plan: dict[Entity, EntitySyncer] = {}
     if capabilities.worklog_feed:
         plan["worklogs"] = WORKLOGS
     if capabilities.changelog_bulkfetch:

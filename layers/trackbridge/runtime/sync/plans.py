@@ -20,10 +20,10 @@ from trackbridge.providers.types import Capabilities
 from trackbridge.runtime.sync.activity_syncers import activity_plan
 from trackbridge.runtime.sync.catalog_syncers import catalog_plan
 from trackbridge.runtime.sync.jira_syncers import jira_plan
-from trackbridge.runtime.sync.syncers import ADVISORIES, ListingSyncer, plan_for
+from trackbridge.runtime.sync.syncers import ADVISORIES, EntitySyncer, plan_for
 
 
-def opt_in_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer]:
+def opt_in_for(capabilities: Capabilities) -> dict[Entity, EntitySyncer]:
     """The entities an adapter with ``capabilities`` syncs when a connection or an operation names them."""
     return {
         **({"advisories": ADVISORIES} if capabilities.security_advisories else {}),
@@ -35,7 +35,7 @@ def opt_in_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer]:
 
 def syncers_for(
     capabilities: Capabilities, entities: Sequence[str]
-) -> list[tuple[Entity, ListingSyncer | None]]:
+) -> list[tuple[Entity, EntitySyncer | None]]:
     """The entities of an operation this engine syncs for an adapter with ``capabilities``, issues first
     (worklogs and changelogs cover the issues the issue pass stored)."""
     known = {**plan_for(capabilities), **opt_in_for(capabilities)}
@@ -43,7 +43,7 @@ def syncers_for(
     return [(e, known[e]) for e in ordered]
 
 
-def syncable_entities(provider: str) -> Mapping[Entity, ListingSyncer | None]:
+def syncable_entities(provider: str) -> Mapping[Entity, EntitySyncer | None]:
     """What the engine syncs for a registered tracker (its adapter class's capabilities); {} if unknown."""
     adapter_class = PROVIDERS.get(provider)
     if adapter_class is None:

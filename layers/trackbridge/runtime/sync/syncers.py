@@ -130,8 +130,24 @@ def _native_id(item: Issue | Comment) -> str:
     return item.native_id if isinstance(item, Issue) else item.id
 
 
-class ListingSyncer(ABC):
+class EntitySyncer(ABC):
+    """What the engine drives: one step of one pass of an entity at a time (:meth:`step`), inside the
+    syncer's :meth:`session`. Most entities are a tracker listing (:class:`ListingSyncer`); one that reads
+    something else (Jira's changelogs: the stored issues, then bulk histories) implements ``step`` itself."""
+
     entity: ClassVar[Entity]
+
+    @abstractmethod
+    def step(self, run: SyncRun, cp: Checkpoint, high_water: datetime | None) -> StepResult:
+        """One page of the current pass: what it wrote, and the checkpoint after it."""
+
+    def session(self, run: SyncRun) -> AbstractContextManager[Any]:
+        """What the syncer holds for one run (a slice) of its entity, entered around its steps; nothing
+        by default."""
+        return nullcontext()
+
+
+class ListingSyncer(EntitySyncer):
     # Issues of trackers without a scope-wide comment listing bring their comments with them.
     comments_per_issue: ClassVar[bool] = False
 
@@ -140,11 +156,6 @@ class ListingSyncer(ABC):
         """One page of the listing: ``since`` set for update-ordered passes, ``cursor`` to resume."""
 
     # ---- the shared algorithm --------------------------------------------------------------------
-    def session(self, run: SyncRun) -> AbstractContextManager[Any]:
-        """What the syncer holds for one run (a slice) of its entity, entered around its steps; nothing
-        by default."""
-        return nullcontext()
-
     def stored_any(self, run: SyncRun) -> bool:
         """Whether the connection has any item of this syncer's entity stored (one read of one item)."""
         return bool(run.issues.list_for_connection(run.tenant, run.connection_id, limit=1).items)
@@ -486,7 +497,7 @@ REPO_COMMENTS = RepoCommentsSyncer()
 ADVISORIES = AdvisoriesSyncer()
 
 
-def plan_for(capabilities: Capabilities) -> dict[Entity, ListingSyncer | None]:
+def plan_for(capabilities: Capabilities) -> dict[Entity, EntitySyncer | None]:
     """entity -> syncer for an adapter with ``capabilities``. An entity another syncer covers (comments
     that come with their issues) maps to None: its state is kept in step with the covering entity."""
     if capabilities.repo_wide_comments:
@@ -500,6 +511,7 @@ __all__ = [
     "ISSUES_WITH_COMMENTS",
     "REPO_COMMENTS",
     "AdvisoriesSyncer",
+    "EntitySyncer",
     "IssuesSyncer",
     "IssuesWithCommentsSyncer",
     "KeepsEmbeddedComments",
